@@ -1,0 +1,189 @@
+"""CIFAR-10 as the paper uses it (Sec. 4.2), held as tensors.
+
+Sources (the one a run used is recorded with it):
+  * ``official``: the official release through ``torchvision.datasets.CIFAR10``
+    (downloaded where there is network) -- the reference;
+  * ``jpeg``: an ImageFolder copy such as ``../shared/data/cifar10-jpeg``
+    (JPEG q75 re-encode of the official images; close to, not identical with, it).
+
+Choose by argument or ``RESNET_LAB_CIFAR10``: a path to an ImageFolder copy, a
+path to a folder holding ``cifar-10-batches-py``, or the word ``official``
+(download into the cache). Images are decoded once into a uint8 tensor cache
+(``RESNET_LAB_CACHE``, default ``~/.cache/resnet_lab``); later loads take well under 2 s.
+
+Protocol: 45k/5k train/val split with a fixed seed; the per-pixel mean of the
+45k training images is subtracted; training augmentation is 4-pixel zero
+padding + random 32x32 crop + random horizontal flip, done on whole batches on
+the model's device; evaluation uses the single original view.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .atomic import atomic_torch_save
+
+CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+SOURCES = ("official", "jpeg")
+ENV_VAR = "RESNET_LAB_CIFAR10"
+SPLIT_SEED = 0
+VAL_SIZE = 5000
+
+
+class DatasetNotFound(FileNotFoundError):
+    pass
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("RESNET_LAB_CACHE", Path.home() / ".cache" / "resnet_lab"))
+
+
+def _is_imagefolder(p: Path) -> bool:
+    return (p / "train").is_dir() and (p / "test").is_dir() and \
+        all((p / "train" / c).is_dir() for c in CLASSES)
+
+
+def resolve_source(source: str | os.PathLike | None = None) -> tuple[str, Path]:
+    """Return (kind, path) for an argument, else ``$RESNET_LAB_CIFAR10``; clear error if neither is found."""
+    spec = source if source is not None else os.environ.get(ENV_VAR)
+    how = (f"Give the data by argument (load_cifar10(source=...), --data) or set {ENV_VAR} to either "
+           f"(a) the path of an ImageFolder copy with train/<class>/ and test/<class>/ folders, e.g. "
+           f"../shared/data/cifar10-jpeg, or (b) 'official' to download the official release through "
+           f"torchvision.datasets.CIFAR10 (needs network), or the path of a folder holding cifar-10-batches-py.")
+    if spec is None or str(spec) == "":
+        raise DatasetNotFound(f"No CIFAR-10 source given. {how}")
+    spec = str(spec)
+    if spec == "official":
+        return "official", cache_dir() / "cifar10-official"
+    p = Path(spec).expanduser().resolve()
+    if _is_imagefolder(p):
+        return "jpeg", p
+    if (p / "cifar-10-batches-py").is_dir() or p.name == "cifar-10-batches-py":
+        return "official", p.parent if p.name == "cifar-10-batches-py" else p
+    raise DatasetNotFound(f"CIFAR-10 not found at {p!s} (source {spec!r}). {how}")
+
+
+def _decode_imagefolder(root: Path, split: str) -> tuple[torch.Tensor, torch.Tensor]:
+    from torchvision.io import decode_jpeg, read_file
+    from tqdm.auto import tqdm
+
+    files, labels = [], []
+    for label, cls in enumerate(CLASSES):
+        names = sorted((root / split / cls).glob("*.jpg"))
+        files += names
+        labels += [label] * len(names)
+    if not files:
+        raise DatasetNotFound(f"no JPEG images under {root / split}")
+    images = torch.empty(len(files), 3, 32, 32, dtype=torch.uint8)
+    chunk = 2000
+    for start in tqdm(range(0, len(files), chunk), desc=f"decoding {split} JPEGs", leave=False):
+        datas = [read_file(str(f)) for f in files[start:start + chunk]]
+        for i, img in enumerate(decode_jpeg(datas)):
+            if img.shape[0] == 1:
+                img = img.expand(3, -1, -1)
+            images[start + i] = img
+    return images, torch.tensor(labels, dtype=torch.int64)
+
+
+def _decode_official(root: Path) -> dict[str, torch.Tensor]:
+    from torchvision.datasets import CIFAR10
+
+    download = not (root / "cifar-10-batches-py").is_dir()
+    out = {}
+    for split, train in (("train", True), ("test", False)):
+        try:
+            ds = CIFAR10(str(root), train=train, download=download)
+        except Exception as e:  # network failures, corrupt archives
+            raise DatasetNotFound(f"could not load/download the official CIFAR-10 into {root}: {e}. "
+                                  f"Without network, set {ENV_VAR} to an ImageFolder copy such as "
+                                  f"../shared/data/cifar10-jpeg") from e
+        out[f"{split}_x"] = torch.from_numpy(np.ascontiguousarray(ds.data.transpose(0, 3, 1, 2)))
+        out[f"{split}_y"] = torch.tensor(ds.targets, dtype=torch.int64)
+    return out
+
+
+def load_raw(source: str | os.PathLike | None = None) -> dict:
+    """uint8 images [N,3,32,32] and int64 labels of the official train (50k) and test (10k) sets."""
+    kind, path = resolve_source(source)
+    key = hashlib.sha1(f"{kind}:{path}".encode()).hexdigest()[:10]
+    cache = cache_dir() / f"cifar10-{kind}-{key}.pt"
+    if cache.exists():
+        try:
+            raw = torch.load(cache, weights_only=True)
+            if raw["train_x"].shape == (50000, 3, 32, 32):
+                raw["source"], raw["path"] = kind, str(path)
+                return raw
+        except Exception:
+            pass  # a damaged cache is rebuilt below
+    if kind == "official":
+        raw = _decode_official(path)
+    else:
+        raw = {}
+        for split in ("train", "test"):
+            raw[f"{split}_x"], raw[f"{split}_y"] = _decode_imagefolder(path, split)
+    atomic_torch_save(raw, cache)
+    raw["source"], raw["path"] = kind, str(path)
+    return raw
+
+
+@dataclass
+class Cifar10:
+    """The paper's protocol as tensors: 45k train / 5k val / 10k test (uint8), the training mean, the source."""
+
+    train_x: torch.Tensor
+    train_y: torch.Tensor
+    val_x: torch.Tensor
+    val_y: torch.Tensor
+    test_x: torch.Tensor
+    test_y: torch.Tensor
+    mean: torch.Tensor  # per-pixel mean [3,32,32] of the training split, in [0,1] units
+    source: str  # 'official' or 'jpeg'
+    path: str
+
+    def describe(self) -> str:
+        label = {"official": "official CIFAR-10 release",
+                 "jpeg": "CIFAR-10 JPEG q75 copy"}[self.source]
+        return f"{label} ({len(self.train_y)} train / {len(self.val_y)} val / {len(self.test_y)} test)"
+
+
+def load_cifar10(source: str | os.PathLike | None = None, val_size: int = VAL_SIZE, seed: int = SPLIT_SEED) -> Cifar10:
+    """Load CIFAR-10, split 45k/5k with a fixed seed, compute the per-pixel training mean."""
+    raw = load_raw(source)
+    g = torch.Generator().manual_seed(seed)
+    perm = torch.randperm(len(raw["train_y"]), generator=g)
+    tr, va = perm[val_size:], perm[:val_size]
+    train_x = raw["train_x"][tr]
+    mean = train_x.float().mean(0) / 255.0
+    return Cifar10(train_x, raw["train_y"][tr], raw["train_x"][va], raw["train_y"][va], raw["test_x"],
+                   raw["test_y"], mean, raw["source"], raw["path"])
+
+
+def normalize(x_uint8: torch.Tensor, mean: torch.Tensor) -> torch.Tensor:
+    """uint8 [B,3,32,32] -> float in [0,1] minus the per-pixel mean (Sec. 4.2)."""
+    return x_uint8.float().div_(255.0).sub_(mean)
+
+
+def augment(x: torch.Tensor, generator: torch.Generator, pad: int = 4) -> torch.Tensor:
+    """Pad 4 with zeros, take a random 32x32 crop, flip horizontally with p=0.5; whole batch at once.
+
+    Randomness is drawn on the CPU from ``generator`` (so runs are reproducible on
+    every device and resumable) and applied on ``x``'s device by gathering.
+    """
+    b, c, h, w = x.shape
+    dy = torch.randint(0, 2 * pad + 1, (b,), generator=generator).to(x.device)
+    dx = torch.randint(0, 2 * pad + 1, (b,), generator=generator).to(x.device)
+    flip = (torch.rand(b, generator=generator) < 0.5).to(x.device)
+    padded = torch.nn.functional.pad(x, (pad, pad, pad, pad))
+    ar_h = torch.arange(h, device=x.device)
+    ar_w = torch.arange(w, device=x.device)
+    rows = (dy[:, None] + ar_h)[:, None, :, None]  # [B,1,H,1]
+    cols = dx[:, None] + ar_w  # [B,W]
+    cols = torch.where(flip[:, None], cols.flip(1), cols)[:, None, None, :]  # [B,1,1,W]
+    bidx = torch.arange(b, device=x.device)[:, None, None, None]
+    cidx = torch.arange(c, device=x.device)[None, :, None, None]
+    return padded[bidx, cidx, rows, cols]

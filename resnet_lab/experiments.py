@@ -1,0 +1,33 @@
+"""The runs the book uses, in one list: what ``python -m resnet_lab sweep`` trains.
+
+Fig. 6 (left and middle) and Table 6: plain-20/32/44/56 and ResNet-20/32/44/56/110
+with option-A shortcuts; Chapter 2's one-layer-shortcut net at depth 20. Fig. 7
+uses plain-20/56 and ResNet-20/56/110 from the same runs.
+"""
+from __future__ import annotations
+
+from .train import RunConfig
+
+PLAIN_DEPTHS = (20, 32, 44, 56)
+RESNET_DEPTHS = (20, 32, 44, 56, 110)
+FIG7_ARCHS = ("plain20", "plain56", "resnet20", "resnet56", "resnet110")
+
+
+def book_runs(profile: str, data_source: str = "jpeg", seed: int = 0) -> list[RunConfig]:
+    """Every run the chapters ask for, cheapest first."""
+    runs = [RunConfig(f"plain{d}", profile=profile, data_source=data_source, seed=seed) for d in PLAIN_DEPTHS]
+    runs += [RunConfig(f"resnet{d}", profile=profile, data_source=data_source, seed=seed) for d in RESNET_DEPTHS]
+    runs.append(RunConfig("resnet20", variant="one_layer", profile=profile, data_source=data_source, seed=seed))
+    return sorted(runs, key=lambda c: c.depth)
+
+
+def split_work(runs: list[RunConfig], part: int, parts: int) -> list[RunConfig]:
+    """Share runs among ``parts`` workers with about equal total depth (cost grows with depth)."""
+    if not 0 <= part < parts:
+        raise ValueError(f"part must be in 0..{parts - 1}; got {part}")
+    loads, shares = [0] * parts, [[] for _ in range(parts)]
+    for cfg in sorted(runs, key=lambda c: -c.depth):
+        i = loads.index(min(loads))
+        loads[i] += cfg.depth
+        shares[i].append(cfg)
+    return shares[part]

@@ -1,0 +1,268 @@
+"""The training loop of Sec. 4.2, flat and in one place.
+
+Data live on the model's device as uint8 tensors; each iteration draws a batch
+from a seeded permutation, normalises and augments it on the device, and takes
+one SGD step. All randomness after initialisation comes from one CPU generator
+whose state is checkpointed, so a killed run resumes to the same result as an
+uninterrupted one.
+"""
+from __future__ import annotations
+
+import math
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+
+from . import models
+from .atomic import atomic_torch_save
+from .data import Cifar10, augment, normalize
+from .profiles import Profile, get_profile, lr_at
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or Inf."""
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything that identifies a run (its hash names it in the run store)."""
+
+    arch: str  # a name from resnet_lab.models.NAMES (CIFAR family)
+    shortcut: str | None = None  # 'A' (default for residual nets), 'B', 'C'; None for plain nets
+    variant: str = "basic"  # 'basic', 'one_layer', 'preact'
+    profile: str = "cpu"
+    seed: int = 0
+    data_source: str = "jpeg"  # 'official' or 'jpeg'
+
+    def __post_init__(self):
+        family, depth, residual = models.parse_name(self.arch)
+        if family != "cifar":
+            raise ValueError(f"training is implemented for the CIFAR-10 nets only; got {self.arch!r}")
+        if residual and self.shortcut is None:
+            object.__setattr__(self, "shortcut", "A")
+        if not residual and self.shortcut is not None:
+            raise ValueError(f"{self.arch} is a plain net: it has no shortcut (got shortcut={self.shortcut!r})")
+        if self.shortcut is not None and self.shortcut not in models.SHORTCUTS:
+            raise ValueError(f"unknown shortcut option {self.shortcut!r}; allowed: 'A', 'B', 'C'")
+        if self.variant not in models.CIFAR_VARIANTS:
+            raise ValueError(f"unknown variant {self.variant!r}; allowed: {', '.join(models.CIFAR_VARIANTS)}")
+        if self.data_source not in ("official", "jpeg"):
+            raise ValueError(f"unknown data source {self.data_source!r}; allowed: 'official', 'jpeg'")
+        get_profile(self.profile)
+
+    @property
+    def depth(self) -> int:
+        return models.parse_name(self.arch)[1]
+
+    @property
+    def residual(self) -> bool:
+        return models.parse_name(self.arch)[2]
+
+    def build(self) -> torch.nn.Module:
+        return models.build(self.arch, shortcut=self.shortcut, variant=self.variant)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def pick_device(device: str | torch.device | None = None) -> torch.device:
+    """``device`` or ``$RESNET_LAB_DEVICE``, else cuda, then mps, then cpu."""
+    device = device or os.environ.get("RESNET_LAB_DEVICE")
+    if device:
+        return torch.device(device)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    if device.type == "cpu":
+        import platform
+        return f"cpu ({platform.machine()}, {torch.get_num_threads()} threads)"
+    return str(device)
+
+
+def _autocast(device: torch.device):
+    """bf16 autocast on CUDA; full precision elsewhere (CPU bf16 is not measured to keep accuracy)."""
+    if device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return torch.autocast(device.type, enabled=False)
+
+
+def _memory_format(device: torch.device):
+    return torch.channels_last if device.type == "cuda" else torch.contiguous_format
+
+
+@torch.no_grad()
+def evaluate(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, mean: torch.Tensor,
+             batch_size: int = 500) -> tuple[float, float]:
+    """(error, mean loss) on the single original view of each image, in eval mode."""
+    device = next(model.parameters()).device
+    was = model.training
+    model.eval()
+    wrong, loss_sum = torch.zeros((), device=device), torch.zeros((), device=device)
+    mean = mean.to(device)
+    for i in range(0, len(y), batch_size):
+        xb = normalize(x[i:i + batch_size].to(device, non_blocking=True), mean)
+        xb = xb.contiguous(memory_format=_memory_format(device))
+        yb = y[i:i + batch_size].to(device, non_blocking=True)
+        with _autocast(device):
+            out = model(xb)
+        loss_sum += F.cross_entropy(out.float(), yb, reduction="sum")
+        wrong += (out.argmax(1) != yb).sum()
+    model.train(was)
+    return wrong.item() / len(y), loss_sum.item() / len(y)
+
+
+@dataclass
+class TrainResult:
+    model: torch.nn.Module
+    history: dict  # {'train': [{iter, lr, loss, error}], 'eval': [{iter, val_error, test_error, ...}]}
+    metrics: dict  # final errors, status, iterations, wall time
+    device: str = ""
+    extra: dict = field(default_factory=dict)
+
+
+def _subset(n: int, k: int | None, seed: int) -> torch.Tensor:
+    idx = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+    return idx[:k] if k else idx
+
+
+def train(config: RunConfig, data: Cifar10, device: str | torch.device | None = None,
+          checkpoint_path: str | os.PathLike | None = None, progress: bool = True,
+          on_log: Callable[[dict], None] | None = None, should_stop: Callable[[int], bool] | None = None,
+          profile: Profile | None = None) -> TrainResult:
+    """Train ``config`` on ``data`` with the paper's recipe scaled by its profile.
+
+    ``checkpoint_path``: saved every ``profile.checkpoint_every`` iterations and resumed
+    from if present. ``on_log(point)`` is called at every logged point (live plots);
+    ``should_stop(iteration)`` returning True stops early (status 'stopped').
+    Raises :class:`TrainingDiverged` on a NaN/Inf loss.
+    """
+    # ---- every hyperparameter, from the profile -------------------------------------------
+    p = profile or get_profile(config.profile)
+    device = pick_device(device)
+    fmt = _memory_format(device)
+    warmup = config.residual and config.depth >= p.warmup_from_depth
+
+    # ---- data on the device ---------------------------------------------------------------
+    tr = _subset(len(data.train_y), p.train_subset, seed=1)  # the same subset for every run of a profile
+    train_x, train_y = data.train_x[tr].to(device), data.train_y[tr].to(device)
+    ev = (_subset(len(data.val_y), p.eval_subset, 2), _subset(len(data.test_y), p.eval_subset, 3))
+    val_x, val_y = data.val_x[ev[0]].to(device), data.val_y[ev[0]].to(device)
+    test_x, test_y = data.test_x[ev[1]].to(device), data.test_y[ev[1]].to(device)
+    mean = data.mean.to(device)
+
+    # ---- model, optimiser, randomness -------------------------------------------------------
+    torch.manual_seed(config.seed)
+    model = config.build().to(device, memory_format=fmt)
+    opt = torch.optim.SGD(model.parameters(), lr=p.lr, momentum=p.momentum, weight_decay=p.weight_decay)
+    gen = torch.Generator().manual_seed(config.seed)
+    perm, pos, start, elapsed = torch.randperm(len(train_y), generator=gen), 0, 0, 0.0
+    history = {"train": [], "eval": []}
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = False
+        torch.backends.cudnn.deterministic = True
+
+    ckpt = Path(checkpoint_path) if checkpoint_path else None
+    if ckpt is not None and ckpt.exists():
+        state = torch.load(ckpt, map_location=device, weights_only=True)
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        gen.set_state(state["generator"])
+        perm, pos, start = state["perm"], state["pos"], state["iteration"]
+        history, warmup, elapsed = state["history"], state["warmup"], state["elapsed"]
+
+    def save_checkpoint(iteration: int):
+        if ckpt is not None:
+            atomic_torch_save(dict(model=model.state_dict(), optimizer=opt.state_dict(), generator=gen.get_state(),
+                                   perm=perm, pos=pos, iteration=iteration, history=history, warmup=warmup,
+                                   elapsed=elapsed + time.perf_counter() - t0), ckpt)
+
+    def run_eval(iteration: int):
+        val_err, val_loss = evaluate(model, val_x, val_y, mean)
+        test_err, test_loss = evaluate(model, test_x, test_y, mean)
+        point = dict(iter=iteration, val_error=val_err, val_loss=val_loss, test_error=test_err, test_loss=test_loss)
+        history["eval"].append(point)
+        return point
+
+    # ---- the loop ---------------------------------------------------------------------------
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=p.iterations, initial=start, disable=not progress, desc=f"{config.arch} [{p.name}]",
+               unit="it", leave=False)
+    loss_sum = torch.zeros((), device=device)
+    wrong_sum = torch.zeros((), device=device)
+    seen, status, t0 = 0, "completed", time.perf_counter()
+    model.train()
+    it = start
+    while it < p.iterations:
+        if should_stop is not None and should_stop(it):
+            status = "stopped"
+            break
+        if pos + p.batch_size > len(perm):
+            perm, pos = torch.randperm(len(train_y), generator=gen), 0
+        idx = perm[pos:pos + p.batch_size].to(device)
+        pos += p.batch_size
+        xb = augment(normalize(train_x[idx], mean), gen).contiguous(memory_format=fmt)
+        yb = train_y[idx]
+        for group in opt.param_groups:
+            group["lr"] = lr_at(it, p, warmup)
+        with _autocast(device):
+            out = model(xb)
+        loss = F.cross_entropy(out.float(), yb)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        loss_sum += loss.detach()
+        wrong_sum += (out.argmax(1) != yb).sum()
+        seen += len(yb)
+        it += 1
+        bar.update(1)
+        if it % p.log_every == 0 or it == p.iterations:
+            n_batches = max(1, round(seen / p.batch_size))
+            mean_loss, err = loss_sum.item() / n_batches, wrong_sum.item() / max(seen, 1)
+            if not math.isfinite(mean_loss):
+                bar.close()
+                raise TrainingDiverged(f"{config.arch}: loss became {mean_loss} by iteration {it} "
+                                       f"(lr {lr_at(it - 1, p, warmup)}); the run is marked failed")
+            point = dict(iter=it, lr=lr_at(it - 1, p, warmup), loss=mean_loss, error=err)
+            history["train"].append(point)
+            if warmup and err < p.warmup_until_error:
+                warmup = False  # Sec. 4.2: back to lr 0.1 once training error < 80%
+                point["warmup_ended"] = True
+            bar.set_postfix(loss=f"{mean_loss:.3f}", err=f"{err:.1%}")
+            loss_sum.zero_(), wrong_sum.zero_()
+            seen = 0
+            if it % p.eval_every == 0 and it < p.iterations:
+                point = {**point, **run_eval(it)}
+            if on_log is not None:
+                on_log(point)
+        if it % p.checkpoint_every == 0 and it < p.iterations:
+            save_checkpoint(it)
+    bar.close()
+    elapsed += time.perf_counter() - t0
+
+    # ---- final evaluation: the full val and test sets (a subset in the smoke profile) ------------------------------------------------
+    fv, ft = _subset(len(data.val_y), p.final_eval_subset, 2), _subset(len(data.test_y), p.final_eval_subset, 3)
+    final_val, _ = evaluate(model, data.val_x[fv].to(device), data.val_y[fv].to(device), mean)
+    final_test, final_test_loss = evaluate(model, data.test_x[ft].to(device), data.test_y[ft].to(device), mean)
+    if status == "completed":
+        history["eval"].append(dict(iter=it, val_error=final_val, test_error=final_test, final=True,
+                                    images=len(ft)))
+    last = history["train"][-1] if history["train"] else {}
+    metrics = dict(status=status, iterations=it, final_train_error=last.get("error"),
+                   final_train_loss=last.get("loss"), final_val_error=final_val, final_test_error=final_test,
+                   final_test_loss=final_test_loss, train_seconds=round(elapsed, 2),
+                   images_per_second=round(it * p.batch_size / max(elapsed, 1e-9), 1))
+    return TrainResult(model=model.cpu().to(memory_format=torch.contiguous_format), history=history,
+                       metrics=metrics, device=device_name(device))
