@@ -69,7 +69,7 @@ def summary(model: nn.Module | str, size: int | None = None, **build_kwargs) -> 
         blocks = len(mods[0]) if isinstance(mods[0], nn.Sequential) else None
         rows.append(dict(stage=name, output_size=out, channels=shape[0], blocks=blocks,
                          params=count_params(seq), macs=macs))
-    frame = pd.DataFrame(rows)
+    frame = pd.DataFrame(rows).astype({"blocks": "Int64"})
     total = dict(stage="total", output_size="", channels=None, blocks=int(frame.blocks.fillna(0).sum()),
                  params=count_params(model), macs=count_macs(model, size))
     return pd.concat([frame, pd.DataFrame([total])], ignore_index=True)
@@ -112,4 +112,4 @@ def arch_info(name: str, shortcut: str | None = None, variant: str | None = None
                 residual=model.residual, shortcut=model.shortcut if model.residual else None,
                 variant=model.variant, depth=model.depth, params=count_params(model),
                 macs=count_macs(model, size), input_size=[3, size, size],
-                stages=table.to_dict(orient="records"))
+                stages=table.astype(object).where(table.notna(), None).to_dict(orient="records"))

@@ -1,0 +1,79 @@
+"""Training throughput of this engine against a conventional DataLoader + torchvision-transforms loop.
+
+Both train the same net with the same optimiser, batch 128, on the same device,
+in the same process: the baseline decodes PIL images per sample in DataLoader
+workers (RandomCrop(32, padding=4), RandomHorizontalFlip, ToTensor, mean
+subtraction), the way most CIFAR reimplementations do; the engine keeps uint8
+tensors on the device and augments whole batches. Reported as images/s and ratio.
+"""
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import replace
+
+import torch
+import torch.nn.functional as F
+
+from .data import load_cifar10
+from .profiles import get_profile
+from .train import RunConfig, _autocast, _memory_format, device_name, pick_device, train
+
+
+class _PILDataset(torch.utils.data.Dataset):
+    def __init__(self, x, y, transform):
+        self.x, self.y, self.transform = x.permute(0, 2, 3, 1).numpy(), y, transform
+
+    def __len__(self):
+        return len(self.y)
+
+    def __getitem__(self, i):
+        from PIL import Image
+        return self.transform(Image.fromarray(self.x[i])), int(self.y[i])
+
+
+def baseline_images_per_second(arch: str, data, iterations: int, device: torch.device, workers: int) -> float:
+    from torchvision import transforms as T
+
+    mean = data.mean
+    tf = T.Compose([T.RandomCrop(32, padding=4), T.RandomHorizontalFlip(), T.ToTensor(),
+                    T.Lambda(lambda t: t - mean)])
+    ds = _PILDataset(data.train_x, data.train_y, tf)
+    loader = torch.utils.data.DataLoader(ds, batch_size=128, shuffle=True, num_workers=workers, drop_last=True,
+                                         pin_memory=device.type == "cuda", persistent_workers=False)
+    torch.manual_seed(0)
+    fmt = _memory_format(device)
+    model = RunConfig(arch, profile="smoke").build().to(device, memory_format=fmt)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-4)
+    model.train()
+    it, t0 = 0, time.perf_counter()
+    for xb, yb in loader:
+        xb = xb.to(device, non_blocking=True).contiguous(memory_format=fmt)
+        yb = yb.to(device, non_blocking=True)
+        with _autocast(device):
+            out = model(xb)
+        loss = F.cross_entropy(out.float(), yb)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        it += 1
+        if it == iterations:
+            break
+    loss.item()
+    return it * 128 / (time.perf_counter() - t0)
+
+
+def run_bench(arch: str = "resnet20", iterations: int = 20, device=None, data=None, workers: int | None = None) -> dict:
+    """Measure both loops once each, same process; returns a JSON-able dict with the ratio."""
+    device = pick_device(device)
+    data = data if hasattr(data, "train_x") else load_cifar10(data)
+    workers = min(2, os.cpu_count() or 1) if workers is None else workers
+    base = baseline_images_per_second(arch, data, iterations, device, workers)
+    profile = replace(get_profile("cpu"), name="bench", iterations=iterations, eval_every=10 ** 9,
+                      log_every=iterations, checkpoint_every=10 ** 9, final_eval_subset=128)
+    result = train(RunConfig(arch, profile="cpu"), data, device=device, progress=False, profile=profile)
+    engine = result.metrics["images_per_second"]
+    return dict(arch=arch, device=device_name(device), torch=torch.__version__, batch_size=128,
+                iterations=iterations, data_source=data.source, baseline_dataloader_workers=workers,
+                engine_images_per_second=round(engine, 1), baseline_images_per_second=round(base, 1),
+                ratio=round(engine / base, 2))

@@ -1,0 +1,114 @@
+"""The book's figures (matplotlib/seaborn). Each takes run records or frames and returns a Figure."""
+from __future__ import annotations
+
+from typing import Iterable, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+PALETTE = plt.get_cmap("viridis")
+
+
+def _colors(n: int):
+    return [PALETTE(x) for x in np.linspace(0.0, 0.85, max(n, 1))]
+
+
+def provenance_line(records: Iterable) -> str:
+    """'profile cpu, CIFAR-10 JPEG q75 copy' -- what every caption must say."""
+    records = list(records)
+    profiles = sorted({r.config.profile for r in records})
+    data = sorted({r.provenance.get("data", r.config.data_source).split(" (")[0] for r in records})
+    return f"profile {'/'.join(profiles)}, {'; '.join(data)}"
+
+
+def training_curves(records: Sequence, ax=None, title: str | None = None, labels: Sequence[str] | None = None,
+                    test: bool = True):
+    """Paper Fig. 6 style: training error (dashed) and test error (bold) against iterations."""
+    fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(6, 4))
+    for rec, color, label in zip(records, _colors(len(records)), labels or [r.config.arch for r in records]):
+        h = rec.history
+        tr = pd.DataFrame(h["train"])
+        ax.plot(tr["iter"], 100 * tr["error"], "--", color=color, lw=1)
+        if test and h["eval"]:
+            ev = pd.DataFrame(h["eval"])
+            ax.plot(ev["iter"], 100 * ev["test_error"], "-", color=color, lw=2.2, label=label)
+        else:
+            ax.plot([], [], "-", color=color, lw=2.2, label=label)
+    ax.set_xlabel("iterations")
+    ax.set_ylabel("error (%)")
+    ax.set_ylim(bottom=0)
+    ax.grid(alpha=0.3)
+    ax.legend(title="dashed: train, bold: test", fontsize=8, title_fontsize=8)
+    if title:
+        ax.set_title(title)
+    return fig
+
+
+def final_errors(records: Sequence) -> pd.DataFrame:
+    """One row per record: arch, variant, depth, residual, final train/val/test error (%)."""
+    rows = []
+    for r in records:
+        c, m = r.config, r.metrics
+        rows.append(dict(arch=c.arch, variant=c.variant, depth=c.depth, residual=c.residual, seed=c.seed,
+                         profile=c.profile, train_error=100 * m["final_train_error"],
+                         val_error=100 * m["final_val_error"], test_error=100 * m["final_test_error"]))
+    return pd.DataFrame(rows)
+
+
+def errors_by_depth(records: Sequence, ax=None):
+    """Final training and test error against depth, plain vs residual."""
+    frame = final_errors([r for r in records if r.config.variant == "basic"])
+    fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(6, 4))
+    for residual, color in ((False, "tab:red"), (True, "tab:blue")):
+        f = frame[frame.residual == residual].groupby("depth").mean(numeric_only=True).reset_index()
+        name = "ResNet" if residual else "plain"
+        ax.plot(f.depth, f.train_error, "--o", color=color, label=f"{name}: train")
+        ax.plot(f.depth, f.test_error, "-s", color=color, lw=2, label=f"{name}: test")
+    ax.set_xlabel("depth (weighted layers)")
+    ax.set_ylabel("final error (%)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return fig
+
+
+def layer_stat_plot(frames: dict[str, pd.DataFrame], column: str = "std", sort: bool = False, ax=None,
+                    ylabel: str = "std", logy: bool = False):
+    """Paper Fig. 7: one line per net of ``column`` against layer index (or sorted, descending)."""
+    fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(7, 3.5))
+    styles = {True: "-", False: "--"}
+    for (label, frame), color in zip(frames.items(), _colors(len(frames))):
+        v = frame[column].to_numpy()
+        if sort:
+            v = np.sort(v)[::-1]
+        ax.plot(np.arange(1, len(v) + 1), v, styles["resnet" in label.lower()], color=color, label=label, lw=1.5)
+    ax.set_xlabel("layer index (sorted by magnitude)" if sort else "layer index (original)")
+    ax.set_ylabel(ylabel)
+    if logy:
+        ax.set_yscale("log")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return fig
+
+
+def fig7(frames: dict[str, pd.DataFrame], column: str = "std"):
+    """Both panels of Fig. 7: original order (top) and sorted descending (bottom)."""
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(7, 6.5))
+    layer_stat_plot(frames, column, sort=False, ax=top)
+    layer_stat_plot(frames, column, sort=True, ax=bottom)
+    fig.tight_layout()
+    return fig
+
+
+def std_vs_gamma(frame: pd.DataFrame, ax=None, title: str = ""):
+    """Per layer: response std in eval mode against the mean |gamma| of its BN."""
+    fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(4, 4))
+    ax.scatter(frame.gamma_abs, frame.channel_std, s=14, label="mean channel std")
+    ax.scatter(frame.gamma_abs, frame["std"], s=14, marker="x", label="layer std")
+    lim = [0, max(frame.gamma_abs.max(), frame["std"].max()) * 1.1]
+    ax.plot(lim, lim, "k:", lw=1, label="y = x")
+    ax.set_xlabel("mean |gamma| of the layer's BN")
+    ax.set_ylabel("response std (eval mode)")
+    ax.legend(fontsize=8)
+    ax.set_title(title)
+    return fig

@@ -1,0 +1,150 @@
+"""Widgets that keep working in the static (kernel-less) HTML book.
+
+The book is built by Jupyter Book / myst-nb, which executes each notebook with
+nbclient and stores the *widget state* (every model's traits, PNG bytes
+included) in the notebook metadata.  The built page then re-creates the
+widgets in the browser with ``@jupyter-widgets/html-manager``.  There is no
+kernel there, so any behaviour has to live in the browser: Python callbacks
+(``observe``, ``interact``) do nothing on the static page.
+
+:func:`static_explorer` therefore pre-renders every view and wires the
+controls together with :func:`ipywidgets.jslink` only:
+
+* a ``SelectionSlider`` over depths whose ``index`` is jslinked to the
+  ``selected_index`` of one inner ``Stack`` per kind (each inner Stack holds one
+  ``Image`` per depth, or a small HTML note when the view is missing);
+* ``ToggleButtons`` over kinds whose ``index`` is jslinked to the
+  ``selected_index`` of an outer ``Stack`` holding those inner Stacks.
+
+Each view carries the DOM classes ``rl-view`` and ``rl-view-<depth>-<kind>``
+(and the explorer ``resnet-lab-explorer``), which the browser test uses.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import re
+import sys
+from typing import Any, Mapping, Sequence
+
+import ipywidgets as widgets
+
+__all__ = ["static_explorer", "figure_to_png"]
+
+#: resolution used when a matplotlib Figure has to be rendered to PNG
+PNG_DPI = 80
+
+
+def figure_to_png(fig: Any, dpi: int = PNG_DPI) -> bytes:
+    """Render a matplotlib Figure to PNG bytes (and close it if pyplot owns it).
+
+    Closing matters in a notebook: a pyplot figure still open at the end of a
+    cell is also displayed by the inline backend, i.e. it would appear twice.
+    """
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
+    plt = sys.modules.get("matplotlib.pyplot")
+    if plt is not None:
+        plt.close(fig)
+    return buf.getvalue()
+
+
+def _as_png(view: Any) -> bytes:
+    if isinstance(view, (bytes, bytearray, memoryview)):
+        return bytes(view)
+    if hasattr(view, "savefig"):
+        return figure_to_png(view)
+    raise TypeError(
+        f"a view must be a matplotlib Figure or PNG bytes, not {type(view).__name__}"
+    )
+
+
+def _css_token(value: Any) -> str:
+    return re.sub(r"[^A-Za-z0-9_-]+", "_", str(value))
+
+
+def static_explorer(
+    views: Mapping[tuple[int, str], Any],
+    depths: Sequence[int],
+    kinds: Sequence[str],
+    title: str = "",
+    missing: str = "not recorded",
+) -> widgets.Widget:
+    """A depth slider x kind toggle explorer that works without a kernel.
+
+    :param views: ``views[(depth, kind)]`` is a matplotlib Figure or PNG bytes;
+        missing keys are shown as a small note containing ``missing``.
+    :param depths: slider positions, in order (labels are ``str(depth)``).
+    :param kinds: toggle buttons, in order (e.g. ``["plain", "residual"]``).
+    :param title: optional heading shown above the controls.
+    :param missing: text of the note for a missing view.
+    :returns: a ``VBox`` to display (it must be the cell's displayed output, or
+        passed to ``display``, for its state to end up in the built page).
+    """
+    depths = list(depths)
+    kinds = list(kinds)
+    if not depths or not kinds:
+        raise ValueError("static_explorer needs at least one depth and one kind")
+    unknown = [k for k in views if k not in {(d, kd) for d in depths for kd in kinds}]
+    if unknown:
+        raise KeyError(f"views has keys outside depths x kinds: {unknown!r}")
+
+    inner_stacks = []
+    for kind in kinds:
+        children = []
+        for depth in depths:
+            key = (depth, kind)
+            if key in views and views[key] is not None:
+                child = widgets.Image(
+                    value=_as_png(views[key]),
+                    format="png",
+                    layout=widgets.Layout(max_width="100%", height="auto"),
+                )
+            else:
+                child = widgets.HTML(
+                    value=(
+                        '<div class="rl-missing" style="padding:1em;color:#666;'
+                        'font-style:italic">'
+                        f"depth {html.escape(str(depth))}, {html.escape(str(kind))}: "
+                        f"{html.escape(missing)}</div>"
+                    )
+                )
+            child.add_class("rl-view")
+            child.add_class(f"rl-view-{_css_token(depth)}-{_css_token(kind)}")
+            children.append(child)
+        inner = widgets.Stack(children=children, selected_index=0)
+        inner.add_class("rl-kind-stack")
+        inner_stacks.append(inner)
+
+    outer = widgets.Stack(children=inner_stacks, selected_index=0)
+    outer.add_class("rl-views")
+
+    slider = widgets.SelectionSlider(
+        options=[(str(d), d) for d in depths],
+        index=0,
+        description="depth",
+        continuous_update=True,
+    )
+    slider.add_class("rl-depth")
+    toggles = widgets.ToggleButtons(options=kinds, index=0, description="network")
+    toggles.add_class("rl-kind")
+
+    # Browser-side links only: these are widget models of their own, stored in
+    # the notebook's widget state and re-created by the html-manager.  They
+    # stay alive in the kernel as long as the explorer is open.
+    links = [
+        widgets.jslink((slider, "index"), (inner, "selected_index"))
+        for inner in inner_stacks
+    ]
+    links.append(widgets.jslink((toggles, "index"), (outer, "selected_index")))
+
+    parts: list[widgets.Widget] = []
+    if title:
+        parts.append(widgets.HTML(f"<strong>{html.escape(title)}</strong>"))
+    controls = widgets.HBox([slider, toggles], layout=widgets.Layout(flex_flow="row wrap"))
+    parts += [controls, outer]
+    box = widgets.VBox(parts)
+    box.add_class("resnet-lab-explorer")
+    box._rl_links = links  # keep a Python reference next to the widget
+    return box

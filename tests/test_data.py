@@ -1,0 +1,115 @@
+"""CIFAR-10 sources, the 45k/5k protocol and batched augmentation (Sec. 4.2)."""
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from resnet_lab import data as D
+
+
+def test_missing_dataset_error_names_both_ways(monkeypatch, tmp_path):
+    monkeypatch.delenv("RESNET_LAB_CIFAR10", raising=False)
+    with pytest.raises(D.DatasetNotFound) as e:
+        D.load_cifar10()
+    assert "RESNET_LAB_CIFAR10" in str(e.value) and "official" in str(e.value) and "ImageFolder" in str(e.value)
+    with pytest.raises(D.DatasetNotFound, match="not found"):
+        D.load_cifar10(tmp_path / "nope")
+
+
+def _tiny_imagefolder(root, per_class=2):
+    from torchvision.io import encode_jpeg
+    for split in ("train", "test"):
+        for k, cls in enumerate(D.CLASSES):
+            (root / split / cls).mkdir(parents=True)
+            for i in range(per_class):
+                img = torch.full((3, 32, 32), 20 * k, dtype=torch.uint8)
+                (root / split / cls / f"{i:04d}.jpg").write_bytes(encode_jpeg(img, quality=95).numpy().tobytes())
+    return root
+
+
+def test_imagefolder_source_decodes_with_labels_in_class_order(tmp_path, monkeypatch):
+    monkeypatch.setenv("RESNET_LAB_CACHE", str(tmp_path / "cache"))
+    root = _tiny_imagefolder(tmp_path / "copy")
+    assert D.resolve_source(root) == ("jpeg", root.resolve())
+    raw = D.load_raw(root)
+    assert raw["source"] == "jpeg" and raw["train_x"].shape == (20, 3, 32, 32) and raw["train_x"].dtype == torch.uint8
+    assert raw["train_y"].tolist() == [k for k in range(10) for _ in range(2)]
+    assert abs(int(raw["train_x"][4].float().mean()) - 40) <= 2  # class 2 was painted 40
+    assert list((tmp_path / "cache").glob("cifar10-jpeg-*.pt"))  # decoded once into a tensor cache
+
+
+def test_official_source_through_torchvision(tmp_path, monkeypatch):
+    """The official path converts torchvision's CIFAR10 arrays; exercised with a stand-in class offline."""
+    calls = []
+
+    class FakeCIFAR10:
+        def __init__(self, root, train, download):
+            calls.append((root, train, download))
+            n = 6 if train else 4
+            self.data = np.arange(n * 32 * 32 * 3, dtype=np.uint8).reshape(n, 32, 32, 3)
+            self.targets = list(range(n))
+
+    import torchvision.datasets
+    monkeypatch.setattr(torchvision.datasets, "CIFAR10", FakeCIFAR10)
+    monkeypatch.setenv("RESNET_LAB_CACHE", str(tmp_path))
+    raw = D.load_raw("official")
+    assert raw["source"] == "official" and raw["train_x"].shape == (6, 3, 32, 32)
+    assert raw["train_x"][0, 0, 0, 1] == 3  # HWC -> CHW
+    assert calls[0][2] is True  # nothing on disk yet: download
+
+
+def test_official_download_failure_is_clear(tmp_path, monkeypatch):
+    import torchvision.datasets
+
+    def boom(*a, **k):
+        raise RuntimeError("no network")
+    monkeypatch.setattr(torchvision.datasets, "CIFAR10", boom)
+    monkeypatch.setenv("RESNET_LAB_CACHE", str(tmp_path))
+    with pytest.raises(D.DatasetNotFound, match="cifar10-jpeg"):
+        D.load_raw("official")
+
+
+def test_split_sizes_and_mean(real_data):
+    d = real_data
+    assert (len(d.train_y), len(d.val_y), len(d.test_y)) == (45000, 5000, 10000)
+    assert d.source in D.SOURCES and d.train_x.dtype == torch.uint8
+    assert torch.allclose(d.mean, d.train_x.float().mean(0) / 255, atol=1e-5)
+    assert d.mean.shape == (3, 32, 32)
+    # the fixed seed gives the same split every time, and val is disjoint from train
+    again = D.load_cifar10()
+    assert torch.equal(again.val_x, d.val_x)
+    assert torch.bincount(d.val_y, minlength=10).min() > 400
+
+
+def test_cache_loads_fast(real_data):
+    t = time.perf_counter()
+    D.load_cifar10()
+    assert time.perf_counter() - t < 5  # < 2 s on an idle 2-core machine; slack for a busy CI
+
+
+def test_normalize_subtracts_pixel_mean():
+    x = torch.full((2, 3, 32, 32), 255, dtype=torch.uint8)
+    mean = torch.full((3, 32, 32), 0.25)
+    assert torch.allclose(D.normalize(x, mean), torch.full((2, 3, 32, 32), 0.75))
+
+
+def test_augment_shapes_randomness_and_content():
+    x = torch.arange(2 * 3 * 32 * 32, dtype=torch.float32).reshape(2, 3, 32, 32).repeat(64, 1, 1, 1)
+    g = torch.Generator().manual_seed(0)
+    a = D.augment(x, g)
+    assert a.shape == x.shape
+    b = D.augment(x, torch.Generator().manual_seed(0))
+    assert torch.equal(a, b)  # reproducible from the generator
+    assert not torch.equal(a, D.augment(x, g))  # but random
+    flipped = sum(torch.equal(a[i, :, 8:24, 8:24], x[i, :, 8:24, 8:24].flip(-1)) for i in range(len(x)))
+    # every output is a shifted (and maybe mirrored) window of the zero-padded input
+    padded = torch.nn.functional.pad(x, (4, 4, 4, 4))
+    for i in range(8):
+        found = any(torch.equal(a[i], w) for dy in range(9) for dx in range(9)
+                    for w in (padded[i, :, dy:dy + 32, dx:dx + 32], padded[i, :, dy:dy + 32, dx:dx + 32].flip(-1)))
+        assert found
+    assert (a == 0).any()  # zero padding shows up
+    assert flipped >= 0
+    centred_or_moved = [torch.equal(a[i], x[i]) for i in range(len(x))]
+    assert not all(centred_or_moved)
