@@ -1,0 +1,120 @@
+"""What the book's notebooks call: the profile in force, recorded runs, cached analyses, captions.
+
+Notebooks hold prose, parameters and calls; this module holds the plumbing.
+The profile is ``$RESNET_LAB_PROFILE`` if set, else the best one recorded in the
+run store (paper > cpu > smoke). Recorded runs are never retrained; analyses of
+a run are computed once and cached in its record.
+"""
+from __future__ import annotations
+
+import functools
+import os
+
+import pandas as pd
+import torch
+
+from . import analysis, experiments
+from .profiles import ENV_VAR, get_profile
+from .runs import RunRecord, RunStore, training_allowed
+from .train import RunConfig
+
+ANALYSIS_IMAGES = {"smoke": 500}  # test images for the analyses; every profile not listed uses all 10k
+GRADIENT_IMAGES = 500  # images (batches of 125, BN in training mode) for the gradient-norm analysis
+
+
+def profile_name() -> str:
+    """``$RESNET_LAB_PROFILE``, else the best profile recorded, else 'smoke'."""
+    name = os.environ.get(ENV_VAR) or RunStore().best_profile() or "smoke"
+    return get_profile(name).name
+
+
+@functools.lru_cache(maxsize=1)
+def data():
+    """CIFAR-10 as the paper splits it (loaded only when something must be trained or analysed)."""
+    from .data import load_cifar10
+    return load_cifar10()
+
+
+def _data_source() -> str:
+    """The data source of the recorded runs of this profile, else the one configured here."""
+    recorded = {r.config.data_source for r in RunStore().find(profile=profile_name())}
+    if "official" in recorded:
+        return "official"
+    if recorded:
+        return recorded.pop()
+    from .data import resolve_source
+    return resolve_source()[0]
+
+
+def run(arch: str, variant: str = "basic", shortcut: str | None = None, seed: int = 0,
+        profile: str | None = None) -> RunRecord:
+    """The recorded run (trained here only if it is missing and training is allowed)."""
+    cfg = RunConfig(arch, shortcut=shortcut, variant=variant, profile=profile or profile_name(), seed=seed,
+                    data_source=_data_source())
+    store = RunStore()
+    rec = store.get(cfg)
+    if rec is not None:
+        return rec
+    return store.get_or_train(cfg, data=data() if training_allowed() else None, progress=True)
+
+
+def runs(archs, variant: str = "basic", **kw) -> dict[str, RunRecord]:
+    return {a: run(a, variant=variant, **kw) for a in archs}
+
+
+def sweep(**kw) -> dict[str, RunRecord]:
+    """Every run of the Fig. 6 sweep for this profile (plain and residual, option A)."""
+    archs = [f"plain{d}" for d in experiments.PLAIN_DEPTHS] + [f"resnet{d}" for d in experiments.RESNET_DEPTHS]
+    return runs(archs, **kw)
+
+
+def _images(record: RunRecord, n: int | None):
+    return analysis.eval_images(data(), n)
+
+
+def responses(record: RunRecord) -> pd.DataFrame:
+    """Fig. 7 statistics of a trained run: per 3x3 layer, response std on the test set (eval mode), |gamma|."""
+    def compute():
+        x, _ = _images(record, ANALYSIS_IMAGES.get(record.config.profile))
+        return analysis.layer_statistics(record.load_model(), x, None, data().mean).to_dict(orient="list")
+    return pd.DataFrame(record.cached("responses", compute))
+
+
+def layer_gradients(record: RunRecord, trained: bool = True) -> pd.DataFrame:
+    """Forward response std and backward gradient RMS per layer, BN in training mode (Sec. 4.1's argument)."""
+    def compute():
+        if trained:
+            model = record.load_model()
+        else:
+            torch.manual_seed(record.config.seed)  # the run's own initialisation
+            model = record.config.build()
+        x, y = _images(record, GRADIENT_IMAGES)
+        return analysis.layer_statistics(model, x, y, data().mean, bn_mode="train", grads=True,
+                                         batch_size=125).to_dict(orient="list")
+    return pd.DataFrame(record.cached("gradients_trained" if trained else "gradients_init", compute))
+
+
+def branch_identity(record: RunRecord) -> pd.DataFrame:
+    """Per residual block: std of F(x) against std of the identity path, on the test set."""
+    def compute():
+        x, _ = _images(record, ANALYSIS_IMAGES.get(record.config.profile))
+        return analysis.branch_vs_identity(record.load_model(), x, data().mean).to_dict(orient="list")
+    return pd.DataFrame(record.cached("branch_identity", compute))
+
+
+def caption(records, what: str = "") -> str:
+    """A caption line naming profile and data source, e.g. for a figure's legend or title."""
+    from .plots import provenance_line
+    recs = list(records.values()) if isinstance(records, dict) else list(records)
+    return (what + " -- " if what else "") + provenance_line(recs)
+
+
+def profile_table() -> pd.DataFrame:
+    """The run profiles side by side (what each budget is and can show)."""
+    from .profiles import PROFILES
+    rows = []
+    for p in PROFILES.values():
+        rows.append({"profile": p.name, "iterations": p.iterations, "lr drops at": p.milestones,
+                     "batch": p.batch_size, "training images": p.train_subset or 45000,
+                     "epochs": round(p.epochs(), 1), "what it can show": p.summary})
+    return pd.DataFrame(rows).set_index("profile")
