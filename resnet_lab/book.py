@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 
 import pandas as pd
 import torch
@@ -118,3 +119,78 @@ def profile_table() -> pd.DataFrame:
                      "batch": p.batch_size, "training images": p.train_subset or 45000,
                      "epochs": round(p.epochs(), 1), "what it can show": p.summary})
     return pd.DataFrame(rows).set_index("profile")
+
+
+def pct(x: float) -> str:
+    return f"{100 * x:.1f}%"
+
+
+def final_table(records) -> pd.DataFrame:
+    """Final train/val/test error (%) of records, one row per run."""
+    from .plots import final_errors
+    recs = list(records.values()) if isinstance(records, dict) else list(records)
+    return final_errors(recs).set_index("arch")[["train_error", "val_error", "test_error"]].round(2)
+
+
+def degradation_report(records: dict[str, RunRecord]) -> str:
+    """A sentence per claim of Sec. 4.2, computed from the records (Markdown)."""
+    m = {k: r.metrics for k, r in records.items()}
+    lines = []
+    plains = [k for k in ("plain20", "plain32", "plain44", "plain56") if k in m]
+    if len(plains) >= 2:
+        tr = [m[k]["final_train_error"] for k in plains]
+        mono = all(a <= b for a, b in zip(tr, tr[1:]))
+        lines.append(f"- Final **training** error of the plain nets, shallow to deep: "
+                     + ", ".join(f"{k} {pct(e)}" for k, e in zip(plains, tr))
+                     + (" -- it rises with depth at every step, as in the paper's Fig. 6 (left)." if mono else
+                        f" -- deepest vs shallowest: {plains[-1]} {'above' if tr[-1] > tr[0] else 'NOT above'} "
+                        f"{plains[0]}; the steps in between are {'not ' if not mono else ''}monotone."))
+    for d in (20, 32, 44, 56, 110):
+        p, r = m.get(f"plain{d}"), m.get(f"resnet{d}")
+        if p and r:
+            better = r["final_train_error"] < p["final_train_error"]
+            lines.append(f"- Depth {d}: ResNet training error {pct(r['final_train_error'])} vs plain "
+                         f"{pct(p['final_train_error'])}; test error {pct(r['final_test_error'])} vs "
+                         f"{pct(p['final_test_error'])} -- the shortcuts {'help' if better else 'do NOT help'} here.")
+    res = [k for k in ("resnet20", "resnet32", "resnet44", "resnet56", "resnet110") if k in m]
+    if len(res) >= 2:
+        te = [m[k]["final_test_error"] for k in res]
+        mono = all(a >= b for a, b in zip(te, te[1:]))
+        lines.append("- ResNet test error, shallow to deep: " + ", ".join(f"{k} {pct(e)}" for k, e in zip(res, te))
+                     + (" -- deeper is better at every step, as in the paper." if mono else
+                        " -- deeper is *not* better at every step at this budget (see the text)."))
+    return "\n".join(lines)
+
+
+def table6(records: dict[str, RunRecord]) -> pd.DataFrame:
+    """Table 6 side by side: our test error (mean +- std over seeds), the paper's, the reproductions'."""
+    from .reference import PAPER_TABLE6, REPRODUCTIONS
+    from .summary import count_params
+
+    by_arch: dict[str, list[float]] = {}
+    for r in (records.values() if isinstance(records, dict) else records):
+        if r.config.variant == "basic":
+            by_arch.setdefault(r.config.arch, []).append(100 * r.metrics["final_test_error"])
+    rows = []
+    for arch, errs in sorted(by_arch.items(), key=lambda kv: (kv[0].startswith("resnet"), int(re.sub(r"\D", "", kv[0])))):
+        s = pd.Series(errs)
+        ours = f"{s.mean():.2f}" + (f" ± {s.std():.2f} (n={len(s)})" if len(s) > 1 else "")
+        row = {"net": arch, "params": f"{count_params(records[arch].config.build()) / 1e6:.2f}M" if isinstance(records, dict) and arch in records else "",
+               f"this project ({profile_name()})": ours,
+               "paper": PAPER_TABLE6.get(arch, ("",))[0]}
+        for repo, info in REPRODUCTIONS.items():
+            v = info["errors"].get(arch, "")
+            row[repo.split("/")[0]] = f"{v[0]:.2f} ± {v[1]:.2f}" if isinstance(v, tuple) else v
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("net")
+
+
+def gradient_report(stats: dict[str, pd.DataFrame]) -> str:
+    """Per net: the forward std range and how much the gradient RMS shrinks from the last layer to the first."""
+    lines = []
+    for label, f in stats.items():
+        g = f["grad_rms"].to_numpy()
+        lines.append(f"- {label}: forward std between {f['std'].min():.2f} and {f['std'].max():.2f}; gradient RMS "
+                     f"{g[-1]:.2e} at the last 3x3 layer, {g[0]:.2e} at the first (ratio first/last "
+                     f"{g[0] / g[-1]:.2g}; smallest {g.min():.2e}).")
+    return "\n".join(lines)

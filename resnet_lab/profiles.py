@@ -32,6 +32,7 @@ class Profile:
     warmup_from_depth: int = 110  # the ResNet-110 warm-up (Sec. 4.2) at depth >= this
     warmup_lr: float = 0.01
     warmup_until_error: float = 0.80
+    warmup_window: int = 100  # the warm-up ends when the training error over this many iterations is < 80%
     save_weights: bool = True
     summary: str = ""
 

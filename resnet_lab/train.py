@@ -169,6 +169,7 @@ def train(config: RunConfig, data: Cifar10, device: str | torch.device | None = 
     gen = torch.Generator().manual_seed(config.seed)
     perm, pos, start, elapsed = torch.randperm(len(train_y), generator=gen), 0, 0, 0.0
     history = {"train": [], "eval": []}
+    windows: list[tuple[int, float, int]] = []  # (iteration, wrong, seen) per logging window, for the warm-up
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = False
         torch.backends.cudnn.deterministic = True
@@ -181,11 +182,13 @@ def train(config: RunConfig, data: Cifar10, device: str | torch.device | None = 
         gen.set_state(state["generator"])
         perm, pos, start = state["perm"], state["pos"], state["iteration"]
         history, warmup, elapsed = state["history"], state["warmup"], state["elapsed"]
+        windows[:] = [tuple(w) for w in state["windows"]]
 
     def save_checkpoint(iteration: int):
         if ckpt is not None:
             atomic_torch_save(dict(model=model.state_dict(), optimizer=opt.state_dict(), generator=gen.get_state(),
                                    perm=perm, pos=pos, iteration=iteration, history=history, warmup=warmup,
+                                   windows=windows,
                                    elapsed=elapsed + time.perf_counter() - t0), ckpt)
 
     def run_eval(iteration: int):
@@ -237,9 +240,13 @@ def train(config: RunConfig, data: Cifar10, device: str | torch.device | None = 
                                        f"(lr {lr_at(it - 1, p, warmup)}); the run is marked failed")
             point = dict(iter=it, lr=lr_at(it - 1, p, warmup), loss=mean_loss, error=err)
             history["train"].append(point)
-            if warmup and err < p.warmup_until_error:
-                warmup = False  # Sec. 4.2: back to lr 0.1 once training error < 80%
-                point["warmup_ended"] = True
+            if warmup:  # Sec. 4.2: back to lr 0.1 once the training error is below 80%,
+                # measured over the last `warmup_window` iterations (one logging window is too noisy)
+                windows.append((it, wrong_sum.item(), seen))
+                recent = [w for w in windows if w[0] > it - p.warmup_window]
+                if it >= p.warmup_window and sum(w[1] for w in recent) / sum(w[2] for w in recent) < p.warmup_until_error:
+                    warmup = False
+                    point["warmup_ended"] = True
             bar.set_postfix(loss=f"{mean_loss:.3f}", err=f"{err:.1%}")
             loss_sum.zero_(), wrong_sum.zero_()
             seen = 0

@@ -148,3 +148,102 @@ def static_explorer(
     box.add_class("resnet-lab-explorer")
     box._rl_links = links  # keep a Python reference next to the widget
     return box
+
+
+# ---------------------------------------------------------------------------
+# The book's explorers (precomputed, work without a kernel) and the live panel
+# ---------------------------------------------------------------------------
+
+def depth_explorer(records: Mapping[str, Any], draw, title: str = "", missing: str = "not recorded"):
+    """A :func:`static_explorer` over recorded runs: ``draw(record)`` returns the Figure for one run.
+
+    ``records`` maps names like 'plain56' / 'resnet110' to run records.
+    """
+    import re as _re
+    views, depths = {}, set()
+    for name, rec in records.items():
+        m = _re.fullmatch(r"(plain|resnet)(\d+)", name)
+        if not m:
+            continue
+        depth, kind = int(m.group(2)), "residual" if m.group(1) == "resnet" else "plain"
+        depths.add(depth)
+        views[(depth, kind)] = draw(rec)
+    return static_explorer(views, sorted(depths), ["plain", "residual"], title=title, missing=missing)
+
+
+def train_panel(data, iterations: int = 60, subset: int = 2000):
+    """"Train it yourself" (needs a live kernel): pick depth, plain/residual, shortcut; watch the curve; stop.
+
+    Trains on a ``subset`` of the training split with the paper's recipe scaled to
+    ``iterations`` (lr drops at 1/2 and 3/4). Runs in a background thread so the
+    Stop button is heard; nothing is recorded in the run store.
+    """
+    import threading
+    from dataclasses import replace
+
+    import matplotlib.pyplot as plt
+
+    from .profiles import get_profile
+    from .train import RunConfig, train
+
+    depth = widgets.Dropdown(options=[20, 32, 44, 56, 110], value=20, description="depth")
+    kind = widgets.ToggleButtons(options=["plain", "residual"], value="residual", description="network")
+    shortcut = widgets.Dropdown(options=["A", "B", "C"], value="A", description="shortcut")
+    its = widgets.IntSlider(value=iterations, min=10, max=2000, step=10, description="iterations")
+    go, stop = widgets.Button(description="Train", button_style="success"), widgets.Button(description="Stop")
+    status, out = widgets.HTML(), widgets.Output()
+    state = {"stop": False, "thread": None}
+
+    def draw(points, title):
+        fig, ax = plt.subplots(figsize=(6, 3.2))
+        ax.plot([p["iter"] for p in points], [100 * p["error"] for p in points], "--", label="train error")
+        ev = [p for p in points if "test_error" in p]
+        ax.plot([p["iter"] for p in ev], [100 * p["test_error"] for p in ev], "o-", lw=2, label="test error")
+        ax.set_xlabel("iterations"), ax.set_ylabel("error (%)"), ax.set_ylim(0, 100), ax.grid(alpha=0.3)
+        ax.set_title(title), ax.legend()
+        from IPython.display import display
+        with out:
+            out.clear_output(wait=True)
+            display(fig)
+        plt.close(fig)
+
+    def work():
+        n = its.value
+        cfg = RunConfig(f"{'resnet' if kind.value == 'residual' else 'plain'}{depth.value}",
+                        shortcut=shortcut.value if kind.value == "residual" else None,
+                        profile="cpu", data_source=data.source)
+        prof = replace(get_profile("cpu"), name="panel", iterations=n, milestones=(n // 2, n * 3 // 4),
+                       train_subset=subset, log_every=max(1, n // 30), eval_every=max(1, n // 30) * 5,
+                       eval_subset=500, checkpoint_every=10 ** 9, final_eval_subset=1000)
+        points, title = [], f"{cfg.arch}" + (f" (option {cfg.shortcut})" if cfg.shortcut else "")
+        try:
+            res = train(cfg, data, profile=prof, progress=False, should_stop=lambda it: state["stop"],
+                        on_log=lambda p: (points.append(p), draw(points, title)))
+            m = res.metrics
+            status.value = (f"{m['status']} after {m['iterations']} iterations: train error "
+                            f"{m['final_train_error']:.1%}, test error {m['final_test_error']:.1%} "
+                            f"({m['images_per_second']:.0f} img/s)")
+        except Exception as e:  # shown in the panel, not lost in a thread
+            status.value = f"<span style='color:#b00'>failed: {html.escape(str(e))}</span>"
+        finally:
+            go.disabled = False
+
+    def on_go(_):
+        if state["thread"] is not None and state["thread"].is_alive():
+            return
+        state["stop"], go.disabled = False, True
+        status.value = "training..."
+        state["thread"] = threading.Thread(target=work, daemon=True)
+        state["thread"].start()
+
+    def on_stop(_):
+        state["stop"] = True
+
+    go.on_click(on_go)
+    stop.on_click(on_stop)
+    panel = widgets.VBox([widgets.HBox([depth, kind]), widgets.HBox([shortcut, its]), widgets.HBox([go, stop]),
+                          status, out])
+    panel._rl_run = work  # for tests: run synchronously
+    panel._rl_controls = dict(depth=depth, kind=kind, shortcut=shortcut, iterations=its, go=go, stop=stop,
+                              status=status, out=out)
+    return panel
