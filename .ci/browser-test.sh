@@ -11,13 +11,13 @@
 #   5. runs tests/browser/test_static_widgets.py with RESNET_LAB_BROWSER_REQUIRED=1
 #      (so a missing piece fails instead of skipping)
 #
-# Env: VENV (default .venv), RESNET_LAB_WIDGET_PAGE (default widgets_demo.html),
+# Env: VENV (default .venv), RESNET_LAB_WIDGET_PAGE (default 04_layer_responses.html),
 #      FORCE_BUILD=1 to always build. Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 VENV="${VENV:-.venv}"
-PAGE="${RESNET_LAB_WIDGET_PAGE:-widgets_demo.html}"
+PAGE="${RESNET_LAB_WIDGET_PAGE:-04_layer_responses.html}"
 if [[ -x "$VENV/bin/python" ]]; then PY="$VENV/bin/python"; else PY="$(command -v python3)"; fi
 JB="$(dirname "$PY")/jupyter-book"
 SUDO=""; [[ "$(id -u)" == 0 ]] || SUDO="sudo"

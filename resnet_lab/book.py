@@ -20,7 +20,7 @@ from .runs import RunRecord, RunStore, training_allowed
 from .train import RunConfig
 
 ANALYSIS_IMAGES = {"smoke": 500}  # test images for the analyses; every profile not listed uses all 10k
-GRADIENT_IMAGES = 500  # images (batches of 125, BN in training mode) for the gradient-norm analysis
+GRADIENT_IMAGES = {"smoke": 250}  # images (batches of 125, BN in training mode) for the gradient analysis; default 500
 
 
 def profile_name() -> str:
@@ -89,7 +89,7 @@ def layer_gradients(record: RunRecord, trained: bool = True) -> pd.DataFrame:
         else:
             torch.manual_seed(record.config.seed)  # the run's own initialisation
             model = record.config.build()
-        x, y = _images(record, GRADIENT_IMAGES)
+        x, y = _images(record, GRADIENT_IMAGES.get(record.config.profile, 500))
         return analysis.layer_statistics(model, x, y, data().mean, bn_mode="train", grads=True,
                                          batch_size=125).to_dict(orient="list")
     return pd.DataFrame(record.cached("gradients_trained" if trained else "gradients_init", compute))

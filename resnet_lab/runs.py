@@ -39,7 +39,7 @@ from .profiles import PROFILES, get_profile
 from .train import RunConfig, TrainingDiverged, train
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-PROFILE_RANK = ("paper", "cpu", "smoke")  # the best first
+PROFILE_RANK = ("paper", "cpu", "smoke")  # "cpu-lr0.1" is never a default  # the best first
 
 
 class RunNotRecorded(LookupError):

@@ -2,8 +2,12 @@
 
 Multiply-adds come from ``torch.utils.flop_counter`` (FLOPs / 2): convs and the FC,
 the quantity Table 1 and Sec. 4.2 report. BN, ReLU and additions are not counted.
+Counting runs on a copy of the model on the ``meta`` device: shapes only, no arithmetic,
+so even ResNet-152 at 224x224 is counted in a fraction of a second.
 """
 from __future__ import annotations
+
+import copy
 
 import pandas as pd
 import torch
@@ -23,14 +27,19 @@ def input_size(model: nn.Module) -> int:
     return 224 if isinstance(model, ImageNetNet) else 32
 
 
+def _meta(model: nn.Module) -> nn.Module:
+    """A shape-only copy of ``model`` in eval mode (the original is untouched)."""
+    if any(p.is_meta for p in model.parameters()):
+        return model.eval()
+    return copy.deepcopy(model).to("meta").eval()
+
+
 def count_macs(model: nn.Module, size: int | None = None, module_input: torch.Tensor | None = None) -> int:
     """Multiply-adds of one forward pass of a single image (or of ``module_input``)."""
-    x = module_input if module_input is not None else torch.zeros(1, 3, size or input_size(model), size or input_size(model))
-    was_training = model.training
-    model.eval()
+    side = size or input_size(model)
+    x = module_input if module_input is not None else torch.zeros(1, 3, side, side)
     with torch.no_grad(), FlopCounterMode(display=False) as counter:
-        model(x)
-    model.train(was_training)
+        _meta(model)(x.to("meta"))
     return counter.get_total_flops() // 2
 
 
@@ -48,6 +57,8 @@ def summary(model: nn.Module | str, size: int | None = None, **build_kwargs) -> 
     if isinstance(model, str):
         model = build(model, **build_kwargs)
     size = size or input_size(model)
+    params = count_params(model)
+    model = _meta(model)
     captured: dict[int, torch.Tensor] = {}
     outputs: dict[int, tuple] = {}
     hooks = []
@@ -55,9 +66,8 @@ def summary(model: nn.Module | str, size: int | None = None, **build_kwargs) -> 
         first, last = mods[0], mods[-1]
         hooks.append(first.register_forward_pre_hook(lambda m, a: captured.__setitem__(id(m), a[0])))
         hooks.append(last.register_forward_hook(lambda m, a, o: outputs.__setitem__(id(m), tuple(o.shape[1:]))))
-    model.eval()
     with torch.no_grad():
-        model(torch.zeros(1, 3, size, size))
+        model(torch.zeros(1, 3, size, size, device="meta"))
     for h in hooks:
         h.remove()
     rows = []
@@ -71,7 +81,7 @@ def summary(model: nn.Module | str, size: int | None = None, **build_kwargs) -> 
                          params=count_params(seq), macs=macs))
     frame = pd.DataFrame(rows).astype({"blocks": "Int64"})
     total = dict(stage="total", output_size="", channels=None, blocks=int(frame.blocks.fillna(0).sum()),
-                 params=count_params(model), macs=count_macs(model, size))
+                 params=params, macs=count_macs(model, size))
     return pd.concat([frame, pd.DataFrame([total])], ignore_index=True)
 
 
@@ -83,6 +93,8 @@ def shape_trace(module: nn.Module, x: torch.Tensor | tuple = (1, 16, 32, 32)) ->
     """
     if not isinstance(x, torch.Tensor):
         x = torch.zeros(*x)
+    module = _meta(module)
+    x = x.to("meta")
     rows, hooks = [], []
     for name, m in module.named_modules():
         if list(m.children()):
@@ -93,11 +105,8 @@ def shape_trace(module: nn.Module, x: torch.Tensor | tuple = (1, 16, 32, 32)) ->
                              padding=getattr(m, "padding", None),
                              input=tuple(args[0].shape) if args else None, output=tuple(out.shape)))
         hooks.append(m.register_forward_hook(hook))
-    was = module.training
-    module.eval()
     with torch.no_grad():
         module(x)
-    module.train(was)
     for h in hooks:
         h.remove()
     return pd.DataFrame(rows)

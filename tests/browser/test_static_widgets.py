@@ -15,7 +15,7 @@ Skips (does not fail) when the built HTML, the Python package ``playwright`` or
 the Chromium binary is absent. Environment variables:
 
 ``RESNET_LAB_WIDGET_PAGE``  page to open, relative to the HTML root
-                            (default ``widgets_demo.html``)
+                            (default ``04_layer_responses.html``, the chapter with the depth explorer)
 ``RESNET_LAB_BOOK_HTML``    the built HTML folder (default ``book/_build/html``)
 ``RESNET_LAB_CHROMIUM``     browser binary (default ``/usr/bin/chromium``)
 ``RESNET_LAB_WIDGET_SCREENSHOT``  if set, save a screenshot of the page there
@@ -37,7 +37,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 HTML_ROOT = Path(os.environ.get("RESNET_LAB_BOOK_HTML", REPO / "book" / "_build" / "html"))
-PAGE = os.environ.get("RESNET_LAB_WIDGET_PAGE", "widgets_demo.html")
+PAGE = os.environ.get("RESNET_LAB_WIDGET_PAGE", "04_layer_responses.html")
 CHROMIUM = os.environ.get("RESNET_LAB_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--headless",
@@ -201,24 +201,6 @@ def test_static_widgets_interactive_offline(browser, site_url):
             after_slider["src"],
             after_slider["text"],
         )
-
-        if PAGE == "widgets_demo.html":
-            # the demo has no figure at depth 110: the last stop shows the note
-            handle.focus()
-            page.keyboard.press("End")
-            last = _wait_change(page, after_toggle)
-            assert last["cls"] == f"rl-view-110-{kind1}", last
-            assert "not recorded" in last["text"]
-            assert last["src"] is None
-            # back to the start, as a clean state for the screenshot
-            handle.focus()
-            page.keyboard.press("Home")
-            explorer.locator(".rl-kind button").nth(0).click()
-            page.wait_for_function(
-                f"() => {{ const v = ({_SHOWN_VIEW_JS})(); return v && v.count === 1"
-                f" && v.cls === {first['cls']!r} && v.loaded; }}",
-                timeout=10_000,
-            )
 
         shot = os.environ.get("RESNET_LAB_WIDGET_SCREENSHOT")
         if shot:

@@ -1,0 +1,73 @@
+"""python -m resnet_lab: arch, train, runs, bench; errors exit non-zero with the message."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def cli(*args, env=None):
+    return subprocess.run([sys.executable, "-m", "resnet_lab", *args], capture_output=True, text=True, cwd=REPO,
+                          env={**os.environ, **(env or {})}, timeout=600)
+
+
+def test_arch_json():
+    out = cli("arch", "resnet110", "--json")
+    assert out.returncode == 0, out.stderr
+    info = json.loads(out.stdout)
+    assert info["name"] == "resnet110" and info["shortcut"] == "A" and info["params"] == 1_727_962
+    assert abs(info["macs"] - 252.9e6) / 252.9e6 < 0.01
+    assert info["input_size"] == [3, 32, 32]
+    b = json.loads(cli("arch", "resnet50", "--shortcut", "B", "--json").stdout)
+    assert b["params"] == 25_557_032 and b["input_size"] == [3, 224, 224]
+
+
+def test_arch_table():
+    out = cli("arch", "resnet56")
+    assert out.returncode == 0 and "stage2" in out.stdout and "853,018" in out.stdout
+
+
+@pytest.mark.parametrize("args,msg", [
+    (("arch", "resnet19"), "unknown network"),
+    (("arch", "resnet20", "--variant", "bottleneck"), "allowed"),
+    (("arch", "resnet34", "--variant", "one_layer"), "CIFAR family"),
+    (("train", "--arch", "resnet20", "--profile", "turbo"), "unknown profile"),
+    (("train", "--arch", "resnet18", "--profile", "smoke"), "CIFAR-10 nets only"),
+    (("train", "--arch", "plain20", "--shortcut", "B", "--profile", "smoke"), "no shortcut"),
+])
+def test_bad_input_exits_nonzero_with_message(args, msg):
+    out = cli(*args)
+    assert out.returncode != 0
+    assert msg in out.stderr
+
+
+def test_train_without_data_is_a_clear_error(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "RESNET_LAB_CIFAR10"}
+    out = subprocess.run([sys.executable, "-m", "resnet_lab", "train", "--arch", "resnet20", "--profile", "smoke",
+                          "--runs", str(tmp_path)], capture_output=True, text=True, cwd=REPO, env=env, timeout=600)
+    assert out.returncode != 0 and "RESNET_LAB_CIFAR10" in out.stderr
+
+
+def test_train_then_runs_json(tmp_path, real_data):
+    out = cli("train", "--arch", "resnet20", "--profile", "smoke", "--runs", str(tmp_path))
+    assert out.returncode == 0, out.stderr
+    assert "test error" in out.stdout and str(tmp_path) in out.stdout
+    listing = json.loads(cli("runs", "--json", "--runs", str(tmp_path)).stdout)
+    assert len(listing) == 1
+    item = listing[0]
+    for key in ("arch", "shortcut", "profile", "seed", "data_source", "final_train_error", "final_test_error", "path"):
+        assert key in item
+    assert item["arch"] == "resnet20" and item["profile"] == "smoke" and item["data_source"] == "jpeg"
+    assert Path(item["path"]).is_dir()
+
+
+def test_bench_json(real_data):
+    out = cli("bench", "--iterations", "3", "--json")
+    assert out.returncode == 0, out.stderr
+    r = json.loads(out.stdout)
+    assert r["engine_images_per_second"] > 0 and r["baseline_images_per_second"] > 0
+    assert r["ratio"] == pytest.approx(r["engine_images_per_second"] / r["baseline_images_per_second"], rel=0.02)

@@ -1,0 +1,131 @@
+"""The run store: hashing, atomic records, get_or_train, the training opt-out, failures, concurrency."""
+import json
+import multiprocessing as mp
+import os
+from dataclasses import replace
+
+import pytest
+import torch
+
+from resnet_lab import runs as R
+from resnet_lab.profiles import PROFILES
+from resnet_lab.train import RunConfig, TrainingDiverged
+
+FAST = replace(PROFILES["smoke"], iterations=4, log_every=2, checkpoint_every=2, eval_every=2, final_eval_subset=64)
+
+
+@pytest.fixture(autouse=True)
+def fast_smoke(monkeypatch):
+    monkeypatch.setitem(PROFILES, "smoke", FAST)
+
+
+def test_run_id_depends_on_every_field():
+    base = RunConfig("resnet20", profile="smoke")
+    ids = {R.run_id(base)} | {R.run_id(replace(base, **kw)) for kw in
+                             [dict(seed=1), dict(shortcut="B"), dict(variant="preact"), dict(profile="cpu"),
+                              dict(data_source="official"), dict(arch="resnet32")]}
+    assert len(ids) == 7
+    assert R.run_id(base) == R.run_id(RunConfig("resnet20", profile="smoke"))
+    assert R.run_id(base).startswith("resnet20-A-smoke-s0-jpeg-")
+
+
+def test_get_or_train_records_then_reuses(tiny_data, tmp_path):
+    store = R.RunStore(tmp_path)
+    cfg = RunConfig("resnet20", profile="smoke")
+    rec = store.get_or_train(cfg, data=tiny_data, progress=False)
+    assert rec.metrics["status"] == "completed"
+    for f in ("config.json", "history.json", "metrics.json", "provenance.json", "weights.safetensors"):
+        assert (rec.path / f).exists(), f
+    prov = rec.provenance
+    assert {"device", "torch", "commit", "wall_seconds", "data", "data_source"} <= set(prov)
+    assert rec.config == cfg
+    mtime = (rec.path / "metrics.json").stat().st_mtime_ns
+    again = store.get_or_train(cfg, data=tiny_data, progress=False)
+    assert (again.path / "metrics.json").stat().st_mtime_ns == mtime  # not retrained
+    model = rec.load_model()
+    assert not model.training and next(model.parameters()).dtype == torch.float32
+    assert not list(tmp_path.glob(".*.tmp"))  # no temp folders left behind
+    assert [r.id for r in store.records()] == [rec.id]
+
+
+def test_training_opt_out_names_the_run(tiny_data, tmp_path, monkeypatch):
+    monkeypatch.setenv("RESNET_LAB_ALLOW_TRAINING", "0")
+    cfg = RunConfig("plain20", profile="smoke")
+    with pytest.raises(R.RunNotRecorded, match=R.run_id(cfg)) as e:
+        R.RunStore(tmp_path).get_or_train(cfg, data=tiny_data)
+    assert "python -m resnet_lab train --arch plain20" in str(e.value)
+
+
+def test_nan_marks_the_run_failed(tiny_data, tmp_path, monkeypatch):
+    monkeypatch.setitem(PROFILES, "smoke", replace(FAST, lr=1e12, iterations=10))
+    store = R.RunStore(tmp_path)
+    cfg = RunConfig("plain20", profile="smoke")
+    with pytest.raises(TrainingDiverged):
+        store.get_or_train(cfg, data=tiny_data, progress=False)
+    rec = store.get(cfg)
+    assert rec.failed and "loss became" in rec.metrics["error"]
+    with pytest.raises(R.RunFailed, match="failed"):
+        store.get_or_train(cfg, data=tiny_data, progress=False)
+
+
+def test_interrupted_write_leaves_nothing(tiny_data, tmp_path, monkeypatch):
+    store = R.RunStore(tmp_path)
+    cfg = RunConfig("resnet20", profile="smoke")
+
+    def boom(*a, **k):
+        raise KeyboardInterrupt
+    monkeypatch.setattr("safetensors.torch.save_file", boom)
+    with pytest.raises(KeyboardInterrupt):
+        store.get_or_train(cfg, data=tiny_data, progress=False)
+    assert store.get(cfg) is None
+    assert not [p for p in tmp_path.iterdir() if p.name not in (".locks", ".partial")]
+
+
+def test_stopped_run_resumes_from_its_checkpoint(tiny_data, tmp_path):
+    store = R.RunStore(tmp_path)
+    cfg = RunConfig("resnet20", profile="smoke")
+    with pytest.raises(R.RunNotRecorded, match="stopped"):
+        store.get_or_train(cfg, data=tiny_data, progress=False, should_stop=lambda it: it >= 3)
+    assert (tmp_path / ".partial" / R.run_id(cfg) / "checkpoint.pt").exists()
+    rec = store.get_or_train(cfg, data=tiny_data, progress=False)
+    fresh = R.RunStore(tmp_path / "fresh").get_or_train(cfg, data=tiny_data, progress=False)
+    assert rec.history == fresh.history
+    assert not (tmp_path / ".partial" / R.run_id(cfg)).exists()
+
+
+def _worker(root, q):
+    import os
+    from tests.conftest import REPO  # noqa: F401  (sets up the import path like pytest does)
+    from resnet_lab import runs as R
+    from resnet_lab.profiles import PROFILES
+    from resnet_lab.data import Cifar10
+    PROFILES["smoke"] = FAST
+    g = torch.Generator().manual_seed(0)
+    y = torch.randint(0, 10, (256,), generator=g)
+    x = torch.randint(0, 255, (256, 3, 32, 32), generator=g, dtype=torch.uint8)
+    data = Cifar10(x, y, x[:64], y[:64], x[:64], y[:64], x.float().mean(0) / 255, "jpeg", "synthetic")
+    rec = R.RunStore(root).get_or_train(RunConfig("resnet20", profile="smoke"), data=data, progress=False)
+    q.put((os.getpid(), rec.provenance["started"], rec.metrics["final_test_error"]))
+
+
+def test_two_processes_asking_for_one_run_train_it_once(tmp_path):
+    ctx = mp.get_context("spawn")
+    q = ctx.Queue()
+    procs = [ctx.Process(target=_worker, args=(str(tmp_path), q)) for _ in range(2)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(120)
+    results = [q.get(timeout=5) for _ in procs]
+    assert all(p.exitcode == 0 for p in procs)
+    assert results[0][1:] == results[1][1:]  # both got the one record (same start time, same result)
+    assert len(R.RunStore(tmp_path).records()) == 1
+
+
+def test_best_profile_and_find(tiny_data, tmp_path):
+    store = R.RunStore(tmp_path)
+    assert store.best_profile() is None
+    store.get_or_train(RunConfig("plain20", profile="smoke"), data=tiny_data, progress=False)
+    assert store.best_profile() == "smoke"
+    assert [r.config.arch for r in store.find(arch="plain20")] == ["plain20"]
+    assert store.find(arch="resnet20") == []
