@@ -194,3 +194,13 @@ def gradient_report(stats: dict[str, pd.DataFrame]) -> str:
                      f"{g[-1]:.2e} at the last 3x3 layer, {g[0]:.2e} at the first (ratio first/last "
                      f"{g[0] / g[-1]:.2g}; smallest {g.min():.2e}).")
     return "\n".join(lines)
+
+
+def recorded(archs, profile: str, variant: str = "basic") -> dict[str, RunRecord]:
+    """The runs of ``archs`` recorded under ``profile`` (never trains; missing ones are left out)."""
+    out = {}
+    for a in archs:
+        hits = [r for r in RunStore().find(arch=a, profile=profile, variant=variant) if not r.failed]
+        if hits:
+            out[a] = hits[0]
+    return out

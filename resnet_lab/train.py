@@ -182,7 +182,7 @@ def train(config: RunConfig, data: Cifar10, device: str | torch.device | None = 
         gen.set_state(state["generator"])
         perm, pos, start = state["perm"], state["pos"], state["iteration"]
         history, warmup, elapsed = state["history"], state["warmup"], state["elapsed"]
-        windows[:] = [tuple(w) for w in state["windows"]]
+        windows[:] = [tuple(w) for w in state.get("windows", [])]
 
     def save_checkpoint(iteration: int):
         if ckpt is not None:
