@@ -106,8 +106,8 @@ def branch_vs_identity(model: nn.Module, x: torch.Tensor, mean: torch.Tensor, ba
     """Per residual block: std of F(x) (the branch, before the addition) and of the shortcut's output."""
     model = copy.deepcopy(model).float().eval()
     device = next(model.parameters()).device
-    blocks = [(n, m) for n, m in model.named_modules() if getattr(m, "residual", False) and hasattr(m, "shortcut")
-              and m.shortcut is not None]
+    blocks = [(n, m) for n, m in model.named_modules()
+              if getattr(m, "residual", False) and isinstance(getattr(m, "shortcut", None), nn.Module)]
     if not blocks:
         raise ValueError("the model has no residual blocks (a plain net?)")
     acc = {n: [0.0, 0.0, 0, 0.0, 0.0] for n, _ in blocks}

@@ -204,3 +204,31 @@ def recorded(archs, profile: str, variant: str = "basic") -> dict[str, RunRecord
         if hits:
             out[a] = hits[0]
     return out
+
+
+def response_report(resp: dict[str, pd.DataFrame]) -> str:
+    """Fig. 7's two claims checked on our frames: ResNets respond less than plain nets; deeper ResNets less still."""
+    mean = {k: float(f["std"].mean()) for k, f in resp.items()}
+    lines = ["- Mean response std over the 3x3 layers: " + ", ".join(f"{k} {v:.3f}" for k, v in mean.items()) + "."]
+    for d in (20, 56):
+        p, r = mean.get(f"plain{d}"), mean.get(f"resnet{d}")
+        if p is not None and r is not None:
+            lines.append(f"- Depth {d}: ResNet {'below' if r < p else 'NOT below'} its plain twin "
+                         f"({r:.3f} vs {p:.3f}).")
+    res = [k for k in ("resnet20", "resnet56", "resnet110") if k in mean]
+    if len(res) >= 2:
+        mono = all(mean[a] > mean[b] for a, b in zip(res, res[1:]))
+        lines.append("- Deeper ResNets " + ("respond less at every step" if mono else "do NOT respond less at every step")
+                     + ": " + " > ".join(f"{k} {mean[k]:.3f}" for k in res) + ".")
+    gap = {k: float(((f.channel_std - f.gamma_abs).abs() / f.gamma_abs).median()) for k, f in resp.items()}
+    lines.append("- Median relative gap between a layer's mean channel std and its mean |gamma|: "
+                 + ", ".join(f"{k} {v:.0%}" for k, v in gap.items()) + ".")
+    return "\n".join(lines)
+
+
+def branch_report(branch: dict[str, pd.DataFrame]) -> str:
+    """Per ResNet: how the residual branch's std compares with the identity path's."""
+    return "\n".join(
+        f"- {k}: std F(x) / std x has median {f.ratio.median():.2f} (range {f.ratio.min():.2f} to "
+        f"{f.ratio.max():.2f}); the branch is smaller than the identity in {int((f.ratio < 1).sum())} of "
+        f"{len(f)} blocks." for k, f in branch.items())
