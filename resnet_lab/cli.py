@@ -63,7 +63,7 @@ def _cmd_runs(a) -> int:
         print(f"no recorded runs in {RunStore(a.runs).root}")
     else:
         import pandas as pd
-        frame = pd.DataFrame(rows).drop(columns=["path"])
+        frame = pd.DataFrame(rows).drop(columns=["path"]).fillna({"shortcut": "-"})
         print(frame.to_string(index=False))
     return 0
 
