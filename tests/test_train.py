@@ -23,7 +23,7 @@ def test_profiles_scale_the_milestones_at_half_and_three_quarters():
 
 
 def test_unknown_profile_is_a_clear_error(monkeypatch):
-    with pytest.raises(ValueError, match="smoke, cpu, paper"):
+    with pytest.raises(ValueError, match="smoke, cpu, cpu-lr0.1, paper"):
         get_profile("fast")
     monkeypatch.setenv("RESNET_LAB_PROFILE", "smoke")
     assert get_profile().name == "smoke"
