@@ -50,5 +50,9 @@ fi
 
 # 5. the test
 echo "== browser test ($PAGE)"
-RESNET_LAB_BROWSER_REQUIRED=1 RESNET_LAB_WIDGET_PAGE="$PAGE" \
-  "$PY" -m pytest tests/browser/test_static_widgets.py -q -rs "$@"
+run_test() {
+  RESNET_LAB_BROWSER_REQUIRED=1 RESNET_LAB_WIDGET_PAGE="$PAGE" \
+    "$PY" -m pytest tests/browser/test_static_widgets.py -q -rs "$@"
+}
+# one retry: a cold headless Chromium on a loaded 2-core machine has timed out once in ~10 runs
+run_test "$@" || { echo "== browser test failed once; retrying"; run_test "$@"; }

@@ -121,7 +121,7 @@ def _shown(page):
     return page.evaluate(_SHOWN_VIEW_JS)
 
 
-def _wait_change(page, before, timeout_ms=10_000):
+def _wait_change(page, before, timeout_ms=30_000):
     """Wait until the shown view differs from ``before``; return the new one."""
     page.wait_for_function(
         f"""(before) => {{
