@@ -38,8 +38,7 @@ dest="$(cd "$here/.." && pwd)/_widget_js/_static/widgets"
 stamp="html-manager=$HTML_MANAGER_VERSION requirejs=$REQUIREJS_VERSION"
 
 mkdir -p "$dest"
-fallback="$(cd "$here/.." && pwd)/_widget_js/@jupyter-widgets"
-if [[ "${1:-}" != "--force" && -s "$dest/embed-amd.js" && -s "$dest/require.js" && -d "$fallback" ]] \
+if [[ "${1:-}" != "--force" && -s "$dest/embed-amd.js" && -s "$dest/require.js" ]] \
    && [[ "$(head -n1 "$dest/VERSIONS.txt" 2>/dev/null)" == "$stamp" ]]; then
   echo "widget JS already present ($stamp) in $dest"
   exit 0
@@ -61,10 +60,6 @@ trap 'rm -rf "$tmp"' EXIT
 find "$dest" -maxdepth 1 -type f ! -name require-config.js -delete
 cp "$tmp/hm/package/dist/embed-amd.js" "$dest/"
 cp "$tmp"/hm/package/dist/*.{woff2,woff,ttf,eot,svg} "$dest/"
-# embed-amd.js sometimes asks for its fonts at <site root>/@jupyter-widgets/<file> instead (a load-order race
-# with require-config.js); serve them there too (html_extra_path copies _widget_js/ to the site root).
-mkdir -p "$fallback"
-cp "$tmp"/hm/package/dist/*.{woff2,woff,ttf,eot,svg} "$fallback/"
 cp "$tmp/hm/package/LICENSE" "$dest/LICENSE.html-manager.txt" 2>/dev/null || true
 cp "$tmp/hm/package/dist/embed.js.LICENSE.txt" "$dest/" 2>/dev/null || true
 cp "$tmp/rq/package/require.js" "$dest/require.js"
