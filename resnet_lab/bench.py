@@ -13,11 +13,10 @@ import time
 from dataclasses import replace
 
 import torch
-import torch.nn.functional as F
 
 from .data import load_cifar10
 from .profiles import get_profile
-from .train import RunConfig, _autocast, _memory_format, device_name, pick_device, train
+from .train import RunConfig, _memory_format, device_name, pick_device, sgd_step, train
 
 
 class _PILDataset(torch.utils.data.Dataset):
@@ -50,12 +49,7 @@ def baseline_images_per_second(arch: str, data, iterations: int, device: torch.d
     for xb, yb in loader:
         xb = xb.to(device, non_blocking=True).contiguous(memory_format=fmt)
         yb = yb.to(device, non_blocking=True)
-        with _autocast(device):
-            out = model(xb)
-        loss = F.cross_entropy(out.float(), yb)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+        loss, _ = sgd_step(model, opt, xb, yb, device)
         it += 1
         if it == iterations:
             break

@@ -102,6 +102,17 @@ def _memory_format(device: torch.device):
     return torch.channels_last if device.type == "cuda" else torch.contiguous_format
 
 
+def sgd_step(model, opt, xb, yb, device: torch.device):
+    """One training step: forward (bf16 autocast on CUDA), cross-entropy, backward, SGD update."""
+    with _autocast(device):
+        out = model(xb)
+    loss = F.cross_entropy(out.float(), yb)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    return loss, out
+
+
 @torch.no_grad()
 def evaluate(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, mean: torch.Tensor,
              batch_size: int = 500) -> tuple[float, float]:
@@ -220,12 +231,7 @@ def train(config: RunConfig, data: Cifar10, device: str | torch.device | None = 
         yb = train_y[idx]
         for group in opt.param_groups:
             group["lr"] = lr_at(it, p, warmup)
-        with _autocast(device):
-            out = model(xb)
-        loss = F.cross_entropy(out.float(), yb)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+        loss, out = sgd_step(model, opt, xb, yb, device)
         loss_sum += loss.detach()
         wrong_sum += (out.argmax(1) != yb).sum()
         seen += len(yb)
