@@ -29,7 +29,7 @@ def _config(a):
 
     source = a.data_source or resolve_source(a.data)[0]
     return RunConfig(a.arch, shortcut=a.shortcut, variant=a.variant, profile=a.profile, seed=a.seed,
-                     data_source=source)
+                     data_source=source, precision=a.precision)
 
 
 def _cmd_train(a) -> int:
@@ -39,8 +39,12 @@ def _cmd_train(a) -> int:
     cfg = _config(a)
     store = RunStore(a.runs)
     rec = store.get(cfg)
-    if rec is None:
-        rec = store.get_or_train(cfg, data=load_cifar10(a.data), device=a.device)
+    if rec is None or (rec.failed and a.retry):
+        rec = store.get_or_train(cfg, data=load_cifar10(a.data), device=a.device, retry_failed=a.retry)
+    elif rec.failed:
+        from .runs import RunFailed
+        raise RunFailed(f"run {rec.id} is recorded as failed: {rec.metrics.get('error', 'no reason recorded')}; "
+                        f"add --retry to train it again")
     m = rec.metrics
     print(f"run {rec.id}\nrecord {rec.path}\nfinal train error {m['final_train_error']:.2%}  "
           f"val error {m['final_val_error']:.2%}  test error {m['final_test_error']:.2%}")
@@ -79,7 +83,7 @@ def _cmd_sweep(a) -> int:
         runs = split_work(runs, *a.part)
     store = RunStore(a.runs)
     for cfg in runs:
-        rec = store.get_or_train(cfg, data=data, device=a.device)
+        rec = store.get_or_train(cfg, data=data, device=a.device, retry_failed=a.retry)
         print(f"{rec.id}: test error {rec.metrics['final_test_error']:.2%}", flush=True)
     return 0
 
@@ -127,6 +131,9 @@ def parser() -> argparse.ArgumentParser:
         q.add_argument("--data", default=None, help="CIFAR-10 source (default: $RESNET_LAB_CIFAR10)")
         q.add_argument("--data-source", choices=["official", "jpeg"], help=argparse.SUPPRESS)
         q.add_argument("--device", default=None, help="cuda, mps or cpu (default: the best available)")
+        q.add_argument("--precision", choices=["fp32", "bf16"], default=None,
+                       help="default: the profile's (cpu: fp32; paper: bf16 on CUDA and CPUs with native bf16)")
+        q.add_argument("--retry", action="store_true", help="train again a run recorded as failed")
         q.add_argument("--runs", default=None, help="run store folder (default: $RESNET_LAB_RUNS or ./runs)")
 
     train = sub.add_parser("train", help="train (or find) a recorded run")

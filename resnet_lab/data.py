@@ -68,26 +68,77 @@ def resolve_source(source: str | os.PathLike | None = None) -> tuple[str, Path]:
     raise DatasetNotFound(f"CIFAR-10 not found at {p!s} (source {spec!r}). {how}")
 
 
+EXPECTED = {"train": 50000, "test": 10000}  # images per split, spread equally over the 10 classes
+
+
+class DatasetInvalid(ValueError):
+    """A CIFAR-10 source that is not the whole of CIFAR-10 (missing class, wrong count, unreadable image)."""
+
+
+def _list_imagefolder(root: Path, split: str) -> tuple[list[Path], list[int]]:
+    """The JPEG files of one split, checked: every class folder present, 5,000/1,000 images per class."""
+    per_class = EXPECTED[split] // len(CLASSES)
+    files, labels = [], []
+    for label, cls in enumerate(CLASSES):
+        folder = root / split / cls
+        if not folder.is_dir():
+            raise DatasetInvalid(f"CIFAR-10 copy at {root}: class folder {split}/{cls}/ is missing")
+        names = sorted(folder.glob("*.jpg"))
+        if len(names) != per_class:
+            raise DatasetInvalid(f"CIFAR-10 copy at {root}: {split}/{cls}/ holds {len(names)} JPEG images, "
+                                 f"CIFAR-10 has {per_class} ({EXPECTED[split]:,} {split} images in 10 classes)")
+        files += names
+        labels += [label] * len(names)
+    return files, labels
+
+
 def _decode_imagefolder(root: Path, split: str) -> tuple[torch.Tensor, torch.Tensor]:
     from torchvision.io import decode_jpeg, read_file
     from tqdm.auto import tqdm
 
-    files, labels = [], []
-    for label, cls in enumerate(CLASSES):
-        names = sorted((root / split / cls).glob("*.jpg"))
-        files += names
-        labels += [label] * len(names)
-    if not files:
-        raise DatasetNotFound(f"no JPEG images under {root / split}")
+    files, labels = _list_imagefolder(root, split)
     images = torch.empty(len(files), 3, 32, 32, dtype=torch.uint8)
     chunk = 2000
     for start in tqdm(range(0, len(files), chunk), desc=f"decoding {split} JPEGs", leave=False):
-        datas = [read_file(str(f)) for f in files[start:start + chunk]]
-        for i, img in enumerate(decode_jpeg(datas)):
+        names = files[start:start + chunk]
+        try:
+            decoded = decode_jpeg([read_file(str(f)) for f in names])
+        except RuntimeError:  # find the culprit, one file at a time
+            decoded = []
+            for f in names:
+                try:
+                    decoded.append(decode_jpeg(read_file(str(f))))
+                except RuntimeError as e:
+                    raise DatasetInvalid(f"CIFAR-10 copy: {f} is not a readable JPEG ({str(e).splitlines()[0]})")
+        for i, (f, img) in enumerate(zip(names, decoded)):
             if img.shape[0] == 1:
                 img = img.expand(3, -1, -1)
+            if tuple(img.shape) != (3, 32, 32):
+                raise DatasetInvalid(f"CIFAR-10 copy: {f} is {tuple(img.shape[1:])} pixels, not 32x32")
             images[start + i] = img
     return images, torch.tensor(labels, dtype=torch.int64)
+
+
+def validate(raw: dict, where: str) -> None:
+    """50,000 training and 10,000 test images of 3x32x32, labels 0..9 with every class equally often."""
+    for split, n in EXPECTED.items():
+        x, y = raw[f"{split}_x"], raw[f"{split}_y"]
+        if tuple(x.shape) != (n, 3, 32, 32) or x.dtype != torch.uint8 or len(y) != n:
+            raise DatasetInvalid(f"CIFAR-10 at {where}: the {split} set has {len(y):,} images of shape "
+                                 f"{tuple(x.shape[1:])}; CIFAR-10 has {n:,} of 3x32x32")
+        counts = torch.bincount(y, minlength=len(CLASSES))
+        if len(counts) != len(CLASSES) or (counts != n // len(CLASSES)).any():
+            raise DatasetInvalid(f"CIFAR-10 at {where}: {split} labels per class are {counts.tolist()}, "
+                                 f"expected {n // len(CLASSES)} each")
+
+
+def fingerprint(raw: dict) -> str:
+    """A short content hash of the images and labels (both splits): the data's identity in run ids."""
+    h = hashlib.sha256()
+    for k in ("train_x", "train_y", "test_x", "test_y"):
+        h.update(k.encode())
+        h.update(raw[k].contiguous().numpy().tobytes())
+    return h.hexdigest()[:12]
 
 
 def _decode_official(root: Path) -> dict[str, torch.Tensor]:
@@ -112,21 +163,31 @@ def load_raw(source: str | os.PathLike | None = None) -> dict:
     kind, path = resolve_source(source)
     key = hashlib.sha1(f"{kind}:{path}".encode()).hexdigest()[:10]
     cache = cache_dir() / f"cifar10-{kind}-{key}.pt"
+    if kind == "jpeg":  # cheap check of the folder first: a changed copy must not be served from the cache
+        for split in EXPECTED:
+            _list_imagefolder(path, split)
     if cache.exists():
         try:
             raw = torch.load(cache, weights_only=True)
-            if raw["train_x"].shape == (50000, 3, 32, 32):
+            validate(raw, str(cache))
+            if "fingerprint" in raw:
                 raw["source"], raw["path"] = kind, str(path)
                 return raw
         except Exception:
-            pass  # a damaged cache is rebuilt below
+            pass  # a damaged or old cache is rebuilt below
     if kind == "official":
         raw = _decode_official(path)
     else:
         raw = {}
         for split in ("train", "test"):
             raw[f"{split}_x"], raw[f"{split}_y"] = _decode_imagefolder(path, split)
-    atomic_torch_save(raw, cache)
+    validate(raw, str(path))
+    raw["fingerprint"] = fingerprint(raw)
+    try:  # the cache is only a speed-up: a read-only or full disk must not stop the load
+        atomic_torch_save(raw, cache)
+    except (OSError, RuntimeError) as e:
+        import warnings
+        warnings.warn(f"could not write the CIFAR-10 cache {cache} ({e}); decoding again next time")
     raw["source"], raw["path"] = kind, str(path)
     return raw
 
@@ -144,6 +205,7 @@ class Cifar10:
     mean: torch.Tensor  # per-pixel mean [3,32,32] of the training split, in [0,1] units
     source: str  # 'official' or 'jpeg'
     path: str
+    fingerprint: str = ""  # content hash of the 60k images and labels (data.fingerprint); part of every run id
 
     def describe(self) -> str:
         label = {"official": "official CIFAR-10 release",
@@ -160,7 +222,7 @@ def load_cifar10(source: str | os.PathLike | None = None, val_size: int = VAL_SI
     train_x = raw["train_x"][tr]
     mean = train_x.float().mean(0) / 255.0
     return Cifar10(train_x, raw["train_y"][tr], raw["train_x"][va], raw["train_y"][va], raw["test_x"],
-                   raw["test_y"], mean, raw["source"], raw["path"])
+                   raw["test_y"], mean, raw["source"], raw["path"], raw["fingerprint"])
 
 
 def normalize(x_uint8: torch.Tensor, mean: torch.Tensor) -> torch.Tensor:

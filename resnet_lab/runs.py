@@ -1,7 +1,9 @@
 """The run store: every run a figure uses, recorded with its provenance.
 
-A run is named by a hash of its full :class:`~resnet_lab.train.RunConfig`
-(arch, shortcut, variant, profile, seed, data source). Its record is a folder::
+A run is named by a hash of everything that shapes its result (:func:`identity`):
+its :class:`~resnet_lab.train.RunConfig` (arch, shortcut, variant, profile, seed,
+data kind), the profile's resolved settings for that net, the precision it trains
+in, and the fingerprint of the data's content. Its record is a folder::
 
     runs/<run id>/config.json       the config and the profile's settings
                   history.json      training loss/error and val/test error vs iterations
@@ -28,18 +30,18 @@ import shutil
 import subprocess
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
 
 import torch
 
 from .atomic import atomic_write_json
-from .profiles import PROFILES, get_profile
-from .train import RunConfig, TrainingDiverged, train
+from .profiles import PROFILES, get_profile, resolved_settings
+from .train import RunConfig, TrainingDiverged, pick_device, resolve_precision, train
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-PROFILE_RANK = ("paper", "cpu", "smoke")  # "cpu-lr0.1" is never a default  # the best first
+PROFILE_RANK = ("paper", "cpu", "quick", "smoke")  # the best first
 
 
 class RunNotRecorded(LookupError):
@@ -63,15 +65,20 @@ def training_allowed() -> bool:
     return os.environ.get("RESNET_LAB_ALLOW_TRAINING", "1").strip().lower() not in ("0", "false", "no", "off")
 
 
-def config_hash(config: RunConfig) -> str:
-    blob = json.dumps(config.as_dict(), sort_keys=True)
-    return hashlib.sha256(blob.encode()).hexdigest()[:10]
+def identity(config: RunConfig, precision: str, data_fingerprint: str) -> dict:
+    """Everything that shapes a run's result; its hash names the run."""
+    p = get_profile(config.profile)
+    cfg = {k: v for k, v in config.as_dict().items() if k != "precision"}
+    return dict(config=cfg, settings=resolved_settings(p, config.residual, config.depth), precision=precision,
+                data_fingerprint=data_fingerprint)
 
 
-def run_id(config: RunConfig) -> str:
+def run_id(config: RunConfig, precision: str, data_fingerprint: str) -> str:
+    ident = identity(config, precision, data_fingerprint)
+    digest = hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()[:10]
     variant = "" if config.variant == "basic" else f"-{config.variant}"
     return (f"{config.arch}{variant}-{config.shortcut or 'plain'}-{config.profile}-s{config.seed}-"
-            f"{config.data_source}-{config_hash(config)}")
+            f"{config.data_source}-{precision}-{digest}")
 
 
 def git_commit() -> str:
@@ -94,7 +101,15 @@ class RunRecord:
 
     @property
     def config(self) -> RunConfig:
-        return RunConfig(**self._json("config.json")["config"])
+        return RunConfig(**self._json("config.json")["config"], precision=self.precision)
+
+    @property
+    def identity(self) -> dict:
+        return self._json("config.json")["identity"]
+
+    @property
+    def precision(self) -> str:
+        return self._json("config.json")["identity"]["precision"]
 
     @property
     def profile_settings(self) -> dict:
@@ -125,7 +140,8 @@ class RunRecord:
         c, p = self.config, self.provenance
         short = f" (option {c.shortcut})" if c.shortcut else ""
         var = "" if c.variant == "basic" else f", {c.variant} blocks"
-        return f"{c.arch}{short}{var}, profile {c.profile}, {p.get('data', c.data_source)}, seed {c.seed}"
+        return (f"{c.arch}{short}{var}, profile {c.profile}, {p.get('data', c.data_source)}, seed {c.seed}, "
+                f"{self.precision}")
 
     def has_weights(self) -> bool:
         return (self.path / "weights.safetensors").exists()
@@ -159,12 +175,32 @@ class RunStore:
     def __repr__(self) -> str:
         return f"RunStore({str(self.root)!r})"
 
-    def path(self, config: RunConfig) -> Path:
-        return self.root / run_id(config)
+    def get(self, config: RunConfig, data_fingerprint: str | None = None) -> RunRecord | None:
+        """The record of ``config`` under the profile's current settings, else None.
 
-    def get(self, config: RunConfig) -> RunRecord | None:
-        p = self.path(config)
-        return RunRecord(p) if (p / "metrics.json").exists() else None
+        Without ``data_fingerprint`` any recorded content of ``config.data_source`` matches; without
+        ``config.precision`` a profile whose precision is 'auto' matches either precision (fp32 first).
+        Records made under other settings of the same profile name never match: they are stale.
+        """
+        want = identity(config, "", data_fingerprint or "")
+        p = get_profile(config.profile)
+        precisions = [config.precision] if config.precision else (
+            ["fp32", "bf16"] if p.precision == "auto" else [p.precision])
+        found = []
+        for rec in self.records():
+            try:
+                have = rec.identity
+            except (KeyError, OSError, ValueError):
+                continue
+            if have.get("config") != want["config"] or have.get("settings") != want["settings"]:
+                continue
+            if have.get("precision") not in precisions:
+                continue
+            if data_fingerprint and have.get("data_fingerprint") != data_fingerprint:
+                continue
+            found.append(rec)
+        found.sort(key=lambda r: precisions.index(r.identity["precision"]))
+        return found[0] if found else None
 
     def records(self) -> list[RunRecord]:
         if not self.root.is_dir():
@@ -174,33 +210,45 @@ class RunStore:
 
     def find(self, **where) -> list[RunRecord]:
         """Records whose config matches every given field, e.g. ``find(profile='cpu', arch='plain56')``."""
-        return [r for r in self.records() if all(getattr(r.config, k) == v for k, v in where.items())]
+        return [r for r in self.records() if all(getattr(r.config, k) == v for k, v in where.items())
+                and self._current(r)]
+
+    @staticmethod
+    def _current(rec: RunRecord) -> bool:
+        """Whether a record was made under its profile's current settings (else it is stale)."""
+        try:
+            c = rec.config
+            return rec.identity.get("settings") == resolved_settings(get_profile(c.profile), c.residual, c.depth)
+        except (KeyError, OSError, ValueError):
+            return False
 
     def best_profile(self) -> str | None:
-        have = {r.config.profile for r in self.records()}
+        have = {r.config.profile for r in self.records() if self._current(r)}
         return next((p for p in PROFILE_RANK if p in have), None)
 
     @contextlib.contextmanager
-    def _lock(self, config: RunConfig):
+    def _lock(self, rid: str):
         locks = self.root / ".locks"
         locks.mkdir(parents=True, exist_ok=True)
-        with open(locks / f"{run_id(config)}.lock", "w") as fh:
+        with open(locks / f"{rid}.lock", "w") as fh:
             fcntl.flock(fh, fcntl.LOCK_EX)
             try:
                 yield
             finally:
                 fcntl.flock(fh, fcntl.LOCK_UN)
 
-    def write(self, config: RunConfig, history: dict, metrics: dict, provenance: dict,
-              model: torch.nn.Module | None = None) -> RunRecord:
+    def write(self, config: RunConfig, precision: str, data_fingerprint: str, history: dict, metrics: dict,
+              provenance: dict, model: torch.nn.Module | None = None) -> RunRecord:
         """Write a record atomically: a temp folder beside it, renamed into place."""
-        final = self.path(config)
+        final = self.root / run_id(config, precision, data_fingerprint)
         self.root.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=self.root))
         tmp.chmod(0o755)
         try:
             profile = get_profile(config.profile)
-            atomic_write_json(tmp / "config.json", dict(config=config.as_dict(), profile=profile.as_dict()))
+            cfg = {k: v for k, v in config.as_dict().items() if k != "precision"}
+            atomic_write_json(tmp / "config.json", dict(config=cfg, profile=profile.as_dict(),
+                                                        identity=identity(config, precision, data_fingerprint)))
             atomic_write_json(tmp / "history.json", history)
             atomic_write_json(tmp / "provenance.json", provenance)
             if model is not None and profile.save_weights:
@@ -219,51 +267,80 @@ class RunStore:
 
     def get_or_train(self, config: RunConfig, data=None, device=None, progress: bool = True,
                      retry_failed: bool = False, **train_kwargs) -> RunRecord:
-        """The recorded run for ``config``, else train it (resuming a checkpoint), record it and return it."""
-        rec = self.get(config)
+        """The recorded run for ``config``, else train it (resuming a checkpoint), record it and return it.
+
+        A run recorded as failed raises :class:`RunFailed` unless ``retry_failed`` (then it is trained again
+        and its record replaced).
+        """
+        rec = self.get(config, getattr(data, "fingerprint", None) or None)
         if rec is not None and not (rec.failed and retry_failed):
             if rec.failed:
-                raise RunFailed(f"run {rec.id} is recorded as failed: {rec.metrics.get('error')}")
+                raise RunFailed(f"run {rec.id} is recorded as failed: {rec.metrics.get('error', 'no reason recorded')}; "
+                                f"train it again with --retry (python -m resnet_lab train ... --retry)")
             return rec
         if not training_allowed():
             raise RunNotRecorded(
-                f"run {run_id(config)} ({config.as_dict()}) is not recorded in {self.root} and training is "
-                f"disabled (RESNET_LAB_ALLOW_TRAINING=0). Train it with: python -m resnet_lab train "
-                f"--arch {config.arch}" + (f" --shortcut {config.shortcut}" if config.shortcut else "") +
-                (f" --variant {config.variant}" if config.variant != "basic" else "") +
-                f" --profile {config.profile} --seed {config.seed}")
-        with self._lock(config):
-            rec = self.get(config)  # another process may have finished it while we waited
-            if rec is not None and not (rec.failed and retry_failed):
-                return rec
-            return self._train_and_record(config, data, device, progress, **train_kwargs)
-
-    def _train_and_record(self, config, data, device, progress, **train_kwargs) -> RunRecord:
+                f"run {describe(config)} is not recorded in {self.root} and training is disabled "
+                f"(RESNET_LAB_ALLOW_TRAINING=0). Train it with: {train_command(config)}")
         from .data import load_cifar10
 
         data = data if data is not None else load_cifar10()
         if data.source != config.data_source:
             raise ValueError(f"config asks for data source {config.data_source!r} but the loaded data are "
                              f"{data.source!r} ({data.path}); set RESNET_LAB_CIFAR10 accordingly")
-        ckpt = self.root / ".partial" / run_id(config) / "checkpoint.pt"
+        device = pick_device(device)
+        precision = resolve_precision(config.precision or get_profile(config.profile).precision, device)
+        rid = run_id(config, precision, data.fingerprint)
+        with self._lock(rid):
+            rec = self.get(replace(config, precision=precision), data.fingerprint)  # another process may have
+            if rec is not None and not (rec.failed and retry_failed):  # finished it while we waited
+                return rec
+            return self._train_and_record(config, precision, data, device, progress, **train_kwargs)
+
+    def _train_and_record(self, config, precision, data, device, progress, **train_kwargs) -> RunRecord:
+        rid = run_id(config, precision, data.fingerprint)
+        ckpt = self.root / ".partial" / rid / "checkpoint.pt"
         started = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
         t0 = time.perf_counter()
         provenance = dict(started=started, torch=torch.__version__, python=platform.python_version(),
                           commit=git_commit(), data=data.describe(), data_source=data.source,
-                          data_path=data.path, host_cpu=platform.processor() or platform.machine())
+                          data_path=data.path, data_fingerprint=data.fingerprint,
+                          host_cpu=platform.processor() or platform.machine())
+        cfg = replace(config, precision=precision)
         try:
-            result = train(config, data, device=device, checkpoint_path=ckpt, progress=progress, **train_kwargs)
+            result = train(cfg, data, device=device, checkpoint_path=ckpt, progress=progress, tag=rid,
+                           **train_kwargs)
         except TrainingDiverged as e:
             provenance.update(wall_seconds=round(time.perf_counter() - t0, 2))
-            self.write(config, {"train": [], "eval": []}, dict(status="failed", error=str(e)), provenance)
+            self.write(config, precision, data.fingerprint, {"train": [], "eval": []},
+                       dict(status="failed", error=str(e)), provenance)
+            shutil.rmtree(ckpt.parent, ignore_errors=True)
             raise
-        provenance.update(device=result.device, wall_seconds=round(time.perf_counter() - t0, 2))
+        provenance.update(device=result.device, wall_seconds=round(time.perf_counter() - t0, 2),
+                          **result.extra)
         if result.metrics["status"] != "completed":
-            raise RunNotRecorded(f"run {run_id(config)} stopped at iteration {result.metrics['iterations']}; "
+            raise RunNotRecorded(f"run {rid} stopped at iteration {result.metrics['iterations']}; "
                                  f"its checkpoint is kept at {ckpt} and a later call resumes it")
-        rec = self.write(config, result.history, result.metrics, provenance, result.model)
+        rec = self.write(config, precision, data.fingerprint, result.history, result.metrics, provenance,
+                         result.model)
         shutil.rmtree(ckpt.parent, ignore_errors=True)
         return rec
+
+
+def describe(config: RunConfig) -> str:
+    """A run named by what it is, for messages where its id (which needs the data's fingerprint) is unknown."""
+    short = f" option {config.shortcut}" if config.shortcut else ""
+    var = "" if config.variant == "basic" else f" {config.variant} blocks"
+    prec = f" {config.precision}" if config.precision else ""
+    return f"{config.arch}{short}{var} (profile {config.profile}, seed {config.seed}, {config.data_source} data{prec})"
+
+
+def train_command(config: RunConfig) -> str:
+    return ("python -m resnet_lab train --arch " + config.arch +
+            (f" --shortcut {config.shortcut}" if config.shortcut else "") +
+            (f" --variant {config.variant}" if config.variant != "basic" else "") +
+            f" --profile {config.profile} --seed {config.seed}" +
+            (f" --precision {config.precision}" if config.precision else ""))
 
 
 def get_or_train(config: RunConfig | None = None, store: RunStore | None = None, **kwargs) -> RunRecord:
