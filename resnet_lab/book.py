@@ -16,7 +16,7 @@ import torch
 
 from . import analysis, experiments
 from .profiles import ENV_VAR, get_profile
-from .runs import RunRecord, RunStore, training_allowed
+from .runs import RunNotRecorded, RunRecord, RunStore, describe, train_command, training_allowed
 from .train import RunConfig
 
 ANALYSIS_IMAGES = {"smoke": 500}  # test images for the analyses; every profile not listed uses all 10k
@@ -47,11 +47,32 @@ def _data_source() -> str:
     return resolve_source()[0]
 
 
+class RunSet(dict):
+    """Recorded runs by name; ``missing`` names the asked-for runs that are not recorded (with training off)."""
+
+    def __init__(self, *a, missing=(), **kw):
+        super().__init__(*a, **kw)
+        self.missing: list[RunConfig] = list(missing)
+
+    def note(self) -> str:
+        """A Markdown line for a figure whose runs are not all recorded yet ('' when none is missing)."""
+        if not self.missing:
+            return ""
+        names = ", ".join(describe(c) for c in self.missing)
+        return (f"**Not recorded yet:** {names}. The figure shows the runs that are. Train the rest with "
+                f"`python -m resnet_lab sweep --profile {self.missing[0].profile}`.")
+
+
+def _config(arch: str, variant: str = "basic", shortcut: str | None = None, seed: int = 0,
+            profile: str | None = None) -> RunConfig:
+    return RunConfig(arch, shortcut=shortcut, variant=variant, profile=profile or profile_name(), seed=seed,
+                     data_source=_data_source())
+
+
 def run(arch: str, variant: str = "basic", shortcut: str | None = None, seed: int = 0,
         profile: str | None = None) -> RunRecord:
     """The recorded run (trained here only if it is missing and training is allowed)."""
-    cfg = RunConfig(arch, shortcut=shortcut, variant=variant, profile=profile or profile_name(), seed=seed,
-                    data_source=_data_source())
+    cfg = _config(arch, variant, shortcut, seed, profile)
     store = RunStore()
     rec = store.get(cfg)
     if rec is not None:
@@ -59,14 +80,42 @@ def run(arch: str, variant: str = "basic", shortcut: str | None = None, seed: in
     return store.get_or_train(cfg, data=data() if training_allowed() else None, progress=True)
 
 
-def runs(archs, variant: str = "basic", **kw) -> dict[str, RunRecord]:
-    return {a: run(a, variant=variant, **kw) for a in archs}
+def runs(archs, variant: str = "basic", **kw) -> RunSet:
+    """The recorded runs of ``archs``; with training off, missing ones are left out and named in ``.missing``."""
+    out, missing = {}, []
+    for a in archs:
+        try:
+            out[a] = run(a, variant=variant, **kw)
+        except RunNotRecorded:
+            missing.append(_config(a, variant, **kw))
+    return RunSet(out, missing=missing)
 
 
-def sweep(**kw) -> dict[str, RunRecord]:
+def sweep(**kw) -> RunSet:
     """Every run of the Fig. 6 sweep for this profile (plain and residual, option A)."""
     archs = [f"plain{d}" for d in experiments.PLAIN_DEPTHS] + [f"resnet{d}" for d in experiments.RESNET_DEPTHS]
     return runs(archs, **kw)
+
+
+def seeds(arch: str, **kw) -> RunSet:
+    """Every seed of ``arch`` the sweep asks for (the seed-to-seed spread), keyed 'arch s<seed>'."""
+    out, missing = {}, []
+    for s in experiments.seeds_of(arch):
+        try:
+            out[f"{arch} s{s}"] = run(arch, seed=s, **kw)
+        except RunNotRecorded:
+            missing.append(_config(arch, seed=s, **kw))
+    return RunSet(out, missing=missing)
+
+
+def glue_figure(name: str, fig) -> None:
+    """Glue a figure for the page's {glue:figure} directive and close it, so it is shown once (not also as the
+    cell's output)."""
+    import matplotlib.pyplot as plt
+    from myst_nb import glue
+
+    glue(name, fig, display=False)
+    plt.close(fig)
 
 
 def _images(record: RunRecord, n: int | None):

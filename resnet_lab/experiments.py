@@ -1,7 +1,8 @@
 """The runs the book uses, in one list: what ``python -m resnet_lab sweep`` trains.
 
 Fig. 6 (left and middle) and Table 6: plain-20/32/44/56 and ResNet-20/32/44/56/110
-with option-A shortcuts; Chapter 2's one-layer-shortcut net at depth 20. Fig. 7
+with option-A shortcuts; Chapter 2's one-layer-shortcut net at depth 20; seeds 1
+and 2 of ResNet-20 and plain-20 for the seed-to-seed spread. Fig. 7
 uses plain-20/56 and ResNet-20/56/110 from the same runs.
 """
 from __future__ import annotations
@@ -11,6 +12,12 @@ from .train import RunConfig
 PLAIN_DEPTHS = (20, 32, 44, 56)
 RESNET_DEPTHS = (20, 32, 44, 56, 110)
 FIG7_ARCHS = ("plain20", "plain56", "resnet20", "resnet56", "resnet110")
+SPREAD_ARCHS = ("resnet20", "plain20")  # trained with several seeds: the spread every comparison is read against
+SPREAD_SEEDS = (0, 1, 2)
+
+
+def seeds_of(arch: str) -> tuple[int, ...]:
+    return SPREAD_SEEDS if arch in SPREAD_ARCHS else (0,)
 
 
 def book_runs(profile: str, data_source: str = "jpeg", seed: int = 0) -> list[RunConfig]:
@@ -18,7 +25,10 @@ def book_runs(profile: str, data_source: str = "jpeg", seed: int = 0) -> list[Ru
     runs = [RunConfig(f"plain{d}", profile=profile, data_source=data_source, seed=seed) for d in PLAIN_DEPTHS]
     runs += [RunConfig(f"resnet{d}", profile=profile, data_source=data_source, seed=seed) for d in RESNET_DEPTHS]
     runs.append(RunConfig("resnet20", variant="one_layer", profile=profile, data_source=data_source, seed=seed))
-    return sorted(runs, key=lambda c: c.depth)
+    if seed == 0:  # the seed spread
+        runs += [RunConfig(a, profile=profile, data_source=data_source, seed=s)
+                 for a in SPREAD_ARCHS for s in SPREAD_SEEDS if s != 0]
+    return sorted(runs, key=lambda c: (c.depth, c.seed))
 
 
 def split_work(runs: list[RunConfig], part: int, parts: int) -> list[RunConfig]:
