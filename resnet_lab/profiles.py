@@ -58,6 +58,12 @@ PROFILES = {
                 "1e-4, ResNet-110 warm-up at lr 0.01 as in Sec. 4.2; val/test error on 1,000 images each every 400 "
                 "iterations, on the full sets at the end; fp32 (bf16 is not yet shown to keep accuracy). "
                 "Enough for the nets to learn (ResNet-20 about 17% test error); the paper's 6-9% needs 10x more."),
+    "quick": Profile(
+        name="quick", iterations=800, milestones=(500, 650), train_subset=None, eval_every=100, eval_subset=500,
+        log_every=20, checkpoint_every=100,
+        summary="A first look in minutes (the 'train it yourself' panel, a laptop): 800 iterations of batch 128 "
+                "(about 2.3 epochs) at lr 0.1, divided by 10 at 500 and 650, after the first-steps transient. "
+                "Nets learn something; depth orderings read from it mean nothing."),
     "paper": Profile(
         name="paper", iterations=64000, milestones=(32000, 48000), train_subset=None, eval_every=1000,
         eval_subset=None, log_every=100, checkpoint_every=2000, precision="auto",
