@@ -44,8 +44,7 @@ def cache_dir() -> Path:
 
 
 def _is_imagefolder(p: Path) -> bool:
-    return (p / "train").is_dir() and (p / "test").is_dir() and \
-        all((p / "train" / c).is_dir() for c in CLASSES)
+    return (p / "train").is_dir() and (p / "test").is_dir()  # its class folders are checked when it is read
 
 
 def resolve_source(source: str | os.PathLike | None = None) -> tuple[str, Path]:
@@ -90,6 +89,20 @@ def _list_imagefolder(root: Path, split: str) -> tuple[list[Path], list[int]]:
         files += names
         labels += [label] * len(names)
     return files, labels
+
+
+def _count_imagefolder(root: Path) -> None:
+    """The quick form of :func:`_list_imagefolder` (no sorting): every class folder there with its count."""
+    for split, n in EXPECTED.items():
+        for cls in CLASSES:
+            folder = root / split / cls
+            try:
+                count = sum(1 for e in os.scandir(folder) if e.name.endswith(".jpg"))
+            except FileNotFoundError:
+                raise DatasetInvalid(f"CIFAR-10 copy at {root}: class folder {split}/{cls}/ is missing") from None
+            if count != n // len(CLASSES):
+                raise DatasetInvalid(f"CIFAR-10 copy at {root}: {split}/{cls}/ holds {count} JPEG images, CIFAR-10 "
+                                     f"has {n // len(CLASSES)} ({n:,} {split} images in 10 classes)")
 
 
 def _decode_imagefolder(root: Path, split: str) -> tuple[torch.Tensor, torch.Tensor]:
@@ -164,8 +177,7 @@ def load_raw(source: str | os.PathLike | None = None) -> dict:
     key = hashlib.sha1(f"{kind}:{path}".encode()).hexdigest()[:10]
     cache = cache_dir() / f"cifar10-{kind}-{key}.pt"
     if kind == "jpeg":  # cheap check of the folder first: a changed copy must not be served from the cache
-        for split in EXPECTED:
-            _list_imagefolder(path, split)
+        _count_imagefolder(path)
     if cache.exists():
         try:
             raw = torch.load(cache, weights_only=True)

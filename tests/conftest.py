@@ -22,7 +22,7 @@ def tiny_data():
         x[:, 0] += (y * 19).to(torch.uint8)[:, None, None]  # the class shows in the red channel
         return x, y
     (tx, ty), (vx, vy), (sx, sy) = make(512), make(64), make(64)
-    return Cifar10(tx, ty, vx, vy, sx, sy, tx.float().mean(0) / 255, "jpeg", "synthetic")
+    return Cifar10(tx, ty, vx, vy, sx, sy, tx.float().mean(0) / 255, "jpeg", "synthetic", "synthetic000")
 
 
 @pytest.fixture

@@ -1,6 +1,4 @@
 """CIFAR-10 sources, the 45k/5k protocol and batched augmentation (Sec. 4.2)."""
-import time
-
 import numpy as np
 import pytest
 import torch
@@ -28,8 +26,15 @@ def _tiny_imagefolder(root, per_class=2):
     return root
 
 
-def test_imagefolder_source_decodes_with_labels_in_class_order(tmp_path, monkeypatch):
+@pytest.fixture
+def small_cifar(monkeypatch, tmp_path):
+    """CIFAR-10 'expected sizes' shrunk to 2 train / 2 test images per class, so tiny folders can be complete."""
+    monkeypatch.setitem(D.EXPECTED, "train", 20)
+    monkeypatch.setitem(D.EXPECTED, "test", 20)
     monkeypatch.setenv("RESNET_LAB_CACHE", str(tmp_path / "cache"))
+
+
+def test_imagefolder_source_decodes_with_labels_in_class_order(tmp_path, small_cifar):
     root = _tiny_imagefolder(tmp_path / "copy")
     assert D.resolve_source(root) == ("jpeg", root.resolve())
     raw = D.load_raw(root)
@@ -46,15 +51,17 @@ def test_official_source_through_torchvision(tmp_path, monkeypatch):
     class FakeCIFAR10:
         def __init__(self, root, train, download):
             calls.append((root, train, download))
-            n = 6 if train else 4
+            n = 10
             self.data = np.arange(n * 32 * 32 * 3, dtype=np.uint8).reshape(n, 32, 32, 3)
             self.targets = list(range(n))
 
     import torchvision.datasets
     monkeypatch.setattr(torchvision.datasets, "CIFAR10", FakeCIFAR10)
     monkeypatch.setenv("RESNET_LAB_CACHE", str(tmp_path))
+    monkeypatch.setitem(D.EXPECTED, "train", 10)
+    monkeypatch.setitem(D.EXPECTED, "test", 10)
     raw = D.load_raw("official")
-    assert raw["source"] == "official" and raw["train_x"].shape == (6, 3, 32, 32)
+    assert raw["source"] == "official" and raw["train_x"].shape == (10, 3, 32, 32)
     assert raw["train_x"][0, 0, 0, 1] == 3  # HWC -> CHW
     assert calls[0][2] is True  # nothing on disk yet: download
 
@@ -82,10 +89,12 @@ def test_split_sizes_and_mean(real_data):
     assert torch.bincount(d.val_y, minlength=10).min() > 400
 
 
-def test_cache_loads_fast(real_data):
-    t = time.perf_counter()
-    D.load_cifar10()
-    assert time.perf_counter() - t < 5  # < 2 s on an idle 2-core machine; slack for a busy CI
+def test_second_load_comes_from_the_cache(real_data, monkeypatch):
+    def no_decoding(*a, **k):
+        raise AssertionError("decoded again although the cache holds the images")
+    monkeypatch.setattr(D, "_decode_imagefolder", no_decoding)
+    monkeypatch.setattr(D, "_decode_official", no_decoding)
+    assert D.load_cifar10().fingerprint == real_data.fingerprint != ""
 
 
 def test_normalize_subtracts_pixel_mean():
@@ -113,3 +122,60 @@ def test_augment_shapes_randomness_and_content():
     assert flipped >= 0
     centred_or_moved = [torch.equal(a[i], x[i]) for i in range(len(x))]
     assert not all(centred_or_moved)
+
+
+# ---- a CIFAR-10 source must be the whole of CIFAR-10 (issue: run records that cannot go stale) ----------------
+
+def test_partial_folder_is_refused_with_the_count(tmp_path, monkeypatch):
+    monkeypatch.setenv("RESNET_LAB_CACHE", str(tmp_path / "cache"))
+    root = _tiny_imagefolder(tmp_path / "copy", per_class=20)  # 200 training images, real expectations
+    with pytest.raises(D.DatasetInvalid, match=r"train/airplane/ holds 20 JPEG images, CIFAR-10 has 5000"):
+        D.load_raw(root)
+    assert not list((tmp_path / "cache").glob("*.pt"))  # nothing cached
+
+
+@pytest.mark.parametrize("split", ["train", "test"])
+def test_missing_class_folder_is_named(tmp_path, small_cifar, split):
+    import shutil
+    root = _tiny_imagefolder(tmp_path / "copy")
+    shutil.rmtree(root / split / "horse")
+    with pytest.raises((D.DatasetInvalid, D.DatasetNotFound), match=f"{split}/horse"):
+        D.load_raw(root)
+
+
+def test_corrupt_jpeg_is_named(tmp_path, small_cifar):
+    root = _tiny_imagefolder(tmp_path / "copy")
+    bad = root / "test" / "ship" / "0001.jpg"
+    bad.write_bytes(b"\xff\xd8 this is not a jpeg")
+    with pytest.raises(D.DatasetInvalid, match=r"test/ship/0001.jpg is not a readable JPEG"):
+        D.load_raw(root)
+
+
+def test_wrong_labels_are_refused():
+    raw = {"train_x": torch.zeros(50000, 3, 32, 32, dtype=torch.uint8), "train_y": torch.zeros(50000, dtype=torch.int64),
+           "test_x": torch.zeros(10000, 3, 32, 32, dtype=torch.uint8), "test_y": torch.arange(10000) % 10}
+    with pytest.raises(D.DatasetInvalid, match="train labels per class"):
+        D.validate(raw, "here")
+
+
+def test_fingerprint_follows_content(tmp_path, small_cifar):
+    root = _tiny_imagefolder(tmp_path / "copy")
+    a = D.load_raw(root)["fingerprint"]
+    assert D.load_raw(root)["fingerprint"] == a  # from the cache, same identity
+    from torchvision.io import encode_jpeg
+    img = torch.full((3, 32, 32), 200, dtype=torch.uint8)
+    (root / "train" / "cat" / "0000.jpg").write_bytes(encode_jpeg(img, quality=95).numpy().tobytes())
+    import shutil
+    shutil.rmtree(tmp_path / "cache")
+    assert D.load_raw(root)["fingerprint"] != a
+
+
+def test_bad_folder_trains_nothing(tmp_path, monkeypatch):
+    """The CLI refuses a partial copy before anything trains: one line naming the problem, no record."""
+    from resnet_lab.cli import main
+    monkeypatch.setenv("RESNET_LAB_CACHE", str(tmp_path / "cache"))
+    root = _tiny_imagefolder(tmp_path / "copy", per_class=20)
+    store = tmp_path / "runs"
+    rc = main(["train", "--arch", "resnet20", "--profile", "smoke", "--data", str(root), "--runs", str(store)])
+    assert rc != 0
+    assert not store.exists() or not [p for p in store.iterdir() if not p.name.startswith(".")]
