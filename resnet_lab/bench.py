@@ -1,7 +1,7 @@
 """Training throughput of this engine against a conventional DataLoader + torchvision-transforms loop.
 
-Both train the same net with the same optimiser, batch 128, on the same device,
-in the same process: the baseline decodes PIL images per sample in DataLoader
+All loops train the same net with the same optimiser, batch 128, on the same device,
+in the same process, after a bare training step on a fixed batch (the ceiling): the baseline decodes PIL images per sample in DataLoader
 workers (RandomCrop(32, padding=4), RandomHorizontalFlip, ToTensor, mean
 subtraction), the way most CIFAR reimplementations do; the engine keeps uint8
 tensors on the device and augments whole batches. Reported as images/s and ratio.
@@ -16,7 +16,8 @@ import torch
 
 from .data import load_cifar10
 from .profiles import get_profile
-from .train import RunConfig, _memory_format, device_name, pick_device, sgd_step, train
+from .train import (RunConfig, _memory_format, device_name, numerics, pick_device, resolve_precision, sgd_step,
+                    train)
 
 
 class _PILDataset(torch.utils.data.Dataset):
@@ -57,17 +58,49 @@ def baseline_images_per_second(arch: str, data, iterations: int, device: torch.d
     return it * 128 / (time.perf_counter() - t0)
 
 
+def bare_step_images_per_second(arch: str, iterations: int, device: torch.device, precision: str) -> float:
+    """The training step alone on one fixed random batch already on the device: the ceiling for any data path."""
+    torch.manual_seed(0)
+    fmt = _memory_format(device)
+    model = RunConfig(arch, profile="smoke").build().to(device, memory_format=fmt)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-4)
+    xb = torch.randn(128, 3, 32, 32, device=device).contiguous(memory_format=fmt)
+    yb = torch.randint(0, 10, (128,), device=device)
+    model.train()
+    for _ in range(2):  # warm-up
+        sgd_step(model, opt, xb, yb, device, precision)
+    t0 = time.perf_counter()
+    for _ in range(iterations):
+        loss, _ = sgd_step(model, opt, xb, yb, device, precision)
+    loss.item()
+    return iterations * 128 / (time.perf_counter() - t0)
+
+
+def engine_images_per_second(arch: str, data, iterations: int, device: torch.device, precision: str) -> float:
+    profile = replace(get_profile("cpu"), name="bench", iterations=iterations, eval_every=10 ** 9,
+                      log_every=iterations, checkpoint_every=10 ** 9, final_eval_subset=128)
+    result = train(RunConfig(arch, profile="cpu", precision=precision), data, device=device, progress=False,
+                   profile=profile)
+    return result.metrics["images_per_second"]
+
+
 def run_bench(arch: str = "resnet20", iterations: int = 20, device=None, data=None, workers: int | None = None) -> dict:
-    """Measure both loops once each, same process; returns a JSON-able dict with the ratio."""
+    """Measure, in one process and on one device: the bare training step, this engine at its default precision,
+    the engine in fp32, and the DataLoader + transforms loop (fp32, as most reimplementations). JSON-able dict."""
+    if not isinstance(iterations, int) or iterations < 1:
+        raise ValueError(f"bench needs at least 1 iteration; got {iterations!r}")
     device = pick_device(device)
     data = data if hasattr(data, "train_x") else load_cifar10(data)
     workers = min(2, os.cpu_count() or 1) if workers is None else workers
+    precision = resolve_precision("auto", device)
+    bare = bare_step_images_per_second(arch, iterations, device, precision)
+    engine = engine_images_per_second(arch, data, iterations, device, precision)
+    engine32 = engine if precision == "fp32" else engine_images_per_second(arch, data, iterations, device, "fp32")
     base = baseline_images_per_second(arch, data, iterations, device, workers)
-    profile = replace(get_profile("cpu"), name="bench", iterations=iterations, eval_every=10 ** 9,
-                      log_every=iterations, checkpoint_every=10 ** 9, final_eval_subset=128)
-    result = train(RunConfig(arch, profile="cpu"), data, device=device, progress=False, profile=profile)
-    engine = result.metrics["images_per_second"]
     return dict(arch=arch, device=device_name(device), torch=torch.__version__, batch_size=128,
-                iterations=iterations, data_source=data.source, baseline_dataloader_workers=workers,
-                engine_images_per_second=round(engine, 1), baseline_images_per_second=round(base, 1),
-                ratio=round(engine / base, 2))
+                iterations=iterations, data_source=data.source, precision=precision,
+                memory_format=numerics(device, precision)["memory_format"],
+                baseline_dataloader_workers=workers, bare_step_images_per_second=round(bare, 1),
+                engine_images_per_second=round(engine, 1), engine_fp32_images_per_second=round(engine32, 1),
+                baseline_images_per_second=round(base, 1), ratio=round(engine / base, 2),
+                engine_vs_bare_step=round(engine / bare, 3))
