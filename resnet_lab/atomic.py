@@ -1,6 +1,12 @@
-"""Atomic file writes: write a temp file beside the target, fsync, rename. Readers never see half a file."""
+"""Atomic file writes: write a temp file beside the target, fsync, rename. Readers never see half a file.
+
+A write that fails (read-only folder, full disk, a folder where the file should be, an error inside the
+serialiser) raises :class:`WriteFailed`, an ``OSError`` whose one-line message names the file; the target is
+left as it was and no temp file stays behind.
+"""
 from __future__ import annotations
 
+import errno
 import json
 import os
 import tempfile
@@ -10,21 +16,54 @@ from typing import Any
 import torch
 
 
+class WriteFailed(OSError):
+    """A file could not be written; the message names it and says why, in one line."""
+
+    def __init__(self, path: os.PathLike, reason: str, err: int | None = None):
+        super().__init__(err or errno.EIO, f"cannot write {path}: {reason}")
+        self.path, self.reason = Path(path), reason
+
+    def __str__(self) -> str:
+        return self.args[1]
+
+
+def reason_of(e: BaseException) -> str:
+    """A short, one-line reason for an exception (the OS's words where there are some)."""
+    if isinstance(e, WriteFailed):
+        return e.reason
+    if isinstance(e, OSError) and e.strerror:
+        return e.strerror.lower() if e.errno in (errno.ENOSPC, errno.EROFS, errno.EACCES) else e.strerror
+    text = " ".join(str(e).split()) or type(e).__name__
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
 def _atomic(path: os.PathLike, write) -> Path:
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as e:
+        raise WriteFailed(path, reason_of(e), e.errno) from e
     try:
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
+    except Exception as e:
+        _discard(tmp)
+        raise WriteFailed(path, reason_of(e), getattr(e, "errno", None)) from e
     except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        _discard(tmp)
         raise
     return path
+
+
+def _discard(tmp: str):
+    try:
+        os.unlink(tmp)
+    except OSError:
+        pass
 
 
 def atomic_write_bytes(path: os.PathLike, data: bytes) -> Path:
