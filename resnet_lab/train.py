@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from . import models
 from .atomic import atomic_torch_save
 from .data import Cifar10, augment, normalize
-from .profiles import Profile, get_profile, lr_at
+from .profiles import PROFILES, Profile, get_profile, lr_at
 
 
 class TrainingDiverged(RuntimeError):
@@ -29,7 +29,15 @@ class TrainingDiverged(RuntimeError):
 
 
 class CorruptCheckpoint(RuntimeError):
-    """A checkpoint that cannot be read, or that belongs to another run."""
+    """A checkpoint that cannot be read, or that belongs to another run (``path`` names it)."""
+
+    def __init__(self, message: str, path: os.PathLike | None = None):
+        super().__init__(message)
+        self.path = Path(path) if path is not None else None
+
+
+class ForeignCheckpoint(CorruptCheckpoint):
+    """A readable checkpoint saved by another run (its tag is not this run's)."""
 
 
 @dataclass(frozen=True)
@@ -62,6 +70,11 @@ class RunConfig:
             raise ValueError(f"seed must be a non-negative integer; got {self.seed!r}")
         if self.precision is not None and self.precision not in PRECISIONS:
             raise ValueError(f"unknown precision {self.precision!r}; allowed: {', '.join(PRECISIONS)}")
+        if isinstance(self.profile, Profile) and PROFILES.get(self.profile.name) == self.profile:
+            object.__setattr__(self, "profile", self.profile.name)  # a registered profile, passed as an object
+        if not isinstance(self.profile, str):
+            raise ValueError(f"profile must be the name of a profile (a str); got {type(self.profile).__name__}"
+                             f" (to train under a custom Profile, pass it as train(..., profile=...))")
         get_profile(self.profile)
 
     @property
@@ -81,14 +94,34 @@ class RunConfig:
 
 def pick_device(device: str | torch.device | None = None) -> torch.device:
     """``device`` or ``$RESNET_LAB_DEVICE``, else cuda, then mps, then cpu."""
+    where = "argument" if device else "$RESNET_LAB_DEVICE"
     device = device or os.environ.get("RESNET_LAB_DEVICE")
     if device:
-        return torch.device(device)
+        return check_device(device, where)
     if torch.cuda.is_available():
         return torch.device("cuda")
     if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
         return torch.device("mps")
     return torch.device("cpu")
+
+
+def check_device(device: str | torch.device, where: str = "argument") -> torch.device:
+    """``device`` as a torch.device if it is cpu, cuda or mps and present here; else a one-line ValueError."""
+    try:
+        d = torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        d = None
+    if d is None or d.type not in ("cpu", "cuda", "mps"):
+        raise ValueError(f"unknown device {str(device)!r} (from {where}); allowed: cpu, cuda, cuda:N, mps")
+    if d.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {str(device)!r} (from {where}) is not available: this torch sees no CUDA GPU")
+    if d.type == "cuda" and d.index is not None and d.index >= torch.cuda.device_count():
+        raise ValueError(f"device {str(device)!r} (from {where}) is not available: "
+                         f"{torch.cuda.device_count()} CUDA device(s) here")
+    if d.type == "mps" and not (getattr(torch.backends, "mps", None) is not None
+                                and torch.backends.mps.is_available()):
+        raise ValueError(f"device {str(device)!r} (from {where}) is not available here")
+    return d
 
 
 def device_name(device: torch.device) -> str:
@@ -238,17 +271,30 @@ def train(config: RunConfig, data: Cifar10, device: str | torch.device | None = 
         try:
             state = torch.load(ckpt, map_location=device, weights_only=True)
         except Exception as e:
-            raise CorruptCheckpoint(f"checkpoint {ckpt} cannot be read ({type(e).__name__}: {e}); delete it to "
-                                    f"start the run over") from e
+            why = " ".join(str(e).split())[:200]
+            raise CorruptCheckpoint(f"checkpoint {ckpt} cannot be read ({type(e).__name__}: {why}); delete it to "
+                                    f"start the run over", ckpt) from e
+        if not isinstance(state, dict):
+            raise CorruptCheckpoint(f"checkpoint {ckpt} is not a training checkpoint (it holds a "
+                                    f"{type(state).__name__}); delete it to start the run over", ckpt)
         if tag is not None and state.get("tag", tag) != tag:
-            raise CorruptCheckpoint(f"checkpoint {ckpt} belongs to run {state.get('tag')!r}, not {tag!r}; "
-                                    f"delete it to start this run over")
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        gen.set_state(state["generator"])
-        perm, pos, start = state["perm"], state["pos"], state["iteration"]
-        history, warmup, elapsed = state["history"], state["warmup"], state["elapsed"]
-        windows[:] = [tuple(w) for w in state.get("windows", [])]
+            raise ForeignCheckpoint(f"checkpoint {ckpt} belongs to run {state.get('tag')!r}, not {tag!r}; "
+                                    f"delete it to start this run over", ckpt)
+        try:
+            model.load_state_dict(state["model"])
+            opt.load_state_dict(state["optimizer"])
+            gen.set_state(state["generator"])
+            perm, pos, start = state["perm"], state["pos"], state["iteration"]
+            history, warmup, elapsed = state["history"], state["warmup"], state["elapsed"]
+            windows[:] = [tuple(w) for w in state.get("windows", [])]
+        except (KeyError, RuntimeError, TypeError, ValueError) as e:
+            why = " ".join(str(e).split())[:200]
+            raise CorruptCheckpoint(f"checkpoint {ckpt} does not fit this run ({type(e).__name__}: {why}); "
+                                    f"delete it to start the run over", ckpt) from e
+        if not 0 <= start <= p.iterations:
+            raise ForeignCheckpoint(f"checkpoint {ckpt} is at iteration {start}, past this run's "
+                                    f"{p.iterations}; delete it to start this run over", ckpt)
+    earlier = dict(resumed_at=start, earlier_seconds=round(elapsed, 2)) if start else {}
 
     def save_checkpoint(iteration: int):
         if ckpt is not None:
@@ -336,4 +382,4 @@ def train(config: RunConfig, data: Cifar10, device: str | torch.device | None = 
                    final_test_loss=final_test_loss, train_seconds=round(elapsed, 2),
                    images_per_second=round(it * p.batch_size / max(elapsed, 1e-9), 1))
     return TrainResult(model=model.cpu().to(memory_format=torch.contiguous_format), history=history,
-                       metrics=metrics, device=device_name(device), extra=dict(numerics=numerics(device, precision)))
+                       metrics=metrics, device=device_name(device), extra=dict(numerics=numerics(device, precision), **earlier))
