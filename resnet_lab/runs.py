@@ -16,6 +16,19 @@ Records appear atomically (written to a temp folder, then renamed), and a lock
 file keeps two processes asking for the same run from training it twice.
 ``RESNET_LAB_ALLOW_TRAINING=0`` turns training off: asking for an unrecorded run
 then fails with its name (the book build in CI uses it).
+
+When something goes wrong, the store stays usable and the error names the culprit:
+
+* a damaged record (unreadable or malformed JSON, a missing file, a folder where a
+  file should be) is left out of :meth:`RunStore.records`, ``find``, ``get`` and
+  ``best_profile`` and listed with its reason by :meth:`RunStore.damaged`;
+* a run recorded as failed says why (``metrics.json: error``) and is trained again
+  only when asked (``retry_failed=True``, ``--retry``);
+* an unreadable checkpoint, or one of another run, is set aside as
+  ``checkpoint.pt.corrupt-<time>`` with a warning and the run starts over;
+* a record that cannot be written (read-only or full store) raises
+  :class:`RecordNotWritten` naming the folder, and the finished training stays in
+  ``.partial/<run id>/checkpoint.pt``: the next call records it without training.
 """
 from __future__ import annotations
 
@@ -26,19 +39,22 @@ import hashlib
 import json
 import os
 import platform
+import re
 import shutil
 import subprocess
 import tempfile
 import time
+import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import torch
 
-from .atomic import atomic_write_json
+from .atomic import atomic_write_json, reason_of
 from .profiles import PROFILES, get_profile, resolved_settings
-from .train import RunConfig, TrainingDiverged, pick_device, resolve_precision, train
+from .train import (PRECISIONS, CorruptCheckpoint, RunConfig, TrainingDiverged, pick_device, resolve_precision,
+                    train)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PROFILE_RANK = ("paper", "cpu", "quick", "smoke")  # the best first
@@ -50,6 +66,62 @@ class RunNotRecorded(LookupError):
 
 class RunFailed(RuntimeError):
     pass
+
+
+class RecordDamaged(ValueError):
+    """A record folder that cannot be read as a run: ``path`` and ``reason`` say which and why."""
+
+    def __init__(self, path: os.PathLike, reason: str):
+        super().__init__(f"run record {path} is damaged: {reason}")
+        self.path, self.reason = Path(path), reason
+
+
+class RecordNotWritten(OSError):
+    """A record could not be written (read-only or full store); the finished training is kept."""
+
+    def __str__(self) -> str:
+        return self.args[0]
+
+
+class CheckpointSetAside(UserWarning):
+    """An unusable checkpoint was renamed out of the way and its run started over."""
+
+
+class DamagedRecord(NamedTuple):
+    path: Path
+    reason: str
+
+
+RECORD_FILES = ("config.json", "history.json", "metrics.json", "provenance.json")
+STATUSES = ("completed", "failed")
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]*")
+
+
+def check_name(rid: str) -> str:
+    """``rid`` if it is a plain folder name (no separators, no '..', not hidden); else ValueError."""
+    if not isinstance(rid, str) or not _NAME.fullmatch(rid) or ".." in rid or len(rid) > 200:
+        raise ValueError(f"run id {rid!r} is not a plain folder name; refusing to use it in the run store")
+    return rid
+
+
+def _read_json(folder: Path, name: str, kind: type = dict):
+    """``folder/name`` parsed; :class:`RecordDamaged` naming the file and the reason otherwise."""
+    f = folder / name
+    if not f.exists():
+        raise RecordDamaged(folder, f"{name} is missing")
+    if f.is_dir():
+        raise RecordDamaged(folder, f"{name} is a folder, not a file")
+    try:
+        value = json.loads(f.read_text())
+    except json.JSONDecodeError as e:
+        raise RecordDamaged(folder, f"{name} is not valid JSON ({e.msg} at line {e.lineno} column {e.colno})")
+    except UnicodeDecodeError:
+        raise RecordDamaged(folder, f"{name} is not text")
+    except OSError as e:
+        raise RecordDamaged(folder, f"{name} cannot be read ({reason_of(e)})")
+    if not isinstance(value, kind):
+        raise RecordDamaged(folder, f"{name} holds a JSON {type(value).__name__} where a {kind.__name__} belongs")
+    return value
 
 
 def default_root() -> Path:
@@ -97,7 +169,34 @@ class RunRecord:
     path: Path
 
     def _json(self, name: str):
-        return json.loads((self.path / name).read_text())
+        return _read_json(self.path, name)
+
+    def check(self) -> None:
+        """Raise :class:`RecordDamaged` (naming the file and what is wrong) unless the record is whole."""
+        for name in RECORD_FILES:
+            _read_json(self.path, name)
+        conf = self._json("config.json")
+        for key in ("config", "identity", "profile"):
+            if not isinstance(conf.get(key), dict):
+                raise RecordDamaged(self.path, f"config.json has no {key!r} object")
+        ident = conf["identity"]
+        if ident.get("precision") not in PRECISIONS or not isinstance(ident.get("settings"), dict):
+            raise RecordDamaged(self.path, "config.json: identity lacks a precision or settings")
+        try:
+            RunConfig(**conf["config"], precision=ident["precision"])
+        except (TypeError, ValueError) as e:
+            raise RecordDamaged(self.path, f"config.json does not describe a run this code knows ({e})")
+        m = self._json("metrics.json")
+        if m.get("status") not in STATUSES:
+            raise RecordDamaged(self.path, f"metrics.json: status {m.get('status')!r} is not one of "
+                                           f"{', '.join(STATUSES)}")
+        if m["status"] == "completed":
+            bad = [k for k in ("final_val_error", "final_test_error") if not isinstance(m.get(k), (int, float))]
+            if bad:
+                raise RecordDamaged(self.path, f"metrics.json: {', '.join(bad)} missing or not a number")
+        for name in ("weights.safetensors",):
+            if (self.path / name).exists() and not (self.path / name).is_file():
+                raise RecordDamaged(self.path, f"{name} is not a file")
 
     @property
     def config(self) -> RunConfig:
@@ -135,6 +234,13 @@ class RunRecord:
     def failed(self) -> bool:
         return self.metrics.get("status") == "failed"
 
+    @property
+    def failure(self) -> str | None:
+        """Why the run failed (recorded with it), None for a completed run."""
+        if not self.failed:
+            return None
+        return " ".join(str(self.metrics.get("error") or "no reason recorded").split())
+
     def label(self) -> str:
         """For captions: 'resnet56 (option A), profile cpu, CIFAR-10 JPEG q75 copy, seed 0'."""
         c, p = self.config, self.provenance
@@ -153,15 +259,22 @@ class RunRecord:
         if not self.has_weights():
             raise RunNotRecorded(f"run {self.id} has no saved weights")
         model = self.config.build()
-        state = {k: (v.float() if v.is_floating_point() else v) for k, v in load_file(self.path / "weights.safetensors").items()}
-        model.load_state_dict(state)
+        f = self.path / "weights.safetensors"
+        try:
+            state = {k: (v.float() if v.is_floating_point() else v) for k, v in load_file(f).items()}
+            model.load_state_dict(state)
+        except Exception as e:
+            raise RecordDamaged(self.path, f"weights.safetensors cannot be loaded ({reason_of(e)})") from e
         return model.eval()
 
     def cached(self, name: str, compute: Callable[[], dict]) -> dict:
         """``analysis/<name>.json`` if recorded, else ``compute()`` (JSON-able), stored atomically."""
         f = self.path / "analysis" / f"{name}.json"
         if f.exists():
-            return json.loads(f.read_text())
+            try:
+                return json.loads(f.read_text())
+            except (OSError, ValueError) as e:  # a damaged cache entry is recomputed, not fatal
+                warnings.warn(f"cached analysis {f} cannot be read ({reason_of(e)}); computing it again")
         value = compute()
         with contextlib.suppress(OSError):
             atomic_write_json(f, value)
@@ -170,7 +283,13 @@ class RunRecord:
 
 class RunStore:
     def __init__(self, root: str | os.PathLike | None = None):
-        self.root = Path(root) if root else default_root()
+        if root is not None and not isinstance(root, (str, os.PathLike)):
+            raise ValueError(f"run store must be a folder path; got {type(root).__name__}")
+        if root is not None and not str(root).strip():
+            raise ValueError("run store path is empty (give a folder, or leave it out for the default)")
+        self.root = Path(root) if root is not None else default_root()
+        if self.root.exists() and not self.root.is_dir():
+            raise ValueError(f"run store {self.root} is not a folder (give --runs / RESNET_LAB_RUNS a folder)")
 
     def __repr__(self) -> str:
         return f"RunStore({str(self.root)!r})"
@@ -182,16 +301,14 @@ class RunStore:
         ``config.precision`` a profile whose precision is 'auto' matches either precision (fp32 first).
         Records made under other settings of the same profile name never match: they are stale.
         """
+        _check_config(config)
         want = identity(config, "", data_fingerprint or "")
         p = get_profile(config.profile)
         precisions = [config.precision] if config.precision else (
             ["fp32", "bf16"] if p.precision == "auto" else [p.precision])
         found = []
         for rec in self.records():
-            try:
-                have = rec.identity
-            except (KeyError, OSError, ValueError):
-                continue
+            have = rec.identity
             if have.get("config") != want["config"] or have.get("settings") != want["settings"]:
                 continue
             if have.get("precision") not in precisions:
@@ -202,14 +319,45 @@ class RunStore:
         found.sort(key=lambda r: precisions.index(r.identity["precision"]))
         return found[0] if found else None
 
-    def records(self) -> list[RunRecord]:
+    def scan(self) -> tuple[list[RunRecord], list[DamagedRecord]]:
+        """(whole records, damaged ones with the reason), each sorted by folder name.
+
+        Every visible folder in the store is meant to be a record; hidden entries (``.partial``, ``.locks``,
+        temp folders) and plain files (a README) are not looked at.
+        """
         if not self.root.is_dir():
-            return []
-        return [RunRecord(p) for p in sorted(self.root.iterdir())
-                if p.is_dir() and not p.name.startswith(".") and (p / "metrics.json").exists()]
+            return [], []
+        good, bad = [], []
+        try:
+            entries = sorted(self.root.iterdir())
+        except OSError as e:
+            raise RecordNotWritten(f"cannot read run store {self.root}: {reason_of(e)}") from e
+        for p in entries:
+            if p.name.startswith(".") or not p.is_dir():
+                continue
+            rec = RunRecord(p)
+            try:
+                rec.check()
+            except RecordDamaged as e:
+                bad.append(DamagedRecord(p, e.reason))
+            else:
+                good.append(rec)
+        return good, bad
+
+    def records(self) -> list[RunRecord]:
+        """The whole records (damaged ones are left out: see :meth:`damaged`)."""
+        return self.scan()[0]
+
+    def damaged(self) -> list[DamagedRecord]:
+        """``(path, reason)`` for every record folder that cannot be read as a run."""
+        return self.scan()[1]
 
     def find(self, **where) -> list[RunRecord]:
         """Records whose config matches every given field, e.g. ``find(profile='cpu', arch='plain56')``."""
+        unknown = set(where) - set(RunConfig.__dataclass_fields__)
+        if unknown:
+            raise ValueError(f"find(): unknown field(s) {', '.join(sorted(unknown))}; "
+                             f"allowed: {', '.join(RunConfig.__dataclass_fields__)}")
         return [r for r in self.records() if all(getattr(r.config, k) == v for k, v in where.items())
                 and self._current(r)]
 
@@ -228,22 +376,47 @@ class RunStore:
 
     @contextlib.contextmanager
     def _lock(self, rid: str):
-        locks = self.root / ".locks"
-        locks.mkdir(parents=True, exist_ok=True)
-        with open(locks / f"{rid}.lock", "w") as fh:
+        """An exclusive lock on ``.locks/<rid>.lock``; the file is removed on release (none is left behind)."""
+        path = self.root / ".locks" / f"{check_name(rid)}.lock"
+        while True:
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                fh = open(path, "a")
+            except OSError as e:
+                raise RecordNotWritten(f"cannot use run store {self.root}: cannot create lock file {path} "
+                                       f"({reason_of(e)})") from e
             fcntl.flock(fh, fcntl.LOCK_EX)
             try:
-                yield
-            finally:
-                fcntl.flock(fh, fcntl.LOCK_UN)
+                same = os.stat(path).st_ino == os.fstat(fh.fileno()).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:  # else the holder removed the file as we waited: lock the new one
+                break
+            fh.close()
+        try:
+            yield
+        finally:
+            with contextlib.suppress(OSError):
+                path.unlink()
+            fh.close()
 
     def write(self, config: RunConfig, precision: str, data_fingerprint: str, history: dict, metrics: dict,
               provenance: dict, model: torch.nn.Module | None = None) -> RunRecord:
-        """Write a record atomically: a temp folder beside it, renamed into place."""
-        final = self.root / run_id(config, precision, data_fingerprint)
-        self.root.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=self.root))
-        tmp.chmod(0o755)
+        """Write a record atomically: a temp folder beside it, renamed into place (replacing an older one).
+
+        Raises :class:`RecordNotWritten` (one line, naming the folder) where the store cannot take it.
+        """
+        _check_config(config)
+        final = self.root / check_name(run_id(config, precision, data_fingerprint))
+        if final.parent != self.root:
+            raise ValueError(f"run id {final.name!r} would leave the run store {self.root}")
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=self.root))
+            tmp.chmod(0o755)
+        except OSError as e:
+            raise RecordNotWritten(f"cannot write run record {final}: {reason_of(e)}") from e
+        old = None
         try:
             profile = get_profile(config.profile)
             cfg = {k: v for k, v in config.as_dict().items() if k != "precision"}
@@ -257,13 +430,26 @@ class RunStore:
                          for k, v in model.state_dict().items()}
                 save_file(state, str(tmp / "weights.safetensors"))
             atomic_write_json(tmp / "metrics.json", metrics)  # last: its presence marks a complete record
-            if final.exists():
-                shutil.rmtree(final)
+            if final.exists() or final.is_symlink():  # a failed (or damaged) record being replaced
+                old = tmp.with_name(tmp.name + ".old")
+                os.replace(final, old)
             os.replace(tmp, final)
+            if old is not None:
+                shutil.rmtree(old, ignore_errors=True)
+        except Exception as e:
+            self._undo(tmp, old, final)
+            raise RecordNotWritten(f"cannot write run record {final}: {reason_of(e)}") from e
         except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
+            self._undo(tmp, old, final)
             raise
         return RunRecord(final)
+
+    @staticmethod
+    def _undo(tmp: Path, old: Path | None, final: Path):
+        shutil.rmtree(tmp, ignore_errors=True)
+        if old is not None and old.exists() and not final.exists():
+            with contextlib.suppress(OSError):
+                os.replace(old, final)  # the record being replaced stays as it was
 
     def get_or_train(self, config: RunConfig, data=None, device=None, progress: bool = True,
                      retry_failed: bool = False, **train_kwargs) -> RunRecord:
@@ -272,11 +458,11 @@ class RunStore:
         A run recorded as failed raises :class:`RunFailed` unless ``retry_failed`` (then it is trained again
         and its record replaced).
         """
+        _check_config(config)
         rec = self.get(config, getattr(data, "fingerprint", None) or None)
         if rec is not None and not (rec.failed and retry_failed):
             if rec.failed:
-                raise RunFailed(f"run {rec.id} is recorded as failed: {rec.metrics.get('error', 'no reason recorded')}; "
-                                f"train it again with --retry (python -m resnet_lab train ... --retry)")
+                raise run_failed(rec, config)
             return rec
         if not training_allowed():
             raise RunNotRecorded(
@@ -294,6 +480,8 @@ class RunStore:
         with self._lock(rid):
             rec = self.get(replace(config, precision=precision), data.fingerprint)  # another process may have
             if rec is not None and not (rec.failed and retry_failed):  # finished it while we waited
+                if rec.failed:
+                    raise run_failed(rec, config)
                 return rec
             return self._train_and_record(config, precision, data, device, progress, **train_kwargs)
 
@@ -308,23 +496,71 @@ class RunStore:
                           host_cpu=platform.processor() or platform.machine())
         cfg = replace(config, precision=precision)
         try:
-            result = train(cfg, data, device=device, checkpoint_path=ckpt, progress=progress, tag=rid,
-                           **train_kwargs)
+            try:
+                result = train(cfg, data, device=device, checkpoint_path=ckpt, progress=progress, tag=rid,
+                               **train_kwargs)
+            except CorruptCheckpoint as e:
+                if e.path is None or not (e.path == ckpt and (ckpt.exists() or ckpt.is_symlink())):
+                    raise
+                aside = set_aside(ckpt)
+                warnings.warn(f"checkpoint {ckpt} cannot be resumed ({_why(e)}); set aside as {aside.name}, "
+                              f"training run {rid} from the start", CheckpointSetAside, stacklevel=2)
+                result = train(cfg, data, device=device, checkpoint_path=ckpt, progress=progress, tag=rid,
+                               **train_kwargs)
         except TrainingDiverged as e:
             provenance.update(wall_seconds=round(time.perf_counter() - t0, 2))
             self.write(config, precision, data.fingerprint, {"train": [], "eval": []},
-                       dict(status="failed", error=str(e)), provenance)
+                       dict(status="failed", error=str(e), error_type=type(e).__name__), provenance)
             shutil.rmtree(ckpt.parent, ignore_errors=True)
             raise
-        provenance.update(device=result.device, wall_seconds=round(time.perf_counter() - t0, 2),
-                          **result.extra)
+        earlier = result.extra.get("earlier_seconds", 0.0)  # earlier processes of a resumed run
+        provenance.update(device=result.device, wall_seconds=round(time.perf_counter() - t0 + earlier, 2),
+                          processes=1 + bool(result.extra.get("resumed_at")), **result.extra)
         if result.metrics["status"] != "completed":
             raise RunNotRecorded(f"run {rid} stopped at iteration {result.metrics['iterations']}; "
                                  f"its checkpoint is kept at {ckpt} and a later call resumes it")
-        rec = self.write(config, precision, data.fingerprint, result.history, result.metrics, provenance,
-                         result.model)
+        try:
+            rec = self.write(config, precision, data.fingerprint, result.history, result.metrics, provenance,
+                             result.model)
+        except RecordNotWritten as e:
+            kept = (f"the finished training is kept in {ckpt}: the same command records it without training "
+                    f"again once the store is writable" if ckpt.is_file() else "the finished training is lost")
+            raise RecordNotWritten(f"{e}; {kept}") from e.__cause__
         shutil.rmtree(ckpt.parent, ignore_errors=True)
         return rec
+
+
+def _check_config(config) -> None:
+    if not isinstance(config, RunConfig):
+        raise ValueError(f"expected a RunConfig, got {type(config).__name__}")
+
+
+def _why(e: BaseException) -> str:
+    """The reason inside a CorruptCheckpoint's message (without the path and the advice)."""
+    text = str(e)
+    if "(" in text and ")" in text:
+        return text[text.index("(") + 1:text.rindex(")")]
+    return text.split(";")[0]
+
+
+def set_aside(ckpt: Path) -> Path:
+    """Rename an unusable checkpoint to ``checkpoint.pt.corrupt-<UTC time>`` (never overwriting one)."""
+    stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    dest, n = ckpt.with_name(f"{ckpt.name}.corrupt-{stamp}"), 1
+    while dest.exists():
+        dest, n = ckpt.with_name(f"{ckpt.name}.corrupt-{stamp}-{n}"), n + 1
+    try:
+        os.replace(ckpt, dest)
+    except OSError as e:
+        raise RecordNotWritten(f"checkpoint {ckpt} cannot be resumed and cannot be set aside ({reason_of(e)}); "
+                               f"delete it to start the run over") from e
+    return dest
+
+
+def run_failed(rec: RunRecord, config: RunConfig) -> RunFailed:
+    """The one-line error for a run recorded as failed: which, why, and the command that trains it again."""
+    return RunFailed(f"run {rec.id} is recorded as failed ({rec.failure}); to train it again: "
+                     f"{train_command(config)} --retry")
 
 
 def describe(config: RunConfig) -> str:
@@ -340,7 +576,8 @@ def train_command(config: RunConfig) -> str:
             (f" --shortcut {config.shortcut}" if config.shortcut else "") +
             (f" --variant {config.variant}" if config.variant != "basic" else "") +
             f" --profile {config.profile} --seed {config.seed}" +
-            (f" --precision {config.precision}" if config.precision else ""))
+            (f" --precision {config.precision}" if config.precision else "") +
+            (" --data official" if config.data_source == "official" else ""))
 
 
 def get_or_train(config: RunConfig | None = None, store: RunStore | None = None, **kwargs) -> RunRecord:
