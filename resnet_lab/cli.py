@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import warnings
 
 
 def _cmd_arch(a) -> int:
@@ -24,67 +25,97 @@ def _cmd_arch(a) -> int:
 
 
 def _config(a):
-    from .train import RunConfig
+    """The run asked for, checked (with the device and the store) before the data are looked for."""
+    from dataclasses import replace
+    from .train import RunConfig, pick_device
     from .data import resolve_source
+    from .runs import RunStore
 
+    cfg = RunConfig(a.arch, shortcut=a.shortcut, variant=a.variant, profile=a.profile, seed=a.seed,
+                    precision=a.precision)
+    device, store = pick_device(a.device), RunStore(a.runs)
     source = a.data_source or resolve_source(a.data)[0]
-    return RunConfig(a.arch, shortcut=a.shortcut, variant=a.variant, profile=a.profile, seed=a.seed,
-                     data_source=source, precision=a.precision)
+    return replace(cfg, data_source=source), device, store
+
+
+def _pct(x) -> str:
+    return f"{x:.2%}" if isinstance(x, (int, float)) else "n/a"
 
 
 def _cmd_train(a) -> int:
-    from .runs import RunStore
+    from .runs import run_failed
     from .data import load_cifar10
 
-    cfg = _config(a)
-    store = RunStore(a.runs)
+    cfg, device, store = _config(a)
     rec = store.get(cfg)
-    if rec is None or (rec.failed and a.retry):
-        rec = store.get_or_train(cfg, data=load_cifar10(a.data), device=a.device, retry_failed=a.retry)
-    elif rec.failed:
-        from .runs import RunFailed
-        raise RunFailed(f"run {rec.id} is recorded as failed: {rec.metrics.get('error', 'no reason recorded')}; "
-                        f"add --retry to train it again")
+    if rec is not None and rec.failed and not a.retry:
+        raise run_failed(rec, cfg)
+    if rec is None or rec.failed:
+        rec = store.get_or_train(cfg, data=load_cifar10(a.data), device=device, retry_failed=a.retry)
     m = rec.metrics
-    print(f"run {rec.id}\nrecord {rec.path}\nfinal train error {m['final_train_error']:.2%}  "
-          f"val error {m['final_val_error']:.2%}  test error {m['final_test_error']:.2%}")
+    print(f"run {rec.id}\nrecord {rec.path}\nfinal train error {_pct(m.get('final_train_error'))}  "
+          f"val error {_pct(m.get('final_val_error'))}  test error {_pct(m.get('final_test_error'))}")
     return 0
 
 
 def _cmd_runs(a) -> int:
     from .runs import RunStore
 
+    store = RunStore(a.runs)
+    good, bad = store.scan()
     rows = []
-    for r in RunStore(a.runs).records():
+    for r in good:
         c, m = r.config, r.metrics
         rows.append(dict(id=r.id, arch=c.arch, shortcut=c.shortcut, variant=c.variant, profile=c.profile,
-                         seed=c.seed, data_source=c.data_source, status=m.get("status"),
+                         seed=c.seed, data_source=c.data_source, precision=c.precision, status=m.get("status"),
                          final_train_error=m.get("final_train_error"), final_val_error=m.get("final_val_error"),
-                         final_test_error=m.get("final_test_error"), path=str(r.path)))
+                         final_test_error=m.get("final_test_error"), error=r.failure, path=str(r.path)))
     if a.json:
         print(json.dumps(rows))
     elif not rows:
-        print(f"no recorded runs in {RunStore(a.runs).root}")
+        where = "" if store.root.is_dir() else " (the folder does not exist)"
+        print(f"no recorded runs in {store.root}{where}")
     else:
         import pandas as pd
-        frame = pd.DataFrame(rows).drop(columns=["path"]).fillna({"shortcut": "-"})
+        frame = pd.DataFrame(rows).drop(columns=["path", "error"]).fillna({"shortcut": "-"})
         print(frame.to_string(index=False))
-    return 0
+        for r in rows:
+            if r["error"]:
+                print(f"failed: {r['id']}: {r['error']}")
+    for path, reason in bad:
+        print(f"damaged record {path}: {reason}", file=sys.stderr)
+    if bad:
+        print(f"{len(bad)} damaged record(s) left out; move or delete them (a run is recorded again by training "
+              f"it)", file=sys.stderr)
+    return 1 if bad else 0
 
 
 def _cmd_sweep(a) -> int:
     from .experiments import book_runs, split_work
-    from .runs import RunStore
+    from .runs import RunFailed, RunStore
     from .data import load_cifar10
+    from .train import TrainingDiverged, pick_device
 
+    device = pick_device(a.device)
+    store = RunStore(a.runs)
+    book_runs(a.profile, seed=a.seed)  # a bad profile or seed fails before the data are loaded
     data = load_cifar10(a.data)
     runs = book_runs(a.profile, data_source=data.source, seed=a.seed)
     if a.part is not None:
         runs = split_work(runs, *a.part)
-    store = RunStore(a.runs)
+    failed = []
     for cfg in runs:
-        rec = store.get_or_train(cfg, data=data, device=a.device, retry_failed=a.retry)
-        print(f"{rec.id}: test error {rec.metrics['final_test_error']:.2%}", flush=True)
+        try:
+            rec = store.get_or_train(cfg, data=data, device=device, retry_failed=a.retry)
+        except (RunFailed, TrainingDiverged) as e:  # one failed run does not stop the others
+            print(f"error: {e}", file=sys.stderr, flush=True)
+            failed.append(cfg)
+            continue
+        print(f"{rec.id}: test error {_pct(rec.metrics.get('final_test_error'))}", flush=True)
+    if failed:
+        print(f"error: {len(failed)} of {len(runs)} runs failed; the others are recorded"
+              + ("" if a.retry else "; add --retry to train the failed ones again"), file=sys.stderr)
+        return 1
     return 0
 
 
@@ -104,15 +135,44 @@ def _part(text: str):
     try:
         i, n = (int(x) for x in text.split("/"))
     except ValueError:
-        raise argparse.ArgumentTypeError("--part takes I/N, e.g. 0/2")
+        raise argparse.ArgumentTypeError(f"{text!r} is not I/N, e.g. 0/2")
+    if n < 1 or not 0 <= i < n:
+        raise argparse.ArgumentTypeError(f"{text!r}: N must be at least 1 and I one of 0..N-1, e.g. 0/2")
     return i, n
+
+
+def _positive_int(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number")
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1; got {n}")
+    return n
+
+
+def _seed(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number")
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"must be a non-negative whole number; got {n}")
+    return n
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line: ``error: <what> (see <prog> --help)``, exit 2."""
+
+    def error(self, message):
+        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
 
 
 def parser() -> argparse.ArgumentParser:
     from .models import NAMES, CIFAR_VARIANTS
     from .profiles import PROFILES
 
-    p = argparse.ArgumentParser(prog="python -m resnet_lab", description=__doc__)
+    p = _Parser(prog="python -m resnet_lab", description=__doc__)
     sub = p.add_subparsers(dest="cmd", required=True)
     arch = sub.add_parser("arch", help="print a Table-1/Table-6-style summary of a network")
     arch.add_argument("name", help=", ".join(NAMES))
@@ -127,7 +187,7 @@ def parser() -> argparse.ArgumentParser:
             q.add_argument("--shortcut", choices=["A", "B", "C"])
             q.add_argument("--variant", default="basic", choices=list(CIFAR_VARIANTS))
         q.add_argument("--profile", default=None, help=f"{', '.join(PROFILES)} (default: $RESNET_LAB_PROFILE or cpu)")
-        q.add_argument("--seed", type=int, default=0)
+        q.add_argument("--seed", type=_seed, default=0)
         q.add_argument("--data", default=None, help="CIFAR-10 source (default: $RESNET_LAB_CIFAR10)")
         q.add_argument("--data-source", choices=["official", "jpeg"], help=argparse.SUPPRESS)
         q.add_argument("--device", default=None, help="cuda, mps or cpu (default: the best available)")
@@ -149,7 +209,7 @@ def parser() -> argparse.ArgumentParser:
     runs.set_defaults(fn=_cmd_runs)
     bench = sub.add_parser("bench", help="training img/s of this engine vs a DataLoader loop")
     bench.add_argument("--arch", default="resnet20")
-    bench.add_argument("--iterations", type=int, default=20)
+    bench.add_argument("--iterations", type=_positive_int, default=20)
     bench.add_argument("--device", default=None)
     bench.add_argument("--data", default=None)
     bench.add_argument("--json", action="store_true")
@@ -157,16 +217,38 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+def _one_line(e: BaseException) -> str:
+    if isinstance(e, OSError) and type(e).__str__ is OSError.__str__ and e.strerror:
+        where = " ".join(str(f) for f in (e.filename, e.filename2) if f)
+        text = f"{where}: {e.strerror}" if where else e.strerror
+    else:
+        text = str(e) or type(e).__name__
+    if isinstance(e, KeyError):  # str(KeyError('x')) is just "'x'"
+        text = f"missing key {text}"
+    return " ".join(text.split())
+
+
+def _warning_line(message, category, filename, lineno, line=None) -> str:
+    return f"warning: {' '.join(str(message).split())}\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    if getattr(args, "profile", "x") is None:
-        from .profiles import get_profile
-        args.profile = get_profile(None).name
+    warnings.formatwarning = _warning_line
     try:
+        if getattr(args, "profile", "x") is None:
+            from .profiles import get_profile
+            args.profile = get_profile(None).name
+        if getattr(args, "runs", None) is not None and not args.runs.strip():
+            raise ValueError("--runs is empty; give a folder (or leave it out for $RESNET_LAB_RUNS or ./runs)")
         return args.fn(args)
-    except (ValueError, LookupError, FileNotFoundError, RuntimeError) as e:
-        print(f"error: {e}", file=sys.stderr)
+    except (ValueError, LookupError, OSError, RuntimeError) as e:
+        print(f"error: {_one_line(e)}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("error: interrupted; a run being trained resumes from its last checkpoint next time",
+              file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":
