@@ -19,14 +19,22 @@ def fast_smoke(monkeypatch):
     monkeypatch.setitem(PROFILES, "smoke", FAST)
 
 
-def test_run_id_depends_on_every_field():
+def rid(cfg, precision="fp32", fingerprint=""):
+    """The id a run of ``cfg`` gets on the synthetic data (fingerprint '') in fp32 on the CPU."""
+    return R.run_id(cfg, precision, fingerprint)
+
+
+def test_run_id_depends_on_every_field(monkeypatch):
     base = RunConfig("resnet20", profile="smoke")
-    ids = {R.run_id(base)} | {R.run_id(replace(base, **kw)) for kw in
-                             [dict(seed=1), dict(shortcut="B"), dict(variant="preact"), dict(profile="cpu"),
-                              dict(data_source="official"), dict(arch="resnet32")]}
-    assert len(ids) == 7
-    assert R.run_id(base) == R.run_id(RunConfig("resnet20", profile="smoke"))
-    assert R.run_id(base).startswith("resnet20-A-smoke-s0-jpeg-")
+    ids = {rid(base)} | {rid(replace(base, **kw)) for kw in
+                         [dict(seed=1), dict(shortcut="B"), dict(variant="preact"), dict(profile="cpu"),
+                          dict(data_source="official"), dict(arch="resnet32")]}
+    ids |= {rid(base, precision="bf16"), rid(base, fingerprint="abc123")}
+    assert len(ids) == 9
+    assert rid(base) == rid(RunConfig("resnet20", profile="smoke"))
+    assert rid(base).startswith("resnet20-A-smoke-s0-jpeg-fp32-")
+    monkeypatch.setitem(PROFILES, "smoke", replace(FAST, lr=0.05))  # any resolved setting of the profile
+    assert rid(base) not in ids
 
 
 def test_get_or_train_records_then_reuses(tiny_data, tmp_path):
@@ -38,7 +46,7 @@ def test_get_or_train_records_then_reuses(tiny_data, tmp_path):
         assert (rec.path / f).exists(), f
     prov = rec.provenance
     assert {"device", "torch", "commit", "wall_seconds", "data", "data_source"} <= set(prov)
-    assert rec.config == cfg
+    assert rec.config == replace(cfg, precision="fp32")  # the record says what it ran in
     mtime = (rec.path / "metrics.json").stat().st_mtime_ns
     again = store.get_or_train(cfg, data=tiny_data, progress=False)
     assert (again.path / "metrics.json").stat().st_mtime_ns == mtime  # not retrained
@@ -51,9 +59,10 @@ def test_get_or_train_records_then_reuses(tiny_data, tmp_path):
 def test_training_opt_out_names_the_run(tiny_data, tmp_path, monkeypatch):
     monkeypatch.setenv("RESNET_LAB_ALLOW_TRAINING", "0")
     cfg = RunConfig("plain20", profile="smoke")
-    with pytest.raises(R.RunNotRecorded, match=R.run_id(cfg)) as e:
+    with pytest.raises(R.RunNotRecorded, match=r"plain20 \(profile smoke, seed 0, jpeg data\)") as e:
         R.RunStore(tmp_path).get_or_train(cfg, data=tiny_data)
-    assert "python -m resnet_lab train --arch plain20" in str(e.value)
+    assert "python -m resnet_lab train --arch plain20 --profile smoke --seed 0" in str(e.value)
+    assert "\n" not in str(e.value)  # one line: the book build prints it as it is
 
 
 def test_nan_marks_the_run_failed(tiny_data, tmp_path, monkeypatch):
@@ -86,11 +95,11 @@ def test_stopped_run_resumes_from_its_checkpoint(tiny_data, tmp_path):
     cfg = RunConfig("resnet20", profile="smoke")
     with pytest.raises(R.RunNotRecorded, match="stopped"):
         store.get_or_train(cfg, data=tiny_data, progress=False, should_stop=lambda it: it >= 3)
-    assert (tmp_path / ".partial" / R.run_id(cfg) / "checkpoint.pt").exists()
+    assert (tmp_path / ".partial" / rid(cfg) / "checkpoint.pt").exists()
     rec = store.get_or_train(cfg, data=tiny_data, progress=False)
     fresh = R.RunStore(tmp_path / "fresh").get_or_train(cfg, data=tiny_data, progress=False)
     assert rec.history == fresh.history
-    assert not (tmp_path / ".partial" / R.run_id(cfg)).exists()
+    assert not (tmp_path / ".partial" / rid(cfg)).exists()
 
 
 def _worker(root, q):
