@@ -511,7 +511,7 @@ class RunStore:
             provenance.update(wall_seconds=round(time.perf_counter() - t0, 2))
             self.write(config, precision, data.fingerprint, {"train": [], "eval": []},
                        dict(status="failed", error=str(e), error_type=type(e).__name__), provenance)
-            shutil.rmtree(ckpt.parent, ignore_errors=True)
+            _drop_checkpoint(ckpt)
             raise
         earlier = result.extra.get("earlier_seconds", 0.0)  # earlier processes of a resumed run
         provenance.update(device=result.device, wall_seconds=round(time.perf_counter() - t0 + earlier, 2),
@@ -526,7 +526,7 @@ class RunStore:
             kept = (f"the finished training is kept in {ckpt}: the same command records it without training "
                     f"again once the store is writable" if ckpt.is_file() else "the finished training is lost")
             raise RecordNotWritten(f"{e}; {kept}") from e.__cause__
-        shutil.rmtree(ckpt.parent, ignore_errors=True)
+        _drop_checkpoint(ckpt)
         return rec
 
 
@@ -541,6 +541,14 @@ def _why(e: BaseException) -> str:
     if "(" in text and ")" in text:
         return text[text.index("(") + 1:text.rindex(")")]
     return text.split(";")[0]
+
+
+def _drop_checkpoint(ckpt: Path):
+    """Remove a recorded run's checkpoint, and its folder unless something was set aside in it."""
+    with contextlib.suppress(OSError):
+        ckpt.unlink()
+    with contextlib.suppress(OSError):
+        ckpt.parent.rmdir()
 
 
 def set_aside(ckpt: Path) -> Path:
