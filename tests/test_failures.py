@@ -19,6 +19,7 @@ from resnet_lab.train import CorruptCheckpoint, ForeignCheckpoint, RunConfig, Tr
 
 FAST = replace(PROFILES["smoke"], iterations=4, log_every=2, checkpoint_every=2, eval_every=2, final_eval_subset=64)
 CFG = RunConfig("resnet20", profile="smoke")
+TINY_FP = "synthetic000"  # the fingerprint of conftest's tiny_data
 
 
 @pytest.fixture(autouse=True)
@@ -59,7 +60,7 @@ def fake_record(store, cfg=CFG, status="completed", error=None, precision="fp32"
     metrics = dict(status=status, final_train_error=0.5, final_val_error=0.5, final_test_error=0.5)
     if status == "failed":
         metrics = dict(status="failed", error=error)
-    return store.write(cfg, precision, "", {"train": [], "eval": []}, metrics, dict(data="synthetic"))
+    return store.write(cfg, precision, TINY_FP, {"train": [], "eval": []}, metrics, dict(data="synthetic"))
 
 
 def store_is_clean(root: Path):
@@ -180,7 +181,7 @@ def test_checkpoint_of_another_run_is_refused_with_its_path(tiny_data, tmp_path)
 
 def test_store_sets_a_foreign_checkpoint_aside_and_starts_over(tiny_data, tmp_path):
     store = R.RunStore(tmp_path)
-    rid = R.run_id(CFG, "fp32", "")
+    rid = R.run_id(CFG, "fp32", TINY_FP)
     ckpt = tmp_path / ".partial" / rid / "checkpoint.pt"
     train(CFG, tiny_data, profile=FAST, progress=False, checkpoint_path=ckpt, tag="someone-else",
           should_stop=lambda it: it >= 3)
@@ -271,7 +272,7 @@ def test_damaged_weights_and_analysis_cache_name_the_file(tmp_path, tiny_data):
 @pytest.mark.parametrize("damage", ["garbage", "truncated", "folder", "not a dict"])
 def test_corrupt_checkpoint_is_set_aside_with_a_warning(tmp_path, tiny_data, damage):
     store = R.RunStore(tmp_path)
-    rid = R.run_id(CFG, "fp32", "")
+    rid = R.run_id(CFG, "fp32", TINY_FP)
     ckpt = tmp_path / ".partial" / rid / "checkpoint.pt"
     if damage == "truncated":
         train(CFG, tiny_data, profile=FAST, progress=False, checkpoint_path=ckpt, tag=rid,
@@ -314,7 +315,7 @@ def test_failed_record_write_keeps_the_finished_training(tmp_path, tiny_data, mo
     with pytest.raises(R.RecordNotWritten) as e:
         store.get_or_train(CFG, data=tiny_data, progress=False)
     msg = str(e.value)
-    rid = R.run_id(CFG, "fp32", "")
+    rid = R.run_id(CFG, "fp32", TINY_FP)
     ckpt = tmp_path / ".partial" / rid / "checkpoint.pt"
     assert "\n" not in msg and str(tmp_path / rid) in msg and "no space left" in msg and str(ckpt) in msg
     assert isinstance(e.value, OSError)

@@ -19,8 +19,8 @@ def fast_smoke(monkeypatch):
     monkeypatch.setitem(PROFILES, "smoke", FAST)
 
 
-def rid(cfg, precision="fp32", fingerprint=""):
-    """The id a run of ``cfg`` gets on the synthetic data (fingerprint '') in fp32 on the CPU."""
+def rid(cfg, precision="fp32", fingerprint="synthetic000"):
+    """The id a run of ``cfg`` gets on conftest's tiny_data (fingerprint 'synthetic000') in fp32 on the CPU."""
     return R.run_id(cfg, precision, fingerprint)
 
 
