@@ -230,13 +230,16 @@ def _subset(n: int, k: int | None, seed: int) -> torch.Tensor:
 def train(config: RunConfig, data: Cifar10, device: str | torch.device | None = None,
           checkpoint_path: str | os.PathLike | None = None, progress: bool = True,
           on_log: Callable[[dict], None] | None = None, should_stop: Callable[[int], bool] | None = None,
-          profile: Profile | None = None, tag: str | None = None) -> TrainResult:
+          profile: Profile | None = None, tag: str | None = None,
+          probe: Callable[[torch.nn.Module], dict] | None = None) -> TrainResult:
     """Train ``config`` on ``data`` with the paper's recipe scaled by its profile.
 
     ``checkpoint_path``: saved every ``profile.checkpoint_every`` iterations and resumed
     from if present; ``tag`` (the run id) is saved with it and a checkpoint with another tag is refused.
     ``on_log(point)`` is called at every logged point (live plots);
     ``should_stop(iteration)`` returning True stops early (status 'stopped').
+    ``probe(model)`` (studies) is called at every logged point and its dict merged into the point; it must
+    leave the model's parameters, buffers and the random state as it found them.
     Raises :class:`TrainingDiverged` on a NaN/Inf loss.
     """
     # ---- every hyperparameter, from the profile -------------------------------------------
@@ -346,6 +349,8 @@ def train(config: RunConfig, data: Cifar10, device: str | torch.device | None = 
                 raise TrainingDiverged(f"{config.arch}: loss became {mean_loss} by iteration {it} "
                                        f"(lr {lr_at(it - 1, p, warmup)}); the run is marked failed")
             point = dict(iter=it, lr=lr_at(it - 1, p, warmup), loss=mean_loss, error=err)
+            if probe is not None:
+                point.update(probe(model))
             history["train"].append(point)
             if warmup:  # Sec. 4.2: back to lr 0.1 once the training error is below 80%,
                 # measured over the last `warmup_window` iterations (one logging window is too noisy)

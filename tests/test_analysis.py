@@ -57,3 +57,35 @@ def test_fold_identity_equals_conv_plus_x():
     assert torch.allclose(conv(x) + x, analysis.fold_identity(conv)(x), atol=1e-6)
     with pytest.raises(ValueError):
         analysis.fold_identity(torch.nn.Conv2d(8, 16, 3, padding=1))
+
+
+def test_dead_units_counts_dead_channels_and_leaves_the_model_alone():
+    from resnet_lab.analysis.lr_study import dead_units
+    torch.manual_seed(0)
+    net = build("resnet20").train()
+    x = torch.randn(16, 3, 32, 32)
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    alive = dead_units(net, x)
+    assert set(alive) == {"dead_stage1", "dead_stage2", "dead_stage3"}
+    assert all(v < 0.2 for v in alive.values())  # He init + BN: almost every unit fires somewhere
+    for k, v in net.state_dict().items():
+        assert torch.equal(v, before[k]), k  # running statistics restored
+    with torch.no_grad():  # kill stage 3: every BN before a ReLU outputs a negative constant, no shortcut help
+        for block in net.stage3:
+            block.bn1.weight.zero_(); block.bn1.bias.fill_(-1.0)
+            block.bn2.weight.zero_(); block.bn2.bias.fill_(-1e3)
+    dead = dead_units(net, x)
+    assert dead["dead_stage3"] == 1.0 and dead["dead_stage1"] == alive["dead_stage1"]
+
+
+def test_lr_study_records_and_summarises(tiny_data, tmp_path):
+    from resnet_lab.analysis import lr_study as L
+    rec = L.run_one("resnet20", 0, tiny_data, tmp_path, iterations=60, progress=False)
+    assert L.record_path(tmp_path, "resnet20", 0).exists()
+    assert {"dead_stage1", "dead_stage2", "dead_stage3", "loss", "error"} <= set(rec["history"][0])
+    assert rec["provenance"]["data_fingerprint"] == tiny_data.fingerprint
+    again = L.run_one("resnet20", 0, tiny_data, tmp_path, iterations=60, progress=False)
+    assert again == rec  # recorded: read back, not retrained
+    row = L.summary(L.load(tmp_path)).iloc[0]
+    assert row.net == "resnet20" and row.collapsed == (row.train_error_last_50 > L.COLLAPSE_ERROR)
+    assert L.plan(("a", "b"), (0, 1)) == [("a", 0), ("b", 0), ("a", 1), ("b", 1)]

@@ -1,0 +1,11 @@
+"""Looking inside trained and untrained nets: one module per study.
+
+* :mod:`.responses` -- Fig. 7 layer responses, gradient RMS, branch vs identity, folding y = W1 x + x.
+* :mod:`.first_steps` -- the loss over the first SGD steps at lr 0.1 and 0.01.
+* :mod:`.lr_study` -- how often nets collapse at lr 0.1 in their first hundreds of iterations (dead ReLUs).
+"""
+from .first_steps import first_steps, pooled_features
+from .responses import branch_vs_identity, eval_images, fold_identity, layer_statistics
+
+__all__ = ["branch_vs_identity", "eval_images", "first_steps", "fold_identity", "layer_statistics",
+           "pooled_features"]
