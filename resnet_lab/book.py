@@ -23,6 +23,20 @@ ANALYSIS_IMAGES = {"smoke": 500}  # test images for the analyses; every profile 
 GRADIENT_IMAGES = {"smoke": 250}  # images (batches of 125, BN in training mode) for the gradient analysis; default 500
 
 
+def profile_note(records=None) -> str:
+    """The chapter's one statement of what produced its results (a MyST admonition, Markdown)."""
+    from .profiles import get_profile
+    p = get_profile(profile_name())
+    recs = list(records.values()) if isinstance(records, dict) else list(records or [])
+    data_line = ""
+    if recs:
+        from .plots import provenance_line
+        data_line = f" Data and precision: {provenance_line(recs).split(', ', 1)[1]}."
+    return (f"```{{admonition}} Results on this page: profile `{p.name}`\n:class: note\n{p.summary}{data_line} "
+            f"Seeds are named where several were run; every number below is computed from the recorded runs "
+            f"when the book is built.\n```")
+
+
 def profile_name() -> str:
     """``$RESNET_LAB_PROFILE``, else the best profile recorded, else 'smoke'."""
     name = os.environ.get(ENV_VAR) or RunStore().best_profile() or "smoke"
@@ -132,16 +146,57 @@ def responses(record: RunRecord) -> pd.DataFrame:
 
 def layer_gradients(record: RunRecord, trained: bool = True) -> pd.DataFrame:
     """Forward response std and backward gradient RMS per layer, BN in training mode (Sec. 4.1's argument)."""
+    if not trained:
+        return init_gradients(record.config.arch, record.config.seed)
+
     def compute():
-        if trained:
-            model = record.load_model()
-        else:
-            torch.manual_seed(record.config.seed)  # the run's own initialisation
-            model = record.config.build()
         x, y = _images(record, GRADIENT_IMAGES.get(record.config.profile, 500))
-        return analysis.layer_statistics(model, x, y, data().mean, bn_mode="train", grads=True,
+        return analysis.layer_statistics(record.load_model(), x, y, data().mean, bn_mode="train", grads=True,
                                          batch_size=125).to_dict(orient="list")
-    return pd.DataFrame(record.cached("gradients_trained" if trained else "gradients_init", compute))
+    return pd.DataFrame(record.cached("gradients_trained", compute))
+
+
+def _init_cached(arch: str, seed: int, name: str, compute) -> pd.DataFrame:
+    """An analysis of the *untrained* net (its run's initialisation: same arch, same seed), cached under
+    ``runs/studies/init/`` -- the control every trained-net analysis is read against."""
+    import json
+    from .atomic import atomic_write_json
+    n = ANALYSIS_IMAGES.get(profile_name(), 500)
+    f = RunStore().root / "studies" / "init" / f"{arch}-s{seed}" / f"{name}-{n}.json"
+    if f.exists():
+        return pd.DataFrame(json.loads(f.read_text()))
+    torch.manual_seed(seed)  # the same initial weights as the run of this seed (train() seeds the same way)
+    value = compute(RunConfig(arch).build(), n).to_dict(orient="list")
+    try:
+        atomic_write_json(f, value)
+    except OSError:
+        pass
+    return pd.DataFrame(value)
+
+
+def init_gradients(arch: str, seed: int = 0) -> pd.DataFrame:
+    """:func:`layer_gradients` of the untrained net."""
+    def compute(model, n):
+        x, y = analysis.eval_images(data(), min(n, GRADIENT_IMAGES.get(profile_name(), 500)))
+        return analysis.layer_statistics(model, x, y, data().mean, bn_mode="train", grads=True, batch_size=125)
+    return _init_cached(arch, seed, "gradients", compute)
+
+
+def init_responses(arch: str, seed: int = 0) -> pd.DataFrame:
+    """Fig. 7 statistics of the untrained net, BN on batch statistics (its running statistics are not yet
+    estimated): every response std is then |gamma| = 1 by construction, plain or residual."""
+    def compute(model, n):
+        x, _ = analysis.eval_images(data(), n)
+        return analysis.layer_statistics(model, x, None, data().mean, bn_mode="train")
+    return _init_cached(arch, seed, "responses", compute)
+
+
+def init_branch_identity(arch: str, seed: int = 0) -> pd.DataFrame:
+    """Branch vs identity of the untrained net (BN on batch statistics)."""
+    def compute(model, n):
+        x, _ = analysis.eval_images(data(), n)
+        return analysis.branch_vs_identity(model, x, data().mean, bn_mode="train")
+    return _init_cached(arch, seed, "branch_identity", compute)
 
 
 def branch_identity(record: RunRecord) -> pd.DataFrame:
@@ -156,7 +211,8 @@ def caption(records, what: str = "") -> str:
     """A caption line naming profile and data source, e.g. for a figure's legend or title."""
     from .plots import provenance_line
     recs = list(records.values()) if isinstance(records, dict) else list(records)
-    return (what + " -- " if what else "") + provenance_line(recs)
+    line = provenance_line(recs) if recs else f"profile {profile_name()}, no run recorded yet"
+    return (what + " -- " if what else "") + line
 
 
 def profile_table() -> pd.DataFrame:
@@ -175,73 +231,106 @@ def pct(x: float) -> str:
 
 
 def final_table(records) -> pd.DataFrame:
-    """Final train/val/test error (%) of records, one row per run."""
+    """Final train/val/test error of records, one row per run, formatted for reading ('12.3%')."""
     from .plots import final_errors
     recs = list(records.values()) if isinstance(records, dict) else list(records)
-    return final_errors(recs).set_index("arch")[["train_error", "val_error", "test_error"]].round(2)
+    if not recs:
+        return pd.DataFrame()
+    frame = final_errors(recs).set_index("arch")[["train_error", "val_error", "test_error"]]
+    frame.columns = ["training error", "validation error", "test error"]
+    return frame.map(lambda v: f"{v:.1f}%")
+
+
+def seed_spread(metric: str = "final_test_error") -> float | None:
+    """The seed-to-seed spread of ``metric``: the largest range (max - min) over the seeds of each net trained
+    with several seeds (ResNet-20, plain-20) at this profile; None until some net has two seeds recorded."""
+    ranges = []
+    for arch in experiments.SPREAD_ARCHS:
+        vals = [r.metrics[metric] for r in seeds(arch).values() if not r.failed]
+        if len(vals) >= 2:
+            ranges.append(max(vals) - min(vals))
+    return max(ranges) if ranges else None
+
+
+def judge(diff: float, spread: float | None) -> str:
+    """'a finding' only when |diff| exceeds the measured seed spread."""
+    if spread is None:
+        return "not judged: the seed spread is not measured yet at this profile"
+    if abs(diff) > spread:
+        return f"larger than the seed spread ({100 * spread:.1f} points): a finding"
+    return f"within the seed spread ({100 * spread:.1f} points): no finding"
+
+
+def compare(name_a: str, a: RunRecord, name_b: str, b: RunRecord, metric: str = "final_test_error") -> str:
+    """One sentence: ``a`` against ``b`` on ``metric``, judged against the seed spread."""
+    what = {"final_test_error": "test error", "final_train_error": "training error"}[metric]
+    ea, eb = a.metrics[metric], b.metrics[metric]
+    rel = "below" if ea < eb else "above" if ea > eb else "equal to"
+    return (f"{name_a} {what} {pct(ea)} is {rel} {name_b}'s {pct(eb)} by {100 * abs(ea - eb):.1f} points -- "
+            f"{judge(ea - eb, seed_spread(metric))}.")
 
 
 def degradation_report(records: dict[str, RunRecord]) -> str:
-    """A sentence per claim of Sec. 4.2, computed from the records (Markdown)."""
-    m = {k: r.metrics for k, r in records.items()}
+    """A sentence per claim of Sec. 4.2, computed from the records and judged against the seed spread."""
+    m = {k: r for k, r in records.items() if not r.failed}
     lines = []
     plains = [k for k in ("plain20", "plain32", "plain44", "plain56") if k in m]
+    if plains:
+        lines.append("- Final **training** error of the plain nets, shallow to deep: "
+                     + ", ".join(f"{k} {pct(m[k].metrics['final_train_error'])}" for k in plains) + ".")
     if len(plains) >= 2:
-        tr = [m[k]["final_train_error"] for k in plains]
-        mono = all(a <= b for a, b in zip(tr, tr[1:]))
-        lines.append(f"- Final **training** error of the plain nets, shallow to deep: "
-                     + ", ".join(f"{k} {pct(e)}" for k, e in zip(plains, tr))
-                     + (" -- it rises with depth at every step, as in the paper's Fig. 6 (left)." if mono else
-                        f" -- deepest vs shallowest: {plains[-1]} {'above' if tr[-1] > tr[0] else 'NOT above'} "
-                        f"{plains[0]}; the steps in between are {'not ' if not mono else ''}monotone."))
+        lines.append(f"- Degradation: {compare(plains[-1], m[plains[-1]], plains[0], m[plains[0]], 'final_train_error')}")
     for d in (20, 32, 44, 56, 110):
         p, r = m.get(f"plain{d}"), m.get(f"resnet{d}")
         if p and r:
-            better = r["final_train_error"] < p["final_train_error"]
-            lines.append(f"- Depth {d}: ResNet training error {pct(r['final_train_error'])} vs plain "
-                         f"{pct(p['final_train_error'])}; test error {pct(r['final_test_error'])} vs "
-                         f"{pct(p['final_test_error'])} -- the shortcuts {'help' if better else 'do NOT help'} here.")
+            lines.append(f"- Depth {d}, training: {compare(f'resnet{d}', r, f'plain{d}', p, 'final_train_error')}"
+                         f" Test: {compare(f'resnet{d}', r, f'plain{d}', p)}")
     res = [k for k in ("resnet20", "resnet32", "resnet44", "resnet56", "resnet110") if k in m]
+    if res:
+        lines.append("- ResNet test error, shallow to deep: "
+                     + ", ".join(f"{k} {pct(m[k].metrics['final_test_error'])}" for k in res) + ".")
     if len(res) >= 2:
-        te = [m[k]["final_test_error"] for k in res]
-        mono = all(a >= b for a, b in zip(te, te[1:]))
-        lines.append("- ResNet test error, shallow to deep: " + ", ".join(f"{k} {pct(e)}" for k, e in zip(res, te))
-                     + (" -- deeper is better at every step, as in the paper." if mono else
-                        " -- deeper is *not* better at every step at this budget (see the text)."))
-    return "\n".join(lines)
+        lines.append(f"- Deeper ResNets: {compare(res[-1], m[res[-1]], res[0], m[res[0]])}")
+    return "\n".join(lines) if lines else "- No run of this comparison is recorded at this profile yet."
 
 
 def table6(records: dict[str, RunRecord]) -> pd.DataFrame:
-    """Table 6 side by side: our test error (mean +- std over seeds), the paper's, the reproductions'."""
+    """Table 6 side by side: our test error (mean ± std over seeds, %), the paper's, the reproductions'."""
     from .reference import PAPER_TABLE6, REPRODUCTIONS
     from .summary import count_params
 
-    by_arch: dict[str, list[float]] = {}
-    for r in (records.values() if isinstance(records, dict) else records):
-        if r.config.variant == "basic":
-            by_arch.setdefault(r.config.arch, []).append(100 * r.metrics["final_test_error"])
     rows = []
-    for arch, errs in sorted(by_arch.items(), key=lambda kv: (kv[0].startswith("resnet"), int(re.sub(r"\D", "", kv[0])))):
-        s = pd.Series(errs)
-        ours = f"{s.mean():.2f}" + (f" ± {s.std():.2f} (n={len(s)})" if len(s) > 1 else "")
-        row = {"net": arch, "params": f"{count_params(records[arch].config.build()) / 1e6:.2f}M" if isinstance(records, dict) and arch in records else "",
+    archs = sorted({r.config.arch for r in records.values() if r.config.variant == "basic"},
+                   key=lambda a: (a.startswith("resnet"), int(re.sub(r"\D", "", a))))
+    for arch in archs:
+        errs = pd.Series([100 * r.metrics["final_test_error"] for r in seeds(arch).values() if not r.failed])
+        if errs.empty:
+            continue
+        ours = f"{errs.mean():.2f}%" + (f" ± {errs.std():.2f} (n={len(errs)})" if len(errs) > 1 else " (n=1)")
+        row = {"net": arch, "params": f"{count_params(RunConfig(arch).build()) / 1e6:.2f}M",
                f"this project ({profile_name()})": ours,
                "paper": PAPER_TABLE6.get(arch, ("",))[0]}
         for repo, info in REPRODUCTIONS.items():
             v = info["errors"].get(arch, "")
             row[repo.split("/")[0]] = f"{v[0]:.2f} ± {v[1]:.2f}" if isinstance(v, tuple) else v
         rows.append(row)
-    return pd.DataFrame(rows).set_index("net")
+    return pd.DataFrame(rows).set_index("net") if rows else pd.DataFrame()
 
 
 def gradient_report(stats: dict[str, pd.DataFrame]) -> str:
-    """Per net: the forward std range and how much the gradient RMS shrinks from the last layer to the first."""
-    lines = []
+    """Per net: the forward std range and how the gradient RMS changes from the last 3x3 layer to the first;
+    then, where both are there, plain-56 against its residual twin at initialisation (the control)."""
+    lines, ratio = [], {}
     for label, f in stats.items():
         g = f["grad_rms"].to_numpy()
+        ratio[label] = g[0] / g[-1]
         lines.append(f"- {label}: forward std between {f['std'].min():.2f} and {f['std'].max():.2f}; gradient RMS "
                      f"{g[-1]:.2e} at the last 3x3 layer, {g[0]:.2e} at the first (ratio first/last "
-                     f"{g[0] / g[-1]:.2g}; smallest {g.min():.2e}).")
+                     f"{ratio[label]:.3g}: it {'grows' if ratio[label] > 1 else 'shrinks'} on the way back).")
+    p, r = ratio.get("plain56 (init)"), ratio.get("resnet56 (init)")
+    if p is not None and r is not None:
+        lines.append(f"- Control at initialisation: the gradient grows {p:.3g}-fold through plain-56 and "
+                     f"{r:.3g}-fold through ResNet-56 -- the shortcuts cut the growth by a factor of {p / r:.3g}.")
     return "\n".join(lines)
 
 
@@ -281,3 +370,52 @@ def branch_report(branch: dict[str, pd.DataFrame]) -> str:
         f"- {k}: std F(x) / std x has median {f.ratio.median():.2f} (range {f.ratio.min():.2f} to "
         f"{f.ratio.max():.2f}); the branch is smaller than the identity in {int((f.ratio < 1).sum())} of "
         f"{len(f)} blocks." for k, f in branch.items())
+
+
+def lr_study() -> list[dict]:
+    """The recorded (net, seed) results of the lr-0.1 study (``runs/studies/lr0.1``), in study order."""
+    from .analysis import lr_study as L
+    recs = L.load(RunStore().root)
+    order = {n: i for i, n in enumerate(L.NETS)}
+    return sorted(recs, key=lambda r: (order.get(r["net"], 99), r["seed"]))
+
+
+def lr_study_report(records: list[dict]) -> str:
+    """Per net: how many seeds collapsed at lr 0.1, how high the loss went, how many units died (Markdown)."""
+    from .analysis import lr_study as L
+    if not records:
+        return ("- The lr-0.1 study is not recorded in this run store yet: run "
+                "`python -m resnet_lab.analysis.lr_study`.")
+    t = L.by_net(records)
+    lines = []
+    for net, row in t.iterrows():
+        lines.append(f"- {net}: {int(row['collapsed'])} of {int(row['seeds'])} seeds collapsed (training error over "
+                     f"the last 50 of {records[0]['iterations']} iterations above {L.COLLAPSE_ERROR:.0%}); mean "
+                     f"error there {pct(row['train error, last 50 it (mean)'])}; highest loss in the first 100 "
+                     f"iterations {row['peak loss, first 100 it (max)']:.2f} (chance: 2.30); at most "
+                     f"{pct(row['dead stage-3 units, peak (max)'])} of stage-3 ReLU units dead at once.")
+    missing = [n for n in L.NETS if n not in t.index]
+    if missing:
+        lines.append(f"- Not recorded yet: {', '.join(missing)} (`python -m resnet_lab.analysis.lr_study --nets "
+                     f"{' '.join(missing)}`).")
+    return "\n".join(lines)
+
+
+def lr_study_table(records: list[dict]) -> pd.DataFrame:
+    from .analysis import lr_study as L
+    t = L.by_net(records)
+    if t.empty:
+        return t
+    for c in ("train error, last 50 it (mean)", "dead stage-3 units, peak (max)"):
+        t[c] = t[c].map(pct)
+    t["peak loss, first 100 it (max)"] = t["peak loss, first 100 it (max)"].map("{:.2f}".format)
+    return t
+
+
+def warmup_report(record: RunRecord) -> str:
+    """Where the ResNet-110 warm-up of a recorded run ended (Sec. 4.2: lr 0.01 until training error < 80%)."""
+    ended = [p["iter"] for p in record.history["train"] if p.get("warmup_ended")]
+    if not ended:
+        return f"In {record.label()} the warm-up never ended."
+    return (f"In {record.label()} the training error over the last 100 iterations fell below 80% at iteration "
+            f"{ended[0]}, and the lr returned to 0.1 there (the paper: 'about 400 iterations').")

@@ -23,8 +23,11 @@ def provenance_line(records: Iterable) -> str:
 
 
 def training_curves(records: Sequence, ax=None, title: str | None = None, labels: Sequence[str] | None = None,
-                    test: bool = True):
-    """Paper Fig. 6 style: training error (dashed) and test error (bold) against iterations."""
+                    test: bool = True, log: bool = False):
+    """Paper Fig. 6 style: training error (dashed) and test error (bold) against iterations.
+
+    ``log=True`` puts the error on a log axis, so the differences between nets near the end (a few points
+    apart at 10-20% error) are as visible as those at the start."""
     fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(6, 4))
     for rec, color, label in zip(records, _colors(len(records)), labels or [r.config.arch for r in records]):
         h = rec.history
@@ -36,10 +39,19 @@ def training_curves(records: Sequence, ax=None, title: str | None = None, labels
         else:
             ax.plot([], [], "-", color=color, lw=2.2, label=label)
     ax.set_xlabel("iterations")
-    ax.set_ylabel("error (%)")
-    ax.set_ylim(bottom=0)
+    if log:
+        ax.set_yscale("log")
+        ax.set_ylabel("error (%, log scale)")
+        from matplotlib.ticker import FixedLocator, NullLocator
+        ax.yaxis.set_major_locator(FixedLocator([1, 2, 5, 10, 20, 50, 100]))
+        ax.yaxis.set_minor_locator(NullLocator())
+        ax.yaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:g}"))
+    else:
+        ax.set_ylabel("error (%)")
+        ax.set_ylim(bottom=0)
     ax.grid(alpha=0.3)
-    ax.legend(title="dashed: train, bold: test", fontsize=8, title_fontsize=8)
+    if records:
+        ax.legend(title="dashed: train, bold: test", fontsize=8, title_fontsize=8)
     if title:
         ax.set_title(title)
     return fig
@@ -111,4 +123,37 @@ def std_vs_gamma(frame: pd.DataFrame, ax=None, title: str = ""):
     ax.set_ylabel("response std (eval mode)")
     ax.legend(fontsize=8)
     ax.set_title(title)
+    return fig
+
+
+def lr_study(records: Sequence[dict], stage: str = "stage3"):
+    """The lr-0.1 study: training loss (left) and the fraction of dead ReLU units in ``stage`` (right) against
+    iterations, one thin line per seed, one colour per net."""
+    nets = list(dict.fromkeys(r["net"] for r in records))
+    fig, (a, b) = plt.subplots(1, 2, figsize=(11, 3.6))
+    for net, color in zip(nets, _colors(len(nets))):
+        for i, r in enumerate(x for x in records if x["net"] == net):
+            h = pd.DataFrame(r["history"])
+            kw = dict(color=color, lw=1, alpha=0.8, label=net if i == 0 else None)
+            a.plot(h["iter"], h["loss"], **kw)
+            if f"dead_{stage}" in h:
+                b.plot(h["iter"], 100 * h[f"dead_{stage}"], **kw)
+    a.axhline(np.log(10), color="grey", ls=":", lw=1)
+    a.text(0, np.log(10), " chance (ln 10)", va="bottom", color="grey", fontsize=8)
+    a.set_yscale("log")
+    a.set_xlabel("iterations at lr 0.1"), a.set_ylabel("training loss (log scale)")
+    b.set_xlabel("iterations at lr 0.1"), b.set_ylabel(f"dead ReLU units in {stage} (%)")
+    b.set_ylim(-2, 102)
+    for ax in (a, b):
+        ax.grid(alpha=0.3)
+    a.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def placeholder(text: str, figsize=(6, 2.2)):
+    """A figure that says what is missing (so a page whose runs are not recorded yet still builds and says so)."""
+    fig, ax = plt.subplots(figsize=figsize)
+    ax.axis("off")
+    ax.text(0.5, 0.5, text, ha="center", va="center", wrap=True, fontsize=10, color="#555")
     return fig

@@ -60,6 +60,9 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 PROFILE_RANK = ("paper", "cpu", "quick", "smoke")  # the best first
 
 
+STUDIES = "studies"  # runs/studies/: study results that are not run records
+
+
 class RunNotRecorded(LookupError):
     pass
 
@@ -322,8 +325,9 @@ class RunStore:
     def scan(self) -> tuple[list[RunRecord], list[DamagedRecord]]:
         """(whole records, damaged ones with the reason), each sorted by folder name.
 
-        Every visible folder in the store is meant to be a record; hidden entries (``.partial``, ``.locks``,
-        temp folders) and plain files (a README) are not looked at.
+        Every visible folder in the store is meant to be a record, except ``studies/`` (the results of studies
+        that are not runs, e.g. the lr-0.1 study and analyses of untrained nets); hidden entries (``.partial``,
+        ``.locks``, temp folders) and plain files (a README) are not looked at.
         """
         if not self.root.is_dir():
             return [], []
@@ -333,7 +337,7 @@ class RunStore:
         except OSError as e:
             raise RecordNotWritten(f"cannot read run store {self.root}: {reason_of(e)}") from e
         for p in entries:
-            if p.name.startswith(".") or not p.is_dir():
+            if p.name.startswith(".") or not p.is_dir() or p.name == STUDIES:
                 continue
             rec = RunRecord(p)
             try:

@@ -168,6 +168,9 @@ def depth_explorer(records: Mapping[str, Any], draw, title: str = "", missing: s
         depth, kind = int(m.group(2)), "residual" if m.group(1) == "resnet" else "plain"
         depths.add(depth)
         views[(depth, kind)] = draw(rec)
+    if not views:  # nothing recorded yet: say so instead of an empty widget
+        import ipywidgets as widgets
+        return widgets.HTML(f"<p><b>{html.escape(title)}</b>: no run is recorded at this profile yet.</p>")
     return static_explorer(views, sorted(depths), ["plain", "residual"], title=title, missing=missing)
 
 

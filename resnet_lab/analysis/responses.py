@@ -102,9 +102,18 @@ def layer_statistics(model: nn.Module, x: torch.Tensor, y: torch.Tensor | None, 
     return pd.DataFrame(rows)
 
 
-def branch_vs_identity(model: nn.Module, x: torch.Tensor, mean: torch.Tensor, batch_size: int = 500) -> pd.DataFrame:
-    """Per residual block: std of F(x) (the branch, before the addition) and of the shortcut's output."""
-    model = copy.deepcopy(model).float().eval()
+def branch_vs_identity(model: nn.Module, x: torch.Tensor, mean: torch.Tensor, batch_size: int = 500,
+                       bn_mode: str = "eval") -> pd.DataFrame:
+    """Per residual block: std of F(x) (the branch, before the addition) and of the shortcut's output.
+
+    ``bn_mode='train'`` uses batch statistics (for an untrained net, whose running statistics mean nothing);
+    running statistics are left untouched either way."""
+    if bn_mode not in ("eval", "train"):
+        raise ValueError(f"bn_mode must be 'eval' or 'train'; got {bn_mode!r}")
+    model = copy.deepcopy(model).float().train(bn_mode == "train")
+    for m in model.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            m.momentum = 0.0
     device = next(model.parameters()).device
     blocks = [(n, m) for n, m in model.named_modules()
               if getattr(m, "residual", False) and isinstance(getattr(m, "shortcut", None), nn.Module)]
