@@ -9,8 +9,8 @@ output size each one produces on a meta-device forward pass. Change the models a
 * :func:`draw_block` -- one block in the style of the paper's Fig. 2 / Fig. 5 (main path top to bottom,
   shortcut on the right).
 * :func:`draw_blocks` -- several blocks side by side (plain vs residual, options A/B/C, basic vs bottleneck).
-* :func:`draw_net` / :func:`draw_nets` -- whole nets in the style of Fig. 3 (weighted layers left to right,
-  shortcuts as arcs above; dashed where a shortcut changes dimensions, as in the paper).
+* :func:`draw_net` / :func:`draw_nets` -- whole nets in the style of Fig. 3 (weighted layers top to bottom,
+  shortcuts as arcs on the right; dashed where a shortcut changes dimensions, as in the paper).
 
 Every drawn element carries a ``gid`` (``op:<name>``, ``layer:<module path>``, ``shortcut:<kind>`` or
 ``shortcut:<block path>:<kind>``) so tests can check that the picture matches the module.
@@ -282,11 +282,7 @@ def _size(shape: tuple) -> str:
     return f"{shape[1]}x{shape[2]}" if len(shape) == 3 else "1x1"
 
 
-def draw_net(model: nn.Module, ax=None, title: str | None = None, size: int | None = None):
-    """A whole net in the style of Fig. 3: every weighted layer (and the pooling) left to right, coloured by
-    output map size; each block's shortcut as an arc above it, dashed where it changes dimensions (option A's
-    zero-padding or a projection), solid for the identity. Returns the figure."""
-    spec = net_spec(model, size)
+def _cells(spec: NetSpec):
     cells = []   # (kind, name, label, shape)
     spans = []   # (first cell, last cell, block path, BlockSpec)
     for it in spec.items:
@@ -298,62 +294,67 @@ def draw_net(model: nn.Module, ax=None, title: str | None = None, size: int | No
             for o in b.convs:
                 cells.append(("conv", f"{path}.{o.name}", o.label, spec.shapes.get(f"{path}.{o.name}")))
             spans.append((first, len(cells) - 1, path, b))
+    return cells, spans
+
+
+def draw_net(model: nn.Module, ax=None, title: str | None = None, size: int | None = None):
+    """A whole net in the style of Fig. 3, top to bottom: every weighted layer (and the pooling), coloured by
+    output map size, which is written on the left; each block's shortcut as an arc on the right, dashed where
+    it changes dimensions (option A's zero-padding or a projection), solid for the identity. Returns the
+    figure."""
+    cells, spans = _cells(net_spec(model, size))
     n = len(cells)
-    fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(max(6, 0.34 * n + 1), 3.2))
+    fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(3.4, 0.27 * n + 0.8))
     sizes = []
     for kind, _, _, shape in cells:
         s = _size(shape) if shape else ""
         if kind in ("conv", "maxpool") and s not in sizes:
             sizes.append(s)
-    w, h = 0.78, 3.0
+    w, h = 2.6, 0.72
     for i, (kind, name, label, shape) in enumerate(cells):
         weighted = kind in ("conv", "fc")
         face = _STAGE_COLOURS[sizes.index(_size(shape)) % len(_STAGE_COLOURS)] \
             if kind == "conv" and shape else ("#fee391" if kind == "fc" else _GREY)
-        _box(ax, i, 0, w, h, label, f"layer:{name}" if weighted else f"pool:{name}", face, fontsize=6.5,
-             rotation=90)
+        _box(ax, 0, -i, w, h, label, f"layer:{name}" if weighted else f"pool:{name}", face, fontsize=7)
         if i + 1 < n:
-            _arrow(ax, (i + w / 2, 0), (i + 1 - w / 2, 0), style="-")
+            _arrow(ax, (0, -i - h / 2), (0, -i - 1 + h / 2), style="-")
     for first, last, path, b in spans:
         if b.shortcut is None:
             continue
-        x0, x1 = first - w / 2 - 0.06, last + w / 2 + 0.06
+        y0, y1 = -first + 0.5, -last - 0.5
         dashed = b.changes_dims
-        ax.add_patch(patches.FancyArrowPatch((x0, h / 2), (x1, h / 2), connectionstyle="arc3,rad=-0.45",
-                                             arrowstyle="-|>", mutation_scale=8, lw=1.4 if dashed else 1.1,
+        ax.add_patch(patches.FancyArrowPatch((w / 2 + 0.05, y0), (w / 2 + 0.05, y1), connectionstyle="arc3,rad=-0.45",
+                                             arrowstyle="-|>", mutation_scale=7, lw=1.4 if dashed else 1.0,
                                              ls="--" if dashed else "-", color="#b2182b",
                                              gid=f"shortcut:{path}:{b.shortcut}"))
-    # brackets under the row: output map size of each run of layers
+    # brackets on the left: output map size of each run of layers
     runs, start = [], 0
     for i in range(1, n + 1):
         if i == n or _size(cells[i][3] or ()) != _size(cells[start][3] or ()):
             runs.append((start, i - 1, cells[start][3]))
             start = i
+    x = -w / 2 - 0.25
     for a, b_, shape in runs:
         if not shape:
             continue
-        y = -h / 2 - 0.35
-        ax.plot([a - w / 2, b_ + w / 2], [y, y], color="#555555", lw=0.8)
-        ch = shape[0]
-        ax.text((a + b_) / 2, y - 0.15, f"{_size(shape)}" + (f", {ch} ch" if len(shape) == 3 else ""),
-                ha="center", va="top", fontsize=7, color="#333333")
-    ax.set_xlim(-1, n)
-    ax.set_ylim(-h / 2 - 1.2, h / 2 + 1.0 + 0.09 * max((l - f for f, l, _, _ in spans), default=0))
+        ax.plot([x, x], [-a + h / 2, -b_ - h / 2], color="#555555", lw=0.8)
+        ax.text(x - 0.12, -(a + b_) / 2, _size(shape) + (f"\n{shape[0]} ch" if len(shape) == 3 else ""),
+                ha="right", va="center", fontsize=7, color="#333333")
+    ax.set_xlim(-w / 2 - 1.9, w / 2 + 1.3)
+    ax.set_ylim(-n + 0.2, 1.0)
     ax.axis("off")
     if title:
-        ax.set_title(title, fontsize=9, loc="left")
+        ax.set_title(title, fontsize=9)
     return fig
 
 
 def draw_nets(models: dict, size: int | None = None):
-    """Nets stacked one per row (e.g. plain-34 above ResNet-34, as the columns of Fig. 3)."""
-    specs = {t: net_spec(m, size) for t, m in models.items()}
-    ncells = max(len(s.weighted_layers()) + sum(1 for it in s.items if isinstance(it, Op) and
-                                                 it.kind in ("maxpool", "avgpool")) for s in specs.values())
-    fig, axes = plt.subplots(len(models), 1, figsize=(max(6, 0.3 * ncells + 1), 3.0 * len(models)), squeeze=False)
+    """Nets side by side, one column each (e.g. plain-34 and ResNet-34, as the columns of Fig. 3)."""
+    n = max(len(_cells(net_spec(m, size))[0]) for m in models.values())
+    fig, axes = plt.subplots(1, len(models), figsize=(3.4 * len(models), 0.27 * n + 0.8), squeeze=False)
     for ax, (title, m) in zip(axes.flat, models.items()):
         draw_net(m, ax=ax, title=title, size=size)
-        ax.set_xlim(-1, ncells)
+        ax.set_ylim(-n + 0.2, 1.0)
     fig.tight_layout()
     return fig
 
