@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
-# .ci/browser-test.sh -- check that the ipywidgets work in the STATIC built book.
+# .ci/browser-test.sh -- check that the ipywidgets and the formulas work in the STATIC built book, offline.
 #
 # Idempotent; each step is skipped when already done:
 #   1. apt-get installs Debian's `chromium` (needs root or sudo; apt-get update first)
 #   2. pip-installs the `playwright` Python package into the venv (never runs
 #      `playwright install`: the browser is Debian's /usr/bin/chromium)
-#   3. fetches the widget JS from the npm registry (book/_scripts/fetch_widget_js.sh)
+#   3. fetches the widget JS and MathJax from the npm registry (book/_scripts/fetch_widget_js.sh)
 #   4. builds the book (jupyter-book build book/ -W --keep-going) if the widget
 #      page is missing or older than any book source / config
-#   5. runs tests/browser/test_static_widgets.py with RESNET_LAB_BROWSER_REQUIRED=1
+#   5. runs tests/browser/test_static_widgets.py (widgets and formulas, every external host blocked
+#      and any request to one a failure) with RESNET_LAB_BROWSER_REQUIRED=1
 #      (so a missing piece fails instead of skipping)
 #
 # Env: VENV (default .venv), RESNET_LAB_WIDGET_PAGE (default 04_layer_responses.html),
@@ -35,7 +36,7 @@ if ! "$PY" -c "import playwright.sync_api" 2>/dev/null; then
   "$PY" -m pip install playwright
 fi
 
-# 3. widget JS from npm into book/_widget_js/_static/widgets/
+# 3. widget JS and MathJax from npm into book/_widget_js/_static/{widgets,mathjax}/
 bash book/_scripts/fetch_widget_js.sh
 
 # 4. build if needed

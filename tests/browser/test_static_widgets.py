@@ -1,4 +1,4 @@
-"""Browser test: the ipywidgets in the *static* built book work without a kernel.
+"""Browser test: the ipywidgets and the formulas of the *static* built book work offline, without a kernel.
 
 Serves the built HTML (``book/_build/html``) from a local ``http.server`` on
 127.0.0.1, opens a page holding a :func:`resnet_lab.widgets.static_explorer`
@@ -8,14 +8,20 @@ and checks that
 * the widget renders (from the widget state embedded in the page),
 * moving the depth slider (keyboard, ArrowRight on the focused handle) changes
   the shown view, and so does clicking the other ToggleButton,
-* no request leaves localhost (widget JS is served by the built site), and no
-  request fails (e.g. a 404 for the widget bundle's fonts).
+* no request leaves localhost (widget JS and MathJax are served by the built site;
+  every other host is blocked and any attempt fails the test), and no request
+  fails (e.g. a 404 for the widget bundle's fonts),
+* every @font-face rule the widget CSS installs points into the site's widget
+  folder (the icon fonts are then found whatever order the bundle's modules run in),
+
+and that a page with formulas has them typeset by the site's own MathJax.
 
 Skips (does not fail) when the built HTML, the Python package ``playwright`` or
 the Chromium binary is absent. Environment variables:
 
 ``RESNET_LAB_WIDGET_PAGE``  page to open, relative to the HTML root
                             (default ``04_layer_responses.html``, the chapter with the depth explorer)
+``RESNET_LAB_MATH_PAGE``    page with formulas (default ``02_residual_learning.html``)
 ``RESNET_LAB_BOOK_HTML``    the built HTML folder (default ``book/_build/html``)
 ``RESNET_LAB_CHROMIUM``     browser binary (default ``/usr/bin/chromium``)
 ``RESNET_LAB_WIDGET_SCREENSHOT``  if set, save a screenshot of the page there
@@ -38,6 +44,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 HTML_ROOT = Path(os.environ.get("RESNET_LAB_BOOK_HTML", REPO / "book" / "_build" / "html"))
 PAGE = os.environ.get("RESNET_LAB_WIDGET_PAGE", "04_layer_responses.html")
+MATH_PAGE = os.environ.get("RESNET_LAB_MATH_PAGE", "02_residual_learning.html")
 CHROMIUM = os.environ.get("RESNET_LAB_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--headless",
@@ -113,6 +120,27 @@ _SHOWN_VIEW_JS = """
   const cls = [...el.classList].find(c => c.startsWith('rl-view-')) || '';
   return {count: 1, cls: cls, src: img ? img.src : null,
           text: el.innerText.trim(), loaded: img ? img.naturalWidth > 0 : null};
+}
+"""
+
+
+# Every url(...) in every @font-face rule of the page's style sheets, resolved against the sheet's base.
+_FONT_FACE_URLS_JS = """
+() => {
+  const out = [];
+  for (const sheet of document.styleSheets) {
+    let rules;
+    try { rules = sheet.cssRules; } catch (e) { continue; }
+    for (const r of rules) {
+      if (r.type !== CSSRule.FONT_FACE_RULE) continue;
+      const src = r.style.getPropertyValue('src');
+      for (const m of src.matchAll(/url\\(["']?([^"')]+)["']?\\)/g)) {
+        if (m[1].startsWith('data:')) continue;
+        out.push(new URL(m[1], sheet.href || document.baseURI).href);
+      }
+    }
+  }
+  return out;
 }
 """
 
@@ -202,6 +230,12 @@ def test_static_widgets_interactive_offline(browser, site_url):
             after_slider["text"],
         )
 
+        # the widget bundle's icon fonts (hashed names, served from _static/widgets/) -- not the theme's own
+        widget_fonts = {f.name for f in (HTML_ROOT / "_static" / "widgets").iterdir()
+                        if f.suffix in (".woff2", ".woff", ".ttf", ".eot", ".svg")}
+        bad_fonts = [u for u in page.evaluate(_FONT_FACE_URLS_JS)
+                     if u.split("?")[0].rsplit("/", 1)[-1] in widget_fonts
+                     and not u.startswith(site_url + "_static/widgets/")]
         shot = os.environ.get("RESNET_LAB_WIDGET_SCREENSHOT")
         if shot:
             explorer.scroll_into_view_if_needed()
@@ -209,15 +243,55 @@ def test_static_widgets_interactive_offline(browser, site_url):
     finally:
         context.close()
 
-    foreign = sorted({u for u in requests if u.startswith("http") and urlsplit(u).hostname not in LOCAL_HOSTS})
-    # The widgets must not need the network. (MathJax, which the theme loads from its CDN for the page's
-    # formulas, is not part of the widgets; it is allowed here and noted in the README.)
-    widget_foreign = [u for u in foreign if "mathjax" not in u.lower()]
-    assert not widget_foreign, f"page requested non-local URLs: {widget_foreign}"
-    # embed-amd.js sometimes asks for its icon fonts at <site root>/@jupyter-widgets/ (a load-order race with
-    # require-config.js); a missing icon font does not change what the widgets do, so only fonts are let off.
-    fonts = (".woff2", ".woff", ".ttf", ".eot", ".svg")
-    failed = [f for f in failed if not f.split("?")[0].endswith(fonts)]
+    assert not _foreign(requests), f"page requested URLs outside the site: {_foreign(requests)}"
     assert not failed, f"failed requests (missing widget assets?): {failed}"
+    assert not bad_fonts, f"@font-face rules pointing outside {site_url}_static/widgets/: {bad_fonts}"
     widget_errors = [e for e in errors if "widget" in e.lower() or "require" in e.lower()]
     assert not widget_errors, f"widget JS errors in the console: {widget_errors}"
+
+
+def _foreign(requests):
+    return sorted({u for u in requests if u.startswith("http") and urlsplit(u).hostname not in LOCAL_HOSTS})
+
+
+def _offline_page(browser):
+    """A page in a context that lets only the local site through; returns (context, page, requests, failed)."""
+    context = browser.new_context(viewport={"width": 1200, "height": 900})
+    requests: list[str] = []
+
+    def guard(route):
+        url = route.request.url
+        requests.append(url)
+        if urlsplit(url).hostname in LOCAL_HOSTS or not url.startswith("http"):
+            route.continue_()
+        else:
+            route.abort()
+
+    context.route("**/*", guard)
+    page = context.new_page()
+    failed: list[str] = []
+    page.on("response", lambda r: failed.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+    return context, page, requests, failed
+
+
+def test_formulas_typeset_offline(browser, site_url):
+    if not (HTML_ROOT / MATH_PAGE).is_file():
+        _unavailable(f"built book page {HTML_ROOT / MATH_PAGE} not found")
+    context, page, requests, failed = _offline_page(browser)
+    try:
+        page.goto(site_url + MATH_PAGE, wait_until="load")
+        page.wait_for_function(
+            "() => window.MathJax && MathJax.startup && MathJax.startup.promise"
+            " && document.querySelectorAll('mjx-container').length > 0",
+            timeout=RENDER_TIMEOUT_MS)
+        page.evaluate("() => MathJax.startup.promise")
+        typeset = page.evaluate("() => document.querySelectorAll('mjx-container').length")
+        raw = page.evaluate("() => [...document.querySelectorAll('.math')].filter("
+                            "el => !el.querySelector('mjx-container')).length")
+        mathjax_src = page.evaluate("() => [...document.scripts].map(s => s.src).filter(s => /mathjax/i.test(s))")
+    finally:
+        context.close()
+    assert mathjax_src and all(s.startswith(site_url) for s in mathjax_src), mathjax_src
+    assert typeset > 0 and raw == 0, f"{typeset} formulas typeset, {raw} left as raw LaTeX"
+    assert not _foreign(requests), f"page requested URLs outside the site: {_foreign(requests)}"
+    assert not failed, f"failed requests: {failed}"
