@@ -56,7 +56,7 @@ def basic_vs_bottleneck() -> pd.DataFrame:
 
 def projection_everywhere(depth: int = 50) -> pd.DataFrame:
     """The cost of option C in a bottleneck net: per stage, an identity block with its shortcut replaced by a
-    projection (the paper's 'doubled' claim), and the whole net under A, B, C."""
+    projection (the paper's 'doubled' claim), and the whole net under A, B, C (ratios against B)."""
     rows = []
     b_net, c_net = build(f"resnet{depth}", shortcut="B"), build(f"resnet{depth}", shortcut="C")
     side = 56
@@ -64,20 +64,20 @@ def projection_everywhere(depth: int = 50) -> pd.DataFrame:
         b_blk, c_blk = getattr(b_net, stage)[1], getattr(c_net, stage)[1]
         (pb, mb), (pc, mc) = block_cost(b_blk, side), block_cost(c_blk, side)
         cin = b_blk.conv1.in_channels
-        rows.append({"what": f"one block of {stage} ({cin}-d, {side}x{side})",
-                     "identity shortcut: params": params(pb), "projection shortcut: params": params(pc),
-                     "params ×": times(pc / pb), "identity: multiply-adds": mega(mb),
-                     "projection: multiply-adds": mega(mc), "multiply-adds ×": times(mc / mb)})
+        rows.append({"": f"a block of {stage} ({cin}-d)",
+                     "parameters: identity -> projection": f"{params(pb)} -> {params(pc)}",
+                     "×": times(pc / pb),
+                     "multiply-adds: identity -> projection": f"{mega(mb)} -> {mega(mc)}",
+                     "× ": times(mc / mb)})
         side //= 2
     nets = {o: build(f"resnet{depth}", shortcut=o) for o in "ABC"}
     pB, mB = count_params(nets["B"]), count_macs(nets["B"])
     for o, net in nets.items():
         p, m = count_params(net), count_macs(net)
-        rows.append({"what": f"whole ResNet-{depth}, option {o} ({_projections(net)} projections)",
-                     "identity shortcut: params": "", "projection shortcut: params": params(p),
-                     "params ×": times(p / pB) + " of B", "identity: multiply-adds": "",
-                     "projection: multiply-adds": giga(m), "multiply-adds ×": times(m / mB) + " of B"})
-    return pd.DataFrame(rows).set_index("what")
+        rows.append({"": f"ResNet-{depth}, option {o} ({_projections(net)} projections)",
+                     "parameters: identity -> projection": params(p), "×": times(p / pB) + " of B",
+                     "multiply-adds: identity -> projection": giga(m), "× ": times(m / mB) + " of B"})
+    return pd.DataFrame(rows).set_index("")
 
 
 def shortcut_options(name: str = "resnet34") -> pd.DataFrame:
@@ -106,11 +106,11 @@ def table1() -> pd.DataFrame:
         v1 = count_macs(build(f"resnet{depth}"))
         v15 = count_macs(build(f"resnet{depth}", stride_in_1x1=False))
         paper = PAPER_TABLE1_FLOPS[depth]
-        rows.append({"net": f"ResNet-{depth}", "block": kind, "blocks per stage": " ".join(map(str, counts)),
-                     "parameters": f"{count_params(build(f'resnet{depth}')) / 1e6:.1f}M",
-                     "multiply-adds, stride on 1x1 (v1)": giga(v1),
-                     "multiply-adds, stride on 3x3 (v1.5)": giga(v15),
-                     "paper's FLOPs (quoted)": f"{paper / 1e9:.1f}G",
+        rows.append({"net": f"ResNet-{depth}", "blocks": f"{kind} {'-'.join(map(str, counts))}",
+                     "params": f"{count_params(build(f'resnet{depth}')) / 1e6:.1f}M",
+                     "v1: stride on 1x1": giga(v1),
+                     "v1.5: stride on 3x3": giga(v15),
+                     "paper (quoted)": f"{paper / 1e9:.1f}G",
                      "v1 vs paper": f"{100 * (v1 / paper - 1):+.1f}%",
                      "v1.5 vs paper": f"{100 * (v15 / paper - 1):+.1f}%"})
     return pd.DataFrame(rows).set_index("net")

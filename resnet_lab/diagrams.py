@@ -90,12 +90,12 @@ def conv_label(conv: nn.Conv2d) -> str:
 
 def shortcut_label(m: nn.Module) -> str:
     if isinstance(m, PadShortcut):
-        sub = f"subsample /{m.stride}, " if m.stride > 1 else ""
+        sub = f"subsample /{m.stride},\n" if m.stride > 1 else ""
         return f"option A:\n{sub}zero-pad\n{m.cin} -> {m.cout} ch"
     if isinstance(m, Projection):
         conv = m[0]
         s = conv.stride[0]
-        return f"projection W_s:\n1x1 conv, {conv.out_channels}" + (f", /{s}" if s > 1 else "") + "\n+ BN"
+        return f"projection W_s:\n1x1 conv, {conv.out_channels}" + (f",\n/{s}" if s > 1 else "") + " + BN"
     return "identity x"
 
 
@@ -214,7 +214,7 @@ def draw_block(block: nn.Module, ax=None, title: str | None = None, in_label: st
     shortcut (if the block adds one) on the right into the addition. Returns the figure."""
     spec = block_spec(block)
     n = len(spec.ops)
-    fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(3.0, 0.62 * n + 1.2))
+    fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(2.6, 0.62 * n + 1.2))
     step = 0.72
     y = 0.0
     x = 0.0
@@ -230,8 +230,8 @@ def draw_block(block: nn.Module, ax=None, title: str | None = None, in_label: st
             add_y, h = y, 0.34
         else:
             h = _H[op.kind]
-            _box(ax, x, y, 1.7, h, op.label, f"op:{op.kind}:{op.name}", _FACE[op.kind],
-                 fontsize=8 if op.kind == "conv" else 7)
+            _box(ax, x, y, 1.9, h, op.label, f"op:{op.kind}:{op.name}", _FACE[op.kind],
+                 fontsize=7.5 if op.kind == "conv" else 7)
         if i + 1 < n:
             nh = 0.34 if spec.ops[i + 1].kind == "add" else _H[spec.ops[i + 1].kind]
             _arrow(ax, (x, y - h / 2), (x, y - step + nh / 2))
@@ -240,7 +240,7 @@ def draw_block(block: nn.Module, ax=None, title: str | None = None, in_label: st
     _arrow(ax, (x, bottom), (x, bottom - 0.35))
     ax.text(x, bottom - 0.4, "out", ha="center", va="top", fontsize=8)
     if spec.shortcut is not None and add_y is not None:
-        sx = 1.35
+        sx = 1.25
         ls = "-" if spec.shortcut == "identity" else "--"
         gid = f"shortcut:{spec.shortcut}"
         ax.plot([x, sx, sx], [top + 0.05, top + 0.05, add_y], color="#b2182b", lw=1.4, ls=ls, gid=gid)
@@ -249,7 +249,7 @@ def draw_block(block: nn.Module, ax=None, title: str | None = None, in_label: st
         ax.text(sx + 0.08, mid, spec.shortcut_label, ha="left", va="center", fontsize=7, color="#b2182b",
                 bbox=dict(fc="white", ec="#b2182b" if spec.shortcut != "identity" else "none", lw=0.8,
                           boxstyle="round,pad=0.2"), gid=gid + ":text")
-    ax.set_xlim(-1.1, 2.9)
+    ax.set_xlim(-1.05, 2.65)
     ax.set_ylim(bottom - 0.8, top + 0.6)
     ax.set_aspect("equal")
     ax.axis("off")
@@ -264,7 +264,7 @@ def draw_blocks(blocks: dict, ncols: int | None = None, in_labels: dict | None =
     ncols = ncols or n
     nrows = -(-n // ncols)
     rows = max(len(block_spec(b).ops) for b in blocks.values())
-    fig, axes = plt.subplots(nrows, ncols, figsize=(3.1 * ncols, (0.62 * rows + 1.3) * nrows), squeeze=False)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(2.6 * ncols, (0.62 * rows + 1.3) * nrows), squeeze=False)
     for ax, (title, block) in zip(axes.flat, blocks.items()):
         draw_block(block, ax=ax, title=title, in_label=(in_labels or {}).get(title))
     for ax in list(axes.flat)[n:]:
@@ -274,6 +274,9 @@ def draw_blocks(blocks: dict, ncols: int | None = None, in_labels: dict | None =
     hi = max(ax.get_ylim()[1] for ax in list(axes.flat)[:n])
     for ax in list(axes.flat)[:n]:
         ax.set_ylim(lo, hi)
+    # equal aspect: size the figure to the drawing, so no band of empty space sits between rows
+    xspan = axes.flat[0].get_xlim()[1] - axes.flat[0].get_xlim()[0]
+    fig.set_size_inches(2.6 * ncols, nrows * (2.6 * (hi - lo) / xspan + 0.35))
     fig.tight_layout()
     return fig
 

@@ -15,7 +15,7 @@ def test_table1_has_all_five_depths_and_v1_matches_the_paper():
 
 def test_projection_everywhere_about_doubles_a_bottleneck_block():
     t = C.projection_everywhere()
-    per_block = [float(v.lstrip("×")) for v in t["params ×"].iloc[:4]]
+    per_block = [float(v.lstrip("×")) for v in t["×"].iloc[:4]]
     assert all(1.9 < r < 2.0 for r in per_block)
 
 
