@@ -280,6 +280,8 @@ def test_formulas_typeset_offline(browser, site_url):
     context, page, requests, failed = _offline_page(browser)
     try:
         page.goto(site_url + MATH_PAGE, wait_until="load")
+        formulas = page.evaluate("() => document.querySelectorAll('.math').length")
+        assert formulas > 0, f"{MATH_PAGE} has no formulas to typeset (set RESNET_LAB_MATH_PAGE to a page with some)"
         page.wait_for_function(
             "() => window.MathJax && MathJax.startup && MathJax.startup.promise"
             " && document.querySelectorAll('mjx-container').length > 0",
