@@ -32,9 +32,9 @@ def profile_note(records=None) -> str:
     if recs:
         from .plots import provenance_line
         data_line = f" Data and precision: {provenance_line(recs).split(', ', 1)[1]}."
-    return (f"```{{admonition}} Results on this page: profile `{p.name}`\n:class: note\n{p.summary}{data_line} "
+    return (f":::{{admonition}} Results on this page: profile `{p.name}`\n:class: note\n{p.summary}{data_line} "
             f"Seeds are named where several were run; every number below is computed from the recorded runs "
-            f"when the book is built.\n```")
+            f"when the book is built.\n:::")
 
 
 def profile_name() -> str:
