@@ -171,6 +171,8 @@ def depth_explorer(records: Mapping[str, Any], draw, title: str = "", missing: s
     if not views:  # nothing recorded yet: say so instead of an empty widget
         import ipywidgets as widgets
         return widgets.HTML(f"<p><b>{html.escape(title)}</b>: no run is recorded at this profile yet.</p>")
+    from .experiments import PLAIN_DEPTHS, RESNET_DEPTHS
+    depths |= set(PLAIN_DEPTHS) | set(RESNET_DEPTHS)  # every depth of the sweep: a missing run shows as a note
     return static_explorer(views, sorted(depths), ["plain", "residual"], title=title, missing=missing)
 
 
