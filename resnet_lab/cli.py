@@ -141,24 +141,21 @@ def _part(text: str):
     return i, n
 
 
-def _positive_int(text: str) -> int:
-    try:
-        n = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number")
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1; got {n}")
-    return n
+def _whole_number_at_least(lo: int):
+    """An argparse type: a whole number >= ``lo``, else a one-line usage error."""
+    def parse(text: str) -> int:
+        try:
+            n = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number")
+        if n < lo:
+            raise argparse.ArgumentTypeError(f"must be at least {lo}; got {n}")
+        return n
+    return parse
 
 
-def _seed(text: str) -> int:
-    try:
-        n = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number")
-    if n < 0:
-        raise argparse.ArgumentTypeError(f"must be a non-negative whole number; got {n}")
-    return n
+_positive_int = _whole_number_at_least(1)
+_seed = _whole_number_at_least(0)
 
 
 class _Parser(argparse.ArgumentParser):

@@ -163,24 +163,9 @@ def _wait_change(page, before, timeout_ms=30_000):
 
 
 def test_static_widgets_interactive_offline(browser, site_url):
-    context = browser.new_context(viewport={"width": 1200, "height": 900})
-    requests: list[str] = []
+    context, page, requests, failed = _offline_page(browser)
     errors: list[str] = []
-
-    def guard(route):
-        # record everything; never let the page reach the network
-        url = route.request.url
-        requests.append(url)
-        if urlsplit(url).hostname in LOCAL_HOSTS or not url.startswith("http"):
-            route.continue_()
-        else:
-            route.abort()
-
-    context.route("**/*", guard)
-    page = context.new_page()
     page.on("request", lambda r: requests.append(r.url))
-    failed: list[str] = []
-    page.on("response", lambda r: failed.append(f"{r.status} {r.url}") if r.status >= 400 else None)
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.on(
         "console", lambda m: errors.append(m.text) if m.type == "error" else None
