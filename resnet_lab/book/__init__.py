@@ -1,5 +1,8 @@
 """What the book's notebooks call: the profile in force, recorded runs, cached analyses, captions.
 
+A package: this file holds what every chapter shares and the chapters 1-4 studies; a study added later
+gets its own submodule (``book.<study>``), re-exported here.
+
 Notebooks hold prose, parameters and calls; this module holds the plumbing.
 The profile is ``$RESNET_LAB_PROFILE`` if set, else the best one recorded in the
 run store (paper > cpu > smoke). Recorded runs are never retrained; analyses of
@@ -14,10 +17,10 @@ import re
 import pandas as pd
 import torch
 
-from . import analysis, experiments
-from .profiles import ENV_VAR, get_profile
-from .runs import RunNotRecorded, RunRecord, RunStore, describe, train_command, training_allowed
-from .train import RunConfig
+from .. import analysis, experiments
+from ..profiles import ENV_VAR, get_profile
+from ..runs import RunNotRecorded, RunRecord, RunStore, describe, train_command, training_allowed
+from ..train import RunConfig
 
 ANALYSIS_IMAGES = {"smoke": 500}  # test images for the analyses; every profile not listed uses all 10k
 GRADIENT_IMAGES = {"smoke": 250}  # images (batches of 125, BN in training mode) for the gradient analysis; default 500
@@ -25,12 +28,12 @@ GRADIENT_IMAGES = {"smoke": 250}  # images (batches of 125, BN in training mode)
 
 def profile_note(records=None) -> str:
     """The chapter's one statement of what produced its results (a MyST admonition, Markdown)."""
-    from .profiles import get_profile
+    from ..profiles import get_profile
     p = get_profile(profile_name())
     recs = list(records.values()) if isinstance(records, dict) else list(records or [])
     data_line = ""
     if recs:
-        from .plots import provenance_line
+        from ..plots import provenance_line
         data_line = f" Data and precision: {provenance_line(recs).split(', ', 1)[1]}."
     return (f":::{{admonition}} Results on this page: profile `{p.name}`\n:class: note\n{p.summary}{data_line} "
             f"Seeds are named where several were run; every number below is computed from the recorded runs "
@@ -46,7 +49,7 @@ def profile_name() -> str:
 @functools.lru_cache(maxsize=1)
 def data():
     """CIFAR-10 as the paper splits it (loaded only when something must be trained or analysed)."""
-    from .data import load_cifar10
+    from ..data import load_cifar10
     return load_cifar10()
 
 
@@ -57,7 +60,7 @@ def _data_source() -> str:
         return "official"
     if recorded:
         return recorded.pop()
-    from .data import resolve_source
+    from ..data import resolve_source
     return resolve_source()[0]
 
 
@@ -160,7 +163,7 @@ def _init_cached(arch: str, seed: int, name: str, compute) -> pd.DataFrame:
     """An analysis of the *untrained* net (its run's initialisation: same arch, same seed), cached under
     ``runs/studies/init/`` -- the control every trained-net analysis is read against."""
     import json
-    from .atomic import atomic_write_json
+    from ..atomic import atomic_write_json
     n = ANALYSIS_IMAGES.get(profile_name(), 500)
     f = RunStore().root / "studies" / "init" / f"{arch}-s{seed}" / f"{name}-{n}.json"
     if f.exists():
@@ -209,7 +212,7 @@ def branch_identity(record: RunRecord) -> pd.DataFrame:
 
 def caption(records, what: str = "") -> str:
     """A caption line naming profile and data source, e.g. for a figure's legend or title."""
-    from .plots import provenance_line
+    from ..plots import provenance_line
     recs = list(records.values()) if isinstance(records, dict) else list(records)
     line = provenance_line(recs) if recs else f"profile {profile_name()}, no run recorded yet"
     return (what + " -- " if what else "") + line
@@ -217,7 +220,7 @@ def caption(records, what: str = "") -> str:
 
 def profile_table() -> pd.DataFrame:
     """The run profiles side by side (what each budget is and can show)."""
-    from .profiles import PROFILES
+    from ..profiles import PROFILES
     rows = []
     for p in PROFILES.values():
         rows.append({"profile": p.name, "iterations": p.iterations, "lr drops at": p.milestones,
@@ -232,7 +235,7 @@ def pct(x: float) -> str:
 
 def final_table(records) -> pd.DataFrame:
     """Final train/val/test error of records, one row per run, formatted for reading ('12.3%')."""
-    from .plots import final_errors
+    from ..plots import final_errors
     recs = list(records.values()) if isinstance(records, dict) else list(records)
     if not recs:
         return pd.DataFrame()
@@ -296,8 +299,8 @@ def degradation_report(records: dict[str, RunRecord]) -> str:
 
 def table6(records: dict[str, RunRecord]) -> pd.DataFrame:
     """Table 6 side by side: our test error (mean ± std over seeds, %), the paper's, the reproductions'."""
-    from .reference import PAPER_TABLE6, REPRODUCTIONS
-    from .summary import count_params
+    from ..reference import PAPER_TABLE6, REPRODUCTIONS
+    from ..summary import count_params
 
     rows = []
     archs = sorted({r.config.arch for r in records.values() if r.config.variant == "basic"},
@@ -374,7 +377,7 @@ def branch_report(branch: dict[str, pd.DataFrame]) -> str:
 
 def lr_study() -> list[dict]:
     """The recorded (net, seed) results of the lr-0.1 study (``runs/studies/lr0.1``), in study order."""
-    from .analysis import lr_study as L
+    from ..analysis import lr_study as L
     recs = L.load(RunStore().root)
     order = {n: i for i, n in enumerate(L.NETS)}
     return sorted(recs, key=lambda r: (order.get(r["net"], 99), r["seed"]))
@@ -382,7 +385,7 @@ def lr_study() -> list[dict]:
 
 def lr_study_report(records: list[dict]) -> str:
     """Per net: how many seeds collapsed at lr 0.1, how high the loss went, how many units died (Markdown)."""
-    from .analysis import lr_study as L
+    from ..analysis import lr_study as L
     if not records:
         return ("- The lr-0.1 study is not recorded in this run store yet: run "
                 "`python -m resnet_lab.analysis.lr_study`.")
@@ -402,7 +405,7 @@ def lr_study_report(records: list[dict]) -> str:
 
 
 def lr_study_table(records: list[dict]) -> pd.DataFrame:
-    from .analysis import lr_study as L
+    from ..analysis import lr_study as L
     t = L.by_net(records)
     if t.empty:
         return t
