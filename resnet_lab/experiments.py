@@ -3,7 +3,11 @@
 Fig. 6 (left and middle) and Table 6: plain-20/32/44/56 and ResNet-20/32/44/56/110
 with option-A shortcuts; Chapter 2's one-layer-shortcut net at depth 20; seeds 1
 and 2 of ResNet-20 and plain-20 for the seed-to-seed spread. Fig. 7
-uses plain-20/56 and ResNet-20/56/110 from the same runs.
+uses plain-20/56 and ResNet-20/56/110 from the same runs. Beyond the paper (chapter
+"Shortcut options and pre-activation"): ResNet-32 with shortcut options B and C
+beside the sweep's option-A ResNet-32 (the paper compared A/B/C on ImageNet only;
+depth 32 rather than 56 because each option-C run must fit the CPU budget), and
+pre-activation ResNet-56/110 (He et al. 2016) beside the originals.
 """
 from __future__ import annotations
 
@@ -14,6 +18,17 @@ RESNET_DEPTHS = (20, 32, 44, 56, 110)
 FIG7_ARCHS = ("plain20", "plain56", "resnet20", "resnet56", "resnet110")
 SPREAD_ARCHS = ("resnet20", "plain20")  # trained with several seeds: the spread every comparison is read against
 SPREAD_SEEDS = (0, 1, 2)
+OPTIONS_ARCH = "resnet32"  # trained with shortcut options A (the sweep's), B and C
+PREACT_ARCHS = ("resnet56", "resnet110")  # trained with pre-activation blocks beside the originals
+
+
+def variant_runs(profile: str, data_source: str = "jpeg", seed: int = 0) -> list[RunConfig]:
+    """The runs of the variants chapter that the sweep does not already hold (options B, C; preact)."""
+    runs = [RunConfig(OPTIONS_ARCH, shortcut=s, profile=profile, data_source=data_source, seed=seed)
+            for s in ("B", "C")]
+    runs += [RunConfig(a, variant="preact", profile=profile, data_source=data_source, seed=seed)
+             for a in PREACT_ARCHS]
+    return runs
 
 
 def seeds_of(arch: str) -> tuple[int, ...]:
@@ -28,6 +43,7 @@ def book_runs(profile: str, data_source: str = "jpeg", seed: int = 0) -> list[Ru
     if seed == 0:  # the seed spread
         runs += [RunConfig(a, profile=profile, data_source=data_source, seed=s)
                  for a in SPREAD_ARCHS for s in SPREAD_SEEDS if s != 0]
+    runs += variant_runs(profile, data_source, seed)
     return sorted(runs, key=lambda c: (c.depth, c.seed))
 
 

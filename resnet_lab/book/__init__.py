@@ -422,3 +422,8 @@ def warmup_report(record: RunRecord) -> str:
         return f"In {record.label()} the warm-up never ended."
     return (f"In {record.label()} the training error over the last 100 iterations fell below 80% at iteration "
             f"{ended[0]}, and the lr returned to 0.1 there (the paper: 'about 400 iterations').")
+
+
+# Studies added after chapters 1-4, one submodule each (imported last: they use the plumbing above).
+from . import variants  # noqa: E402
+from . import testing  # noqa: E402

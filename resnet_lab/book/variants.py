@@ -1,0 +1,139 @@
+"""The variants chapter: shortcut options A/B/C trained on CIFAR-10, and pre-activation blocks.
+
+The paper compared options A/B/C on ImageNet only (Table 3); He et al. 2016 ("Identity Mappings")
+introduced the pre-activation block. Both are trained here at the book's profile beside the
+sweep's option-A originals, and every comparison is judged against the measured seed spread.
+"""
+from __future__ import annotations
+
+import pandas as pd
+
+from .. import experiments
+from ..runs import RunNotRecorded, RunRecord
+from ..summary import count_params
+from . import RunSet, _config, judge, pct, run, seed_spread
+
+OPTION_LABELS = {"A": "A: zero-padding", "B": "B: projection where dims change", "C": "C: projection everywhere"}
+
+
+def _collect(items) -> RunSet:
+    out, missing = {}, []
+    for label, kw in items:
+        try:
+            out[label] = run(**kw)
+        except RunNotRecorded:
+            missing.append(_config(**kw))
+    return RunSet(out, missing=missing)
+
+
+def option_runs() -> RunSet:
+    """ResNet-32 (``experiments.OPTIONS_ARCH``) with shortcut options A, B and C, keyed 'A'/'B'/'C'."""
+    return _collect((s, dict(arch=experiments.OPTIONS_ARCH, shortcut=s)) for s in ("A", "B", "C"))
+
+
+def preact_runs() -> RunSet:
+    """The original and the pre-activation net at each depth of ``experiments.PREACT_ARCHS``, keyed
+    'resnet56' / 'preact-resnet56' ..."""
+    items = []
+    for a in experiments.PREACT_ARCHS:
+        items += [(a, dict(arch=a)), (f"preact-{a}", dict(arch=a, variant="preact"))]
+    return _collect(items)
+
+
+def seconds_per_iteration(record: RunRecord) -> float | None:
+    """Seconds of training per iteration as the run recorded them (over resumes), on its own machine."""
+    wall = record.metrics.get("train_seconds")
+    its = record.metrics.get("iterations")
+    return wall / its if wall and its else None
+
+
+def variants_table(records: dict[str, RunRecord]) -> pd.DataFrame:
+    """One row per run: parameters (counted on the built net), final errors, recorded seconds/iteration."""
+    rows = {}
+    for label, r in records.items():
+        c = r.config
+        rows[label] = {
+            "parameters": f"{count_params(c.build()):,}",
+            "train error": pct(r.metrics["final_train_error"]),
+            "test error": pct(r.metrics["final_test_error"]),
+            "s / iteration": (f"{seconds_per_iteration(r):.2f}" if seconds_per_iteration(r) else "n/a"),
+        }
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def parameter_cost() -> pd.DataFrame:
+    """Parameters of ResNet-32 under each option, counted on the built nets (no training needed)."""
+    from ..models import build
+    base = count_params(build(experiments.OPTIONS_ARCH, shortcut="A"))
+    rows = {}
+    for s in ("A", "B", "C"):
+        n = count_params(build(experiments.OPTIONS_ARCH, shortcut=s))
+        rows[OPTION_LABELS[s]] = {"parameters": f"{n:,}", "vs option A": f"+{100 * (n - base) / base:.1f}%"}
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def _versus(label_a: str, a: RunRecord, label_b: str, b: RunRecord, metric: str, spread) -> str:
+    ea, eb = a.metrics[metric], b.metrics[metric]
+    what = "test" if metric == "final_test_error" else "training"
+    rel = "below" if ea < eb else "above" if ea > eb else "equal to"
+    return (f"{label_a}'s {what} error {pct(ea)} is {rel} {label_b}'s {pct(eb)} by {100 * abs(ea - eb):.1f} "
+            f"points -- {judge(ea - eb, spread)}.")
+
+
+def options_report(records: RunSet) -> str:
+    """What the recorded A/B/C runs show, one sentence per option against A, judged by the seed spread."""
+    if "A" not in records or len(records) < 2:
+        from ..runs import describe
+        return ("- The options cannot be compared yet; not recorded at this profile: "
+                + ", ".join(describe(c) for c in records.missing) + ".")
+    spread = seed_spread("final_test_error")
+    lines = [f"- Option {s}: " + _versus(s, records[s], "A", records["A"], "final_test_error", spread)
+             for s in ("B", "C") if s in records]
+    if "B" in records and "C" in records:
+        lines.append("- Option C against B: " + _versus("C", records["C"], "B", records["B"], "final_test_error",
+                                                         spread))
+    return "\n".join(lines)
+
+
+def preact_report(records: RunSet) -> str:
+    """Pre-activation against the original at each recorded depth, on training and test error."""
+    lines = []
+    for a in experiments.PREACT_ARCHS:
+        orig, pre = records.get(a), records.get(f"preact-{a}")
+        if orig is None or pre is None:
+            continue
+        for metric, spread in (("final_train_error", seed_spread("final_train_error")),
+                               ("final_test_error", seed_spread("final_test_error"))):
+            lines.append(f"- {a}: " + _versus(f"pre-activation {a}", pre, f"the original", orig, metric, spread))
+    return "\n".join(lines) if lines else "- No depth has both its original and its pre-activation net recorded yet."
+
+
+def curves(records: RunSet, title: str, what: str):
+    """Training curves of the recorded runs (log error axis), or a figure naming what is not recorded yet."""
+    from .. import plots
+    if not records:
+        return plots.placeholder(f"{what}: not recorded at this profile yet")
+    return plots.training_curves(list(records.values()), labels=list(records), title=title, log=True)
+
+
+def preact_explorer(records: RunSet):
+    """A static widget: depth slider x {original, pre-activation} over the recorded training curves."""
+    from .. import plots
+    from ..widgets import static_explorer
+    views = {}
+    for a in experiments.PREACT_ARCHS:
+        depth = int(a.removeprefix("resnet"))
+        for kind, key in (("original", a), ("pre-activation", f"preact-{a}")):
+            if key in records:
+                views[(depth, kind)] = plots.training_curves([records[key]], labels=[key], title=key, log=True)
+    depths = [int(a.removeprefix("resnet")) for a in experiments.PREACT_ARCHS]
+    return static_explorer(views, depths, ["original", "pre-activation"],
+                           title="original vs pre-activation, by depth", missing="not recorded at this profile yet")
+
+
+def quoted_table3() -> pd.DataFrame:
+    """The paper's Table 3 rows for plain-34 and ResNet-34 A/B/C (ImageNet, 10-crop): QUOTED, not re-run."""
+    from ..reference import PAPER_TABLE3
+    rows = {k: {"top-1 error (quoted)": f"{v[0]:.2f}%", "top-5 error (quoted)": f"{v[1]:.2f}%"}
+            for k, v in PAPER_TABLE3.items() if k.startswith(("plain-34", "ResNet-34"))}
+    return pd.DataFrame.from_dict(rows, orient="index")

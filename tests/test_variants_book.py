@@ -1,0 +1,50 @@
+"""The variants chapter's plumbing: counted costs and the sentences computed from run records."""
+from types import SimpleNamespace
+
+import pytest
+
+from resnet_lab import experiments
+from resnet_lab.book import RunSet, variants
+from resnet_lab.train import RunConfig
+
+
+def fake(test_error, train_error=0.1, seconds=640.0):
+    return SimpleNamespace(metrics=dict(final_test_error=test_error, final_train_error=train_error,
+                                        iterations=6400, train_seconds=seconds), failed=False,
+                           config=RunConfig("resnet32"))
+
+
+def test_parameter_cost_counts_the_projections():
+    t = variants.parameter_cost()
+    n = [int(v.replace(",", "")) for v in t["parameters"]]
+    assert n[0] == 464_154  # option A: the paper's ResNet-32 (0.46M), no shortcut parameters
+    assert n[0] < n[1] < n[2]
+    # option B: two projections (16->32, 32->64), each a 1x1 conv + BN
+    assert n[1] - n[0] == (16 * 32 + 2 * 32) + (32 * 64 + 2 * 64)
+
+
+def test_variant_runs_are_in_the_sweep():
+    cfgs = experiments.book_runs("cpu")
+    assert {(c.arch, c.shortcut) for c in cfgs} >= {("resnet32", "B"), ("resnet32", "C")}
+    assert {c.arch for c in cfgs if c.variant == "preact"} == set(experiments.PREACT_ARCHS)
+
+
+@pytest.mark.parametrize("spread, verdict", [(0.005, "a finding"), (0.03, "no finding"), (None, "not judged")])
+def test_options_report_judges_against_the_spread(monkeypatch, spread, verdict):
+    monkeypatch.setattr(variants, "seed_spread", lambda metric="final_test_error": spread)
+    recs = RunSet({"A": fake(0.20), "B": fake(0.19), "C": fake(0.185)})
+    text = variants.options_report(recs)
+    assert "B's test error 19.0% is below A's 20.0% by 1.0 points" in text
+    assert text.count(verdict) == 3
+
+
+def test_options_report_names_what_is_missing():
+    recs = RunSet({"A": fake(0.2)}, missing=[RunConfig("resnet32", shortcut="C")])
+    text = variants.options_report(recs)
+    assert "cannot be compared yet" in text and "option C" in text
+
+
+def test_seconds_per_iteration_from_the_record():
+    assert variants.seconds_per_iteration(fake(0.2, seconds=640.0)) == pytest.approx(0.1)
+    t = variants.variants_table({"A": fake(0.2, seconds=640.0)})
+    assert t.loc["A", "s / iteration"] == "0.10" and t.loc["A", "test error"] == "20.0%"
