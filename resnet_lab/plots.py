@@ -157,3 +157,27 @@ def placeholder(text: str, figsize=(6, 2.2)):
     ax.axis("off")
     ax.text(0.5, 0.5, text, ha="center", va="center", wrap=True, fontsize=10, color="#555")
     return fig
+
+
+def score_maps(image, maps, class_names: Sequence[str], label: int, classes: int = 3, title: str = ""):
+    """One image (float [3,H,W] in [0,1]) and the class-score maps [K,h,w] of a fully-convolutional net on it:
+    the ``classes`` highest-scoring classes (by spatial average), plus the true class if it is not among them.
+    One colour scale for all maps; each panel's title gives the map's average, i.e. the net's logit."""
+    avg = maps.mean((1, 2))
+    shown = [int(k) for k in avg.argsort(descending=True)[:classes]]
+    if label not in shown:
+        shown.append(label)
+    lo, hi = float(maps[shown].min()), float(maps[shown].max())
+    fig, axes = plt.subplots(1, len(shown) + 1, figsize=(2.4 * (len(shown) + 1) + 0.6, 2.9))
+    axes[0].imshow(image.permute(1, 2, 0).numpy())
+    axes[0].set_title(f"input ({class_names[label]})", fontsize=9)
+    for ax, k in zip(axes[1:], shown):
+        im = ax.imshow(maps[k].numpy(), cmap="RdBu_r", vmin=-max(abs(lo), abs(hi)), vmax=max(abs(lo), abs(hi)))
+        mark = " (true)" if k == label else ""
+        ax.set_title(f"{class_names[k]}{mark}: mean {float(avg[k]):.2f}", fontsize=9)
+    for ax in axes:
+        ax.set_xticks([]), ax.set_yticks([])
+    fig.colorbar(im, ax=list(axes[1:]), shrink=0.8, label="class score")
+    if title:
+        fig.suptitle(title, fontsize=10)
+    return fig

@@ -3,6 +3,7 @@
 * :mod:`.responses` -- Fig. 7 layer responses, gradient RMS, branch vs identity, folding y = W1 x + x.
 * :mod:`.first_steps` -- the loss over the first SGD steps at lr 0.1 and 0.01.
 * :mod:`.lr_study` -- how often nets collapse at lr 0.1 in their first hundreds of iterations (dead ReLUs).
+* :mod:`.multicrop` -- Sec. 3.4's test protocols: flip, 10-crop, the fully-convolutional multi-scale form.
 """
 from .first_steps import first_steps, pooled_features
 from .responses import branch_vs_identity, eval_images, fold_identity, layer_statistics

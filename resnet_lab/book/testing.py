@@ -1,0 +1,149 @@
+"""Sec. 3.4's testing protocols on the trained CIFAR nets: single view, flip, 10-crop, multi-scale
+fully-convolutional (chapter 3, last section).
+
+The errors are computed by :mod:`resnet_lab.analysis.multicrop` once per run and cached in its record
+(``analysis/multicrop.json``); every profile but ``smoke`` uses all 10,000 test images. The paper's ImageNet
+numbers are held here only as quoted numbers, to stand beside ours.
+"""
+from __future__ import annotations
+
+import pandas as pd
+
+from ..analysis import multicrop as mc
+from ..runs import RunRecord
+from . import data, judge, pct, profile_name, runs, seed_spread
+
+TESTING_ARCHS = ("resnet20", "resnet56", "resnet110", "plain20")
+MULTICROP_IMAGES = {"smoke": 20}  # test images in the smoke profile (CI); every other profile uses all 10k
+FIGURE_SIZE = 64  # input side of the score-map figure (a 16x16 score map)
+
+# ---- QUOTED from He et al. 2015 (ImageNet validation set, top-1 / top-5 error %); this project trains no
+# ImageNet net. Table 3: 10-crop testing. Table 4: single models, the paper's "best results" (Sec. 3.4: the
+# fully-convolutional form, scores averaged over the scales {224, 256, 384, 480, 640}). Table 5: ensembles.
+QUOTED_TABLE3_10CROP = {"ResNet-34 B": (24.52, 7.46), "ResNet-34 C": (24.19, 7.40), "ResNet-50": (22.85, 6.71),
+                        "ResNet-101": (21.75, 6.05), "ResNet-152": (21.43, 5.71)}
+QUOTED_TABLE4_BEST = {"ResNet-34 B": (21.84, 5.71), "ResNet-34 C": (21.53, 5.60), "ResNet-50": (20.74, 5.25),
+                      "ResNet-101": (19.87, 4.60), "ResNet-152": (19.38, 4.49)}
+QUOTED_TABLE5_ENSEMBLE_TOP5 = 3.57  # ILSVRC 2015 entry, ImageNet test set (test server)
+# The authors' released models (github.com/KaimingHe/deep-residual-networks, README): 1-crop = the centre
+# 224x224 crop of the image resized to shorter side 256; their 10-crop numbers there are the paper's Table 3.
+QUOTED_RELEASE_1CROP = {"ResNet-50": (24.7, 7.8), "ResNet-101": (23.6, 7.1), "ResNet-152": (23.0, 6.7)}
+
+
+def testing_runs():
+    """The recorded runs of :data:`TESTING_ARCHS` (a RunSet: ``.missing`` names those not recorded yet)."""
+    return runs(TESTING_ARCHS)
+
+
+def multicrop(record: RunRecord) -> dict:
+    """The per-protocol test errors of a run (computed once, then read from its record)."""
+    return mc.cached(record, data(), MULTICROP_IMAGES.get(record.config.profile))
+
+
+def _label(m: str) -> str:
+    label, views = mc.METHODS[m]
+    return f"{label} ({views} view{'s' if views > 1 else ''})"
+
+
+def multicrop_table(results: dict[str, dict]) -> pd.DataFrame:
+    """One row per net, one column per protocol: test error (%, one decimal) and, after the single view, the
+    difference to the single view in points."""
+    rows = {}
+    for net, r in results.items():
+        e, base = r["errors"], r["errors"]["single"]
+        row = {}
+        for m in mc.METHODS:
+            row[_label(m)] = pct(e[m]) if m == "single" else f"{pct(e[m])} ({100 * (e[m] - base):+.1f})"
+        row["test images"] = f"{r['n_images']:,}"
+        rows[net] = row
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def scale_table(results: dict[str, dict]) -> pd.DataFrame:
+    """Test error of the fully-convolutional net at each single input size (%, one decimal)."""
+    return pd.DataFrame.from_dict(
+        {net: {f"{s}x{s}": pct(e) for s, e in r["scale_errors"].items()} for net, r in results.items()},
+        orient="index")
+
+
+def multicrop_report(results: dict[str, dict], missing=()) -> str:
+    """What each protocol buys over the single view at CIFAR scale, per net, judged against the seed spread
+    (Markdown list)."""
+    if not results:
+        return "- No net of this comparison is recorded at this profile yet."
+    spread = seed_spread("final_test_error")
+    lines = []
+    for m in list(mc.METHODS)[1:]:
+        diffs = {net: r["errors"][m] - r["errors"]["single"] for net, r in results.items()}
+        largest = max(diffs.values(), key=abs)
+        per_net = ", ".join(f"{net} {100 * d:+.1f}" for net, d in diffs.items())
+        moved = ", ".join(f"{net} {r['fixed'][m]} fixed / {r['broken'][m]} broken" for net, r in results.items())
+        lines.append(f"- **{_label(m)}** against the single view: {per_net} points (images that turn right / "
+                     f"wrong: {moved}). The largest change, {100 * largest:+.1f} points, is {judge(largest, spread)}.")
+    best = {net: min(mc.METHODS, key=lambda m: r["errors"][m]) for net, r in results.items()}
+    lines.append("- Lowest error per net: " + ", ".join(
+        f"{net} {_label(m)} {pct(results[net]['errors'][m])}" for net, m in best.items()) + ".")
+    gains = {net: r["errors"]["single"] - min(r["errors"].values()) for net, r in results.items()}
+    top = max(gains, key=gains.get)
+    q = quoted_gains()
+    lines.append(f"- **What multi-crop buys here:** at most {100 * gains[top]:.1f} points over the single view "
+                 f"({top}) -- {judge(gains[top], spread)}. On ImageNet the paper's protocols bought (quoted, "
+                 f"top-1): {q['ten_crop']} points from the centre crop to 10 crops, and another {q['multiscale']} from 10-crop to "
+                 f"the fully-convolutional multi-scale form.")
+    rule = max(abs(r["errors_logit_average"][m] - r["errors"][m]) for r in results.values() for m in mc.METHODS)
+    lines.append(f"- Averaging logits instead of softmax probabilities changes no error by more than "
+                 f"{100 * rule:.2f} points.")
+    n = {r["n_images"] for r in results.values()}
+    if n != {10000}:
+        lines.append(f"- Computed on {', '.join(f'{k:,}' for k in sorted(n))} test images (profile "
+                     f"`{profile_name()}`), not all 10,000: these numbers say nothing about the nets.")
+    if missing:
+        from ..runs import describe
+        lines.append("- Not recorded yet, so not in the table: " + ", ".join(describe(c) for c in missing) + ".")
+    return "\n".join(lines)
+
+
+def quoted_imagenet() -> pd.DataFrame:
+    """The paper's ImageNet numbers for the same nets under its two protocols (QUOTED, not re-run), with the
+    difference between them, and the authors' release's single-crop numbers."""
+    rows = {}
+    for net, (t1, t5) in QUOTED_TABLE3_10CROP.items():
+        b1, b5 = QUOTED_TABLE4_BEST[net]
+        c = QUOTED_RELEASE_1CROP.get(net)
+        rows[net] = {
+            "1 centre crop (quoted, release)": f"{c[0]:.1f}% / {c[1]:.1f}%" if c else "not released",
+            "10-crop (quoted, Table 3)": f"{t1:.2f}% / {t5:.2f}%",
+            "fully-conv., multi-scale (quoted, Table 4)": f"{b1:.2f}% / {b5:.2f}%",
+            "Table 4 - Table 3 (points)": f"{b1 - t1:+.2f} / {b5 - t5:+.2f}",
+        }
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def quoted_gains() -> dict[str, str]:
+    """The quoted gains in words, for the text: ranges over the nets of :func:`quoted_imagenet` (top-1)."""
+    ten = [QUOTED_RELEASE_1CROP[k][0] - QUOTED_TABLE3_10CROP[k][0] for k in QUOTED_RELEASE_1CROP]
+    best = [QUOTED_TABLE3_10CROP[k][0] - QUOTED_TABLE4_BEST[k][0] for k in QUOTED_TABLE3_10CROP]
+    return {"ten_crop": f"{min(ten):.1f} to {max(ten):.1f}", "multiscale": f"{min(best):.1f} to {max(best):.1f}",
+            "ensemble": f"{QUOTED_TABLE5_ENSEMBLE_TOP5:.2f}%"}
+
+
+def score_map_figure(record: RunRecord, size: int = FIGURE_SIZE, classes: int = 3):
+    """The class-score maps of the fully-convolutional net on one test image resized to ``size``: the first
+    image of the fixed test shuffle that the net gets right at 32x32 and at ``size``."""
+    import torch
+    from .. import plots
+    from ..analysis import eval_images
+    from ..data import CLASSES, normalize
+
+    d = data()
+    model = record.load_model()
+    x8, y = eval_images(d, 200)
+    x = normalize(x8, d.mean)
+    with torch.no_grad():
+        small = mc.score_map(model, x).mean((2, 3)).argmax(1)
+        maps = mc.score_map(model, x, size)
+    right = ((small == y) & (maps.mean((2, 3)).argmax(1) == y)).nonzero().flatten()
+    i = int(right[0]) if len(right) else 0
+    image = mc.resize(x8[i:i + 1].float() / 255, size)[0].clamp(0, 1)
+    return plots.score_maps(image, maps[i], CLASSES, int(y[i]), classes=classes,
+                            title=f"{record.config.arch}, input {size}x{size}")

@@ -1,0 +1,130 @@
+"""Sec. 3.4 test-time protocols: the fully-convolutional form, the 10 crops, and the per-method errors."""
+import pytest
+import torch
+from torch import nn
+
+from resnet_lab.analysis import multicrop as mc
+from resnet_lab.data import normalize
+from resnet_lab.models import build, cifar_net
+
+
+def _trained_like(model: nn.Module, seed: int = 0) -> nn.Module:
+    """Random BN statistics and affine parameters, so eval mode is not the identity map (as after training)."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.running_mean.copy_(0.2 * torch.randn(m.num_features, generator=g))
+                m.running_var.copy_(0.5 + torch.rand(m.num_features, generator=g))
+                m.weight.copy_(0.5 + torch.rand(m.num_features, generator=g))
+                m.bias.copy_(0.1 * torch.randn(m.num_features, generator=g))
+        model.fc.bias.copy_(torch.randn(model.fc.out_features, generator=g))
+    return model.eval()
+
+
+@pytest.fixture
+def batch():
+    g = torch.Generator().manual_seed(1)
+    return torch.randn(6, 3, 32, 32, generator=g)
+
+
+@pytest.mark.parametrize("arch,variant", [("resnet20", "basic"), ("plain20", "basic"), ("resnet20", "preact")])
+def test_fully_convolutional_is_the_same_function(arch, variant, batch):
+    model = _trained_like(build(arch, variant=variant))
+    fc = mc.fully_convolutional(model).eval()
+    with torch.no_grad():
+        assert torch.allclose(fc(batch), model(batch), atol=1e-5)
+        # at any input size: global average pooling and a linear layer commute
+        big = mc.resize(batch, 48)
+        assert torch.allclose(fc(big), model(big), atol=1e-5)
+    assert isinstance(fc.classifier, nn.Conv2d) and fc.classifier.kernel_size == (1, 1)
+    assert model.fc.weight.shape == (10, fc.classifier.in_channels)  # the original is left as it was
+
+
+def test_score_map_size_and_average(batch):
+    model = _trained_like(cifar_net(14))
+    for size, side in ((None, 8), (48, 12), (64, 16)):  # two stride-2 stages: side = input / 4
+        m = mc.score_map(model, batch, size)
+        assert m.shape == (6, 10, side, side)
+        x = batch if size is None else mc.resize(batch, size)
+        with torch.no_grad():
+            assert torch.allclose(m.mean((2, 3)), model(x), atol=1e-5)
+    # the map is not constant over positions (else "fully convolutional" would say nothing)
+    assert mc.score_map(model, batch).std((2, 3)).min() > 0
+
+
+def test_fully_convolutional_rejects_other_nets():
+    with pytest.raises(ValueError, match="CIFAR net"):
+        mc.fully_convolutional(nn.Linear(3, 10))
+
+
+def test_ten_crop_views(batch):
+    views = mc.ten_crop(batch)
+    assert views.shape == (10, 6, 3, 32, 32)
+    assert torch.equal(views[0], batch)  # centre crop of the 4-padded 40x40 canvas is the image itself
+    for k in range(5):
+        assert torch.equal(views[5 + k], views[k].flip(-1))  # the last five are the flips of the first five
+        assert not torch.equal(views[5 + k], views[k])
+    # corners: top-left starts 4 pixels outside the image (zero padding), bottom-right 4 pixels inside
+    assert torch.equal(views[1][..., 4:, 4:], batch[..., :28, :28]) and (views[1][..., :4, :] == 0).all()
+    assert torch.equal(views[2][..., 4:, :28], batch[..., :28, 4:]) and (views[2][..., :, 28:] == 0).all()
+    assert torch.equal(views[3][..., :28, 4:], batch[..., 4:, :28]) and (views[3][..., 28:, :] == 0).all()
+    assert torch.equal(views[4][..., :28, :28], batch[..., 4:, 4:]) and (views[4][..., :, 28:] == 0).all()
+    assert not any(torch.equal(views[i], views[j]) for i in range(10) for j in range(i))  # ten different views
+
+
+class _Blind(nn.Module):
+    """Ignores its input: the same class scores at every position of every image, at any size."""
+
+    def __init__(self):
+        super().__init__()
+        self.scores = nn.Parameter(torch.tensor([0.0, 0.0, 3.0] + [0.0] * 7))
+
+    def score_map(self, x):
+        return self.scores[None, :, None, None].expand(len(x), -1, x.shape[-2] // 4, x.shape[-1] // 4)
+
+    def forward(self, x):
+        return self.score_map(x).mean((2, 3))
+
+
+def _uint8_images(n, seed=2):
+    g = torch.Generator().manual_seed(seed)
+    return torch.randint(0, 256, (n, 3, 32, 32), generator=g, dtype=torch.uint8)
+
+
+def test_blind_model_has_one_error_for_every_method():
+    x = _uint8_images(37)  # not a multiple of the batch size
+    y = torch.tensor([2] * 11 + [5] * 26)  # class 2 (the blind model's answer) for 11 of 37
+    r = mc.evaluate(_Blind(), x, y, torch.zeros(3, 32, 32), batch_size=8)
+    assert set(r["errors"]) == set(mc.METHODS)
+    for table in (r["errors"], r["errors_logit_average"], r["scale_errors"]):
+        assert all(e == pytest.approx(26 / 37) for e in table.values()), table
+    assert r["n_images"] == 37 and all(v == 0 for v in r["changed"].values())
+    assert r["views"] == {"single": 1, "flip": 2, "ten_crop": 10, "multiscale": 4, "multiscale_flip": 8}
+
+
+def test_evaluate_single_view_matches_the_net_and_protocols_differ():
+    model = _trained_like(cifar_net(8), seed=3)
+    x, mean = _uint8_images(40, seed=4), torch.full((3, 32, 32), 0.5)
+    with torch.no_grad():  # centre the logits on these images, so the answer depends on the image
+        model.fc.bias.sub_(model(normalize(x, mean)).mean(0))
+        model.fc.weight.mul_(10)
+        model.fc.bias.mul_(10)
+        pred = model(normalize(x, mean)).argmax(1)
+    assert len(pred.unique()) > 2
+    y = pred.clone()
+    y[:15] = (y[:15] + 1) % 10  # 15 of 40 wrong for the single view, by construction
+    r = mc.evaluate(model.train(), x, y, mean, batch_size=16)  # BN must be put in eval mode by evaluate
+    assert r["errors"]["single"] == pytest.approx(15 / 40)
+    assert r["scale_errors"]["32"] == pytest.approx(15 / 40)  # the fully-convolutional net at 32x32 is the net
+    # the other protocols see other pixels, so some predictions move
+    assert r["changed"]["ten_crop"] > 0 and r["changed"]["multiscale"] > 0
+    for m in mc.METHODS:
+        assert r["fixed"][m] - r["broken"][m] == round((r["errors"]["single"] - r["errors"][m]) * 40)
+
+
+def test_evaluate_does_not_touch_the_model():
+    model = _trained_like(cifar_net(8)).train()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    mc.evaluate(model, _uint8_images(8), torch.zeros(8, dtype=torch.long), torch.zeros(3, 32, 32))
+    assert model.training and all(torch.equal(before[k], v) for k, v in model.state_dict().items())
