@@ -181,3 +181,125 @@ def score_maps(image, maps, class_names: Sequence[str], label: int, classes: int
     if title:
         fig.suptitle(title, fontsize=10)
     return fig
+
+
+# --- Lesions (Veit et al. 2016) and loss landscapes (Li et al. 2018): chapter "Inside trained ResNets" ---
+
+def _net_style(names: Sequence[str]) -> dict:
+    """One colour per depth (a ResNet and its plain twin share it), solid for ResNets, dashed for plain nets."""
+    def depth(n):
+        return int("".join(c for c in n if c.isdigit()) or 0)
+    cols = dict(zip(sorted({depth(n) for n in names}), plt.get_cmap("tab10").colors))
+    return {n: dict(color=cols[depth(n)], ls="-" if n.startswith("resnet") else "--") for n in names}
+
+
+def lesion_blocks(lesions: dict, ax=None):
+    """Test error with one block deleted, per block, one line per net; each net's intact error dotted; the
+    downsampling blocks shaded. A plain downsampling block has no identity of its shape: no point there."""
+    fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(6.5, 3.8))
+    style = _net_style(list(lesions))
+    shaded = set()
+    for name, r in lesions.items():
+        rows = r["single"]
+        idx = [b["index"] for b in rows]
+        err = [np.nan if b["error"] is None else 100 * b["error"] for b in rows]
+        ax.plot(idx, err, marker="o", ms=4, lw=1.5, label=name, **style[name])
+        ax.axhline(100 * r["baseline"]["error"], color=style[name]["color"], ls=":", lw=1)
+        for b in rows:
+            if not b["same_shape"] and b["index"] not in shaded:
+                shaded.add(b["index"])
+                ax.axvspan(b["index"] - 0.4, b["index"] + 0.4, color="0.85", zorder=0)
+    ax.axhline(90, color="grey", lw=0.8)
+    ax.text(1.0, 90.5, "chance (90%)", va="bottom", ha="right", fontsize=8, color="grey",
+            transform=ax.get_yaxis_transform())
+    ax.set_xlabel("deleted block (grey: downsampling block, option A)")
+    ax.set_ylabel("test error (%)")
+    ax.set_ylim(0, 100)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, title="dotted: intact net", title_fontsize=8)
+    return fig
+
+
+def lesion_k(lesions: dict, ax=None):
+    """Test error against the number k of deleted same-shape blocks: a dot per random draw, the mean as a line
+    (k = 1: the mean over every single same-shape deletion; k = 0: the intact net)."""
+    from .analysis.lesion import error_by_k
+    fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(5.5, 3.8))
+    style = _net_style(list(lesions))
+    for name, r in lesions.items():
+        rows = error_by_k(r)
+        ax.plot([q["k"] for q in rows], [100 * q["mean"] for q in rows], marker="s", ms=4, lw=1.8, label=name,
+                **style[name])
+        ax.scatter([d["k"] for d in r["random"]], [100 * d["error"] for d in r["random"]], s=10, alpha=0.6,
+                   color=style[name]["color"])
+    ax.axhline(90, color="grey", lw=0.8)
+    ax.set_xlabel("number of same-shape blocks deleted (k)")
+    ax.set_ylabel("test error (%)")
+    ax.set_ylim(0, 100)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, title="line: mean; dots: draws", title_fontsize=8)
+    return fig
+
+
+def _loss_levels(grids: Sequence[dict], n: int = 14) -> np.ndarray:
+    lo = min(float(np.min(g["loss"])) for g in grids)
+    hi = max(float(np.max(g["loss"])) for g in grids)
+    return np.geomspace(max(lo, 1e-3) * 1.05, max(hi, lo * 2), n)
+
+
+def landscape_contour(g: dict, ax, levels=None, key: str = "loss", title: str = ""):
+    """One net's 2-D slice as contour lines on log-spaced ``levels``; the cross marks the trained weights."""
+    from matplotlib.colors import LogNorm
+    levels = _loss_levels([g]) if levels is None else levels
+    c = np.asarray(g["coords"])
+    cs = ax.contour(c, c, np.asarray(g[key]), levels=levels, cmap="viridis", norm=LogNorm(levels[0], levels[-1]),
+                    linewidths=1.1)
+    ax.clabel(cs, cs.levels[::3], fmt="%.3g", fontsize=7)
+    ax.plot([0], [0], "k+", ms=10)
+    ax.set_title(title, fontsize=10)
+    ax.set_xlabel("a (direction d1)")
+    ax.set_aspect("equal")
+    return cs
+
+
+def landscape_contours(lands: dict, key: str = "loss", title: str = ""):
+    """Li et al. Fig. 5 style: contour lines of the loss on the 2-D slice, one panel per net, the same
+    (log-spaced) levels in every panel; the cross marks the trained weights."""
+    names = list(lands)
+    fig, axes = plt.subplots(1, len(names), figsize=(3.9 * len(names), 3.7), squeeze=False)
+    levels = _loss_levels(list(lands.values()))
+    cs = None
+    for ax, name in zip(axes[0], names):
+        cs = landscape_contour(lands[name], ax, levels, key, title=name)
+    axes[0][0].set_ylabel("b (direction d2)")
+    if cs is not None:
+        bar = fig.colorbar(cs, ax=list(axes[0]), shrink=0.85, label=f"training-subset {key} (log scale)")
+        bar.set_ticks(levels[::2], labels=[f"{v:.3g}" for v in levels[::2]])
+        bar.minorticks_off()
+    if title:
+        fig.suptitle(title, fontsize=10)
+    return fig
+
+
+def landscape_slices(lands: dict):
+    """1-D slices through the trained weights (the grid's centre row and column): loss (log scale) and error
+    against the step along d1 (solid markers) and d2 (open markers)."""
+    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.6))
+    style = _net_style(list(lands))
+    for name, g in lands.items():
+        c = np.asarray(g["coords"])
+        i0 = int(np.abs(c).argmin())
+        L, E = np.asarray(g["loss"]), 100 * np.asarray(g["error"])
+        for vals, ax in ((L, a), (E, b)):
+            ax.plot(c, vals[i0, :], marker="o", ms=3, label=f"{name}, d1", **style[name])
+            ax.plot(c, vals[:, i0], marker="o", ms=3, mfc="white", alpha=0.8, label=f"{name}, d2", **style[name])
+    a.set_yscale("log")
+    a.axhline(np.log(10), color="grey", lw=0.8)
+    a.set_ylabel("training-subset loss (log scale)")
+    b.set_ylabel("training-subset error (%)")
+    for ax in (a, b):
+        ax.set_xlabel("step along the direction")
+        ax.grid(alpha=0.3)
+    a.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    return fig

@@ -4,6 +4,8 @@
 * :mod:`.first_steps` -- the loss over the first SGD steps at lr 0.1 and 0.01.
 * :mod:`.lr_study` -- how often nets collapse at lr 0.1 in their first hundreds of iterations (dead ReLUs).
 * :mod:`.multicrop` -- Sec. 3.4's test protocols: flip, 10-crop, the fully-convolutional multi-scale form.
+* :mod:`.lesion` -- delete blocks of a trained net at test time (Veit et al. 2016); plain-net control.
+* :mod:`.landscape` -- 2-D loss slices along filter-normalised random directions (Li et al. 2018).
 """
 from .first_steps import first_steps, pooled_features
 from .responses import branch_vs_identity, eval_images, fold_identity, layer_statistics

@@ -427,3 +427,4 @@ def warmup_report(record: RunRecord) -> str:
 # Studies added after chapters 1-4, one submodule each (imported last: they use the plumbing above).
 from . import variants  # noqa: E402
 from . import testing  # noqa: E402
+from . import trained  # noqa: E402

@@ -1,0 +1,306 @@
+"""The trained-nets chapter: lesions (Veit et al. 2016) and loss landscapes (Li et al. 2018) of recorded runs.
+
+Both analyses are computed once per run and cached in its record (``runs/<id>/analysis/lesion.json``,
+``runs/<id>/analysis/landscape-<steps>x<steps>-n<images>-s<seed>.json``); the settings below say on what.
+"""
+from __future__ import annotations
+
+import re
+import time
+
+import numpy as np
+import pandas as pd
+import torch
+
+from ..analysis import landscape as LS
+from ..analysis import lesion as LE
+from ..runs import RunRecord
+from . import RunSet, data, judge, pct, profile_name, runs, seed_spread
+
+NETS = ("resnet20", "plain20", "resnet56", "plain56", "resnet110")  # plain-110 is not trained (> 60% error)
+SMOKE_NETS = ("resnet20", "plain20")  # the smoke profile (CI) analyses the depth-20 pair only
+LESION_IMAGES = {"smoke": 250}  # test images for the lesions; every profile not listed uses all 10,000
+LESION_DRAWS = {"smoke": 2}  # random draws per number of deleted blocks; default 5
+LESION_SEED = 0
+LANDSCAPE = {"smoke": (5, 64)}  # (grid steps per axis, training images); default (21, 500)
+LANDSCAPE_DEFAULT = (21, 500)
+LANDSCAPE_SPAN = 1.0  # the grid covers [-span, span]^2 in units of the filter-normalised directions
+DIRECTION_SEED = 0  # the same directions seed for every net
+TRAIN_SUBSET_SEED = 5
+
+
+def nets() -> RunSet:
+    """The chapter's runs (seed 0) at this profile; with training off, missing ones are named in ``.missing``."""
+    return runs(SMOKE_NETS if profile_name() == "smoke" else NETS)
+
+
+def lesion_settings(profile: str | None = None) -> dict:
+    p = profile or profile_name()
+    return dict(images=LESION_IMAGES.get(p), draws=LESION_DRAWS.get(p, 5), seed=LESION_SEED)
+
+
+def landscape_settings(profile: str | None = None) -> dict:
+    steps, images = LANDSCAPE.get(profile or profile_name(), LANDSCAPE_DEFAULT)
+    return dict(steps=steps, images=images, span=LANDSCAPE_SPAN, seed=DIRECTION_SEED)
+
+
+def lesion_images(n: int | None):
+    """The first ``n`` test images of the book's fixed shuffle (all 10,000 when n is None)."""
+    from ..analysis import eval_images
+    return eval_images(data(), n)
+
+
+def train_images(n: int):
+    """A fixed subset of ``n`` images of the 45k training split (no augmentation)."""
+    d = data()
+    idx = torch.randperm(len(d.train_y), generator=torch.Generator().manual_seed(TRAIN_SUBSET_SEED))[:n]
+    return d.train_x[idx], d.train_y[idx]
+
+
+def lesion(record: RunRecord) -> dict:
+    """Veit et al.'s lesion study of a recorded run (cached in ``analysis/lesion.json``)."""
+    s = lesion_settings(record.config.profile)
+
+    def compute():
+        x, y = lesion_images(s["images"])
+        t = time.process_time()
+        out = LE.lesion_study(record.load_model(), x, y, data().mean, draws=s["draws"], seed=s["seed"])
+        out["cpu_seconds"] = round(time.process_time() - t, 1)
+        return out
+    return record.cached("lesion", compute)
+
+
+def landscape(record: RunRecord) -> dict:
+    """Li et al.'s 2-D loss slice of a recorded run (cached in ``analysis/landscape-...json``)."""
+    s = landscape_settings(record.config.profile)
+    name = f"landscape-{s['steps']}x{s['steps']}-n{s['images']}-s{s['seed']}"
+
+    def compute():
+        x, y = train_images(s["images"])
+        t = time.process_time()
+        out = LS.landscape(record.load_model(), x, y, data().mean, steps=s["steps"], span=s["span"],
+                           seed=s["seed"])
+        out["cpu_seconds"] = round(time.process_time() - t, 1)
+        out["data"] = f"{s['images']} training images (fixed subset, seed {TRAIN_SUBSET_SEED}), no augmentation"
+        return out
+    return record.cached(name, compute)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Frames and Markdown reports, computed from the cached results
+# ---------------------------------------------------------------------------------------------------------
+
+def single_frame(result: dict) -> pd.DataFrame:
+    """One row per block: its position, whether it downsamples, and the test error with it alone deleted."""
+    f = pd.DataFrame(result["single"])
+    f["downsampling"] = ~f["same_shape"]
+    f["error"] = f["error"].astype(float)
+    return f
+
+
+def _single_stats(result: dict) -> dict:
+    f = single_frame(result)
+    same = f[f.same_shape]
+    down = f[f.downsampling & f.error.notna()]
+    base = result["baseline"]["error"]
+    return dict(base=base, same_mean=float(same.error.mean()), same_max=float(same.error.max()),
+                same_worst=same.loc[same.error.idxmax(), "name"], down=dict(zip(down.name, down.error)),
+                n_same=len(same))
+
+
+def lesion_report(lesions: dict[str, dict]) -> str:
+    """Per net and per ResNet/plain pair: what deleting blocks did, computed from the cached lesion results."""
+    spread = seed_spread()
+    lines, stats = [], {}
+    for name, r in lesions.items():
+        s = stats[name] = _single_stats(r)
+        kind = "ResNet" if r["residual"] else "plain net"
+        line = (f"- **{name}** ({kind}, {r['images']:,} test images): intact {pct(s['base'])}; deleting one of its "
+                f"{s['n_same']} same-shape blocks gives {pct(s['same_mean'])} on average (worst: {s['same_worst']}, "
+                f"{pct(s['same_max'])})")
+        if s["down"]:
+            line += "; deleting a downsampling block: " + ", ".join(f"{k} {pct(v)}" for k, v in s["down"].items())
+        elif not r["residual"]:
+            line += "; its downsampling blocks cannot be deleted (no identity of their shape)"
+        by_k = LE.error_by_k(r)
+        last = by_k[-1]
+        lines.append(line + f"; with all {last['k']} same-shape blocks deleted: {pct(last['mean'])}.")
+    for name in lesions:
+        if name.startswith("resnet") and f"plain{name[6:]}" in lesions:
+            p, q = stats[name], stats[f"plain{name[6:]}"]
+            rise_r, rise_p = p["same_mean"] - p["base"], q["same_mean"] - q["base"]
+            lines.append(f"- Depth {name[6:]}: one deleted same-shape block costs {name} {100 * rise_r:.1f} points "
+                         f"and plain{name[6:]} {100 * rise_p:.1f} points on average; the difference, "
+                         f"{100 * (rise_p - rise_r):.1f} points, is {judge(rise_p - rise_r, spread)}.")
+    return "\n".join(lines) if lines else "- No run of this chapter is recorded at this profile yet."
+
+
+def k_report(lesions: dict[str, dict]) -> str:
+    """The error against the number k of deleted blocks, per net (mean over the draws)."""
+    lines = []
+    for name, r in lesions.items():
+        rows = LE.error_by_k(r)
+        steps = np.diff([row["mean"] for row in rows])
+        lines.append(f"- {name}: " + ", ".join(f"k={row['k']} {pct(row['mean'])}" for row in rows)
+                     + f" (largest step from one k to the next: {100 * steps.max():.1f} points).")
+    return "\n".join(lines)
+
+
+def sharpness_table(lands: dict[str, dict]) -> pd.DataFrame:
+    """The numbers :func:`resnet_lab.analysis.landscape.sharpness` reads off each net's grid, formatted."""
+    rows = {}
+    for name, g in lands.items():
+        s = LS.sharpness(g)
+        rows[name] = {"loss at centre": f"{s['centre_loss']:.3f}", "error at centre": pct(s["centre_error"]),
+                      "loss rise at 0.5": f"{s['rise_0.5']:.3f}", "loss rise at 1.0": f"{s['rise_1.0']:.3f}",
+                      "grid below chance loss": pct(s["below_chance"]),
+                      "non-convex points (below chance)": _pct(s["nonconvex"])}
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def landscape_report(lands: dict[str, dict]) -> str:
+    """Per ResNet/plain pair: how the two slices compare (one seed each: described, not judged)."""
+    lines = []
+    for name, g in lands.items():
+        s = LS.sharpness(g)
+        lines.append(f"- {name}: training-subset loss {s['centre_loss']:.3f} at the trained weights, "
+                     f"{s['centre_loss'] + s['rise_0.5']:.3f} on average half a unit away along the two axes and "
+                     f"{s['centre_loss'] + s['rise_1.0']:.3f} one unit away; {pct(s['below_chance'])} of the grid "
+                     f"is below the chance loss ln 10 = 2.30.")
+    for name in lands:
+        other = f"plain{name[6:]}"
+        if name.startswith("resnet") and other in lands:
+            r, p = LS.sharpness(lands[name]), LS.sharpness(lands[other])
+            ratio = p["rise_0.5"] / r["rise_0.5"] if r["rise_0.5"] > 0 else float("nan")
+            lines.append(f"- Depth {name[6:]}: half a unit from the trained weights the loss rises "
+                         f"{p['rise_0.5']:.3f} for {other} and {r['rise_0.5']:.3f} for {name} (ratio {ratio:.2g}); "
+                         f"locally non-convex: {_pct(p['nonconvex'])} of {other}'s low-loss grid points, "
+                         f"{_pct(r['nonconvex'])} of {name}'s. One seed and one pair of directions each: no seed "
+                         f"spread of these numbers is measured, so this is a description, not a finding.")
+    return "\n".join(lines) if lines else "- No run of this chapter is recorded at this profile yet."
+
+
+def cost_line(lesions: dict[str, dict], lands: dict[str, dict]) -> str:
+    """What the cached analyses cost (CPU seconds of the process that computed them, as recorded)."""
+    parts = []
+    for name in lesions:
+        a = lesions[name].get("cpu_seconds")
+        b = lands.get(name, {}).get("cpu_seconds")
+        if a is not None or b is not None:
+            parts.append(f"{name}: lesions {a / 60:.1f} min, landscape {b / 60:.1f} min" if a and b else
+                         f"{name}: lesions {a} s, landscape {b} s")
+    return ("CPU time recorded when the caches were computed (one thread): " + "; ".join(parts) + ".") if parts else ""
+
+
+def explorer(records: dict[str, RunRecord], title: str = ""):
+    """A static widget (works without a kernel): pick a depth and plain/ResNet, see that net's single-block
+    lesions and its loss slice (contour levels shared by all views, so switching compares like with like)."""
+    import matplotlib.pyplot as plt
+    import ipywidgets as widgets
+
+    from .. import plots
+    from ..widgets import static_explorer
+    if not records:
+        return widgets.HTML(f"<p><b>{title}</b>: no run of this chapter is recorded at this profile yet.</p>")
+    lands = {n: landscape(r) for n, r in records.items()}
+    levels = plots._loss_levels(list(lands.values()))
+    views = {}
+    for name, rec in records.items():
+        fig, (a, b) = plt.subplots(1, 2, figsize=(10.5, 3.8), gridspec_kw=dict(width_ratios=[1.5, 1]))
+        plots.lesion_blocks({name: lesion(rec)}, ax=a)
+        plots.landscape_contour(lands[name], b, levels, title=f"{name}: loss on the 2-D slice")
+        fig.tight_layout()
+        views[(_depth(name), "residual" if name.startswith("resnet") else "plain")] = fig
+    depths = sorted({_depth(n) for n in (NETS if profile_name() != "smoke" else SMOKE_NETS)})
+    return static_explorer(views, depths, ["plain", "residual"], title=title,
+                           missing="not recorded at this profile yet (plain-110 is not trained: the paper's has "
+                                   "> 60% error)")
+
+
+def _depth(name: str) -> int:
+    return int(re.sub(r"\D", "", name))
+
+
+def caption_line(records: dict[str, RunRecord]) -> str:
+    """For captions: profile, data, seeds and nets shown."""
+    from . import caption
+    if not records:
+        return caption(records)
+    seeds = sorted({r.config.seed for r in records.values()})
+    return f"{caption(records)}, seed {', '.join(map(str, seeds))}; nets: {', '.join(records)}"
+
+
+def lesion_method(profile: str | None = None) -> str:
+    """What the lesion figures are computed on (Markdown), from the settings in force."""
+    s = lesion_settings(profile)
+    n = f"{s['images']:,} test images (a fixed subset)" if s["images"] else "all 10,000 test images"
+    return (f"Every error below is measured on {n}, BN in eval mode with the trained running statistics. Random "
+            f"multi-block deletions: {s['draws']} draws for each number k of deleted blocks (one when k is all of "
+            f"them), draw d of k taken from `numpy.random.default_rng([{s['seed']}, k, d])`, so a ResNet and its "
+            f"plain twin lose the same blocks.")
+
+
+def landscape_method(profile: str | None = None) -> str:
+    """What the landscape figures are computed on (Markdown), from the settings in force."""
+    s = landscape_settings(profile)
+    return (f"Grid: {s['steps']} x {s['steps']} points over $[-{s['span']:g}, {s['span']:g}]^2$ (step "
+            f"{2 * s['span'] / (s['steps'] - 1):.2g}); loss and error on {s['images']:,} training images (a fixed "
+            f"subset of the 45k split, seed {TRAIN_SUBSET_SEED}, no augmentation); directions seed "
+            f"{s['seed']} for every net.")
+
+
+def landscape_data_line(profile: str | None = None) -> str:
+    s = landscape_settings(profile)
+    return (f"{s['steps']} x {s['steps']} grid over [-{s['span']:g}, {s['span']:g}]^2, {s['images']:,} training "
+            f"images, directions seed {s['seed']}")
+
+
+def lesion_data_line(profile: str | None = None) -> str:
+    s = lesion_settings(profile)
+    n = f"{s['images']:,} test images" if s["images"] else "all 10,000 test images"
+    return f"{n}, BN in eval mode, {s['draws']} random draws per k (seed {s['seed']})"
+
+
+def conclusion(lesions: dict[str, dict], lands: dict[str, dict], missing=()) -> str:
+    """What the recorded runs show, computed from the cached analyses and judged against the seed spread."""
+    spread = seed_spread()
+    lines = []
+    for name, r in lesions.items():
+        s = _single_stats(r)
+        rise = s["same_mean"] - s["base"]
+        if r["residual"]:
+            down = list(s["down"].values())
+            line = (f"- {name}: deleting one same-shape block raises the test error by {100 * rise:.1f} points on "
+                    f"average -- {judge(rise, spread)}")
+            if down:
+                d = float(np.mean(down)) - s["same_mean"]
+                line += (f"; the downsampling blocks cost {100 * abs(d):.1f} points {'more' if d > 0 else 'less'} "
+                         f"than the average same-shape block ({judge(d, spread)})")
+            lines.append(line + ".")
+        else:
+            lines.append(f"- {name}: deleting one same-shape block takes the test error from {pct(s['base'])} to "
+                         f"{pct(s['same_mean'])} on average (chance: 90.0%).")
+        if name.startswith("resnet") and f"plain{name[6:]}" in lesions:
+            q = _single_stats(lesions[f"plain{name[6:]}"])
+            diff = (q["same_mean"] - q["base"]) - rise
+            lines.append(f"- The shortcut's share at depth {name[6:]}: one deleted block costs plain{name[6:]} "
+                         f"{100 * abs(diff):.1f} points {'more' if diff > 0 else 'less'} than {name} -- "
+                         f"{judge(diff, spread)}.")
+    for name in lands:
+        other = f"plain{name[6:]}"
+        if name.startswith("resnet") and other in lands:
+            r, p = LS.sharpness(lands[name]), LS.sharpness(lands[other])
+            flatter = name if r["rise_0.5"] < p["rise_0.5"] else other
+            lines.append(f"- Loss slices at depth {name[6:]}: {flatter} rises less half a unit from its trained "
+                         f"weights ({r['rise_0.5']:.3f} for {name}, {p['rise_0.5']:.3f} for {other}); one seed and "
+                         f"one pair of directions, so a description rather than a finding.")
+    if missing:
+        from ..runs import describe
+        lines.append("- Not analysed, because not recorded at this profile yet: "
+                     + ", ".join(describe(c) for c in missing) + ". Nothing above speaks for them.")
+    return "\n".join(lines) if lines else "- No run of this chapter is recorded at this profile yet."
+
+
+def _pct(x: float) -> str:
+    """A percentage, or 'n/a' for NaN (no grid point below the chance loss)."""
+    return "n/a" if x != x else pct(x)
