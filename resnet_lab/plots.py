@@ -159,25 +159,31 @@ def placeholder(text: str, figsize=(6, 2.2)):
     return fig
 
 
-def score_maps(image, maps, class_names: Sequence[str], label: int, classes: int = 3, title: str = ""):
-    """One image (float [3,H,W] in [0,1]) and the class-score maps [K,h,w] of a fully-convolutional net on it:
-    the ``classes`` highest-scoring classes (by spatial average), plus the true class if it is not among them.
-    One colour scale for all maps; each panel's title gives the map's average, i.e. the net's logit."""
-    avg = maps.mean((1, 2))
-    shown = [int(k) for k in avg.argsort(descending=True)[:classes]]
+def score_maps(images: Sequence, maps: Sequence, class_names: Sequence[str], label: int, classes: int = 3,
+               row_titles: Sequence[str] | None = None, title: str = ""):
+    """One image at several input sizes (rows) and the class-score maps [K,h,w] of a fully-convolutional net on
+    each: the input (float [3,H,W] in [0,1]), then the maps of the ``classes`` highest-scoring classes of the
+    first row (by spatial average), plus the true class if it is not among them -- the same classes in every
+    row, one colour scale for all maps. Each panel's title gives the map's average, i.e. the net's logit."""
+    first = maps[0].mean((1, 2))
+    shown = [int(k) for k in first.argsort(descending=True)[:classes]]
     if label not in shown:
         shown.append(label)
-    lo, hi = float(maps[shown].min()), float(maps[shown].max())
-    fig, axes = plt.subplots(1, len(shown) + 1, figsize=(2.4 * (len(shown) + 1) + 0.6, 2.9))
-    axes[0].imshow(image.permute(1, 2, 0).numpy())
-    axes[0].set_title(f"input ({class_names[label]})", fontsize=9)
-    for ax, k in zip(axes[1:], shown):
-        im = ax.imshow(maps[k].numpy(), cmap="RdBu_r", vmin=-max(abs(lo), abs(hi)), vmax=max(abs(lo), abs(hi)))
-        mark = " (true)" if k == label else ""
-        ax.set_title(f"{class_names[k]}{mark}: mean {float(avg[k]):.2f}", fontsize=9)
-    for ax in axes:
-        ax.set_xticks([]), ax.set_yticks([])
-    fig.colorbar(im, ax=list(axes[1:]), shrink=0.8, label="class score")
+    lim = max(float(m[shown].abs().max()) for m in maps)
+    fig, axes = plt.subplots(len(maps), len(shown) + 1, figsize=(2.3 * (len(shown) + 1) + 0.8, 2.5 * len(maps)),
+                             squeeze=False)
+    for r, (image, m) in enumerate(zip(images, maps)):
+        avg = m.mean((1, 2))
+        ax = axes[r][0]
+        ax.imshow(image.permute(1, 2, 0).numpy())
+        ax.set_title(row_titles[r] if row_titles else f"input ({class_names[label]})", fontsize=9)
+        for ax, k in zip(axes[r][1:], shown):
+            im = ax.imshow(m[k].numpy(), cmap="RdBu_r", vmin=-lim, vmax=lim)
+            top = " *" if k == int(avg.argmax()) else ""
+            ax.set_title(f"{class_names[k]}{' (true)' if k == label else ''}: {float(avg[k]):.2f}{top}", fontsize=9)
+        for ax in axes[r]:
+            ax.set_xticks([]), ax.set_yticks([])
+    fig.colorbar(im, ax=[a for row in axes for a in row[1:]], shrink=0.8, label="class score")
     if title:
         fig.suptitle(title, fontsize=10)
     return fig

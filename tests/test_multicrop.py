@@ -128,3 +128,10 @@ def test_evaluate_does_not_touch_the_model():
     before = {k: v.clone() for k, v in model.state_dict().items()}
     mc.evaluate(model, _uint8_images(8), torch.zeros(8, dtype=torch.long), torch.zeros(3, 32, 32))
     assert model.training and all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+
+
+def test_mcnemar_p():
+    from resnet_lab.book.testing import mcnemar_p
+    assert mcnemar_p(5, 5) == 1.0 and mcnemar_p(0, 0) == 1.0
+    assert mcnemar_p(10, 0) == pytest.approx(2 / 1024) and mcnemar_p(0, 10) == mcnemar_p(10, 0)
+    assert mcnemar_p(391, 282) < 1e-3 < mcnemar_p(30, 25)

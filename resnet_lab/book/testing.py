@@ -66,23 +66,47 @@ def scale_table(results: dict[str, dict]) -> pd.DataFrame:
         orient="index")
 
 
-def multicrop_report(results: dict[str, dict], missing=()) -> str:
+def mcnemar_p(fixed: int, broken: int) -> float:
+    """Exact two-sided McNemar p-value: could the net's ``fixed`` vs ``broken`` images (same test images, two
+    protocols) be a fair coin's split? The paired question on one net; the seed spread asks another."""
+    from math import comb
+    n, k = fixed + broken, min(fixed, broken)
+    if n == 0:
+        return 1.0
+    return min(1.0, 2 * sum(comb(n, i) for i in range(k + 1)) / 2 ** n)
+
+
+def multicrop_report(results: dict[str, dict], records=None) -> str:
     """What each protocol buys over the single view at CIFAR scale, per net, judged against the seed spread
-    (Markdown list)."""
+    (Markdown list). ``records``: the runs (a RunSet names the missing ones)."""
+    missing = getattr(records, "missing", ())
     if not results:
         return "- No net of this comparison is recorded at this profile yet."
     spread = seed_spread("final_test_error")
     lines = []
+    if records:
+        gap = {net: results[net]["errors"]["single"] - records[net].metrics["final_test_error"]
+               for net in results if net in records}
+        if gap:
+            worst = max(gap, key=lambda k: abs(gap[k]))
+            lines.append(f"- Check: the single view reproduces each run's recorded test error to within "
+                         f"{100 * abs(gap[worst]):.2f} points ({worst}; the record keeps its weights in float16).")
     for m in list(mc.METHODS)[1:]:
         diffs = {net: r["errors"][m] - r["errors"]["single"] for net, r in results.items()}
         largest = max(diffs.values(), key=abs)
         per_net = ", ".join(f"{net} {100 * d:+.1f}" for net, d in diffs.items())
-        moved = ", ".join(f"{net} {r['fixed'][m]} fixed / {r['broken'][m]} broken" for net, r in results.items())
-        lines.append(f"- **{_label(m)}** against the single view: {per_net} points (images that turn right / "
-                     f"wrong: {moved}). The largest change, {100 * largest:+.1f} points, is {judge(largest, spread)}.")
+        moved = ", ".join(f"{net} {r['fixed'][m]} / {r['broken'][m]} (p = {mcnemar_p(r['fixed'][m], r['broken'][m]):.1g})"
+                          for net, r in results.items())
+        lines.append(f"- **{_label(m)}** against the single view: {per_net} points (test images it turns right / "
+                     f"wrong, with the exact McNemar p of that split: {moved}). The largest change, "
+                     f"{100 * largest:+.1f} points, is {judge(largest, spread)}.")
     best = {net: min(mc.METHODS, key=lambda m: r["errors"][m]) for net, r in results.items()}
     lines.append("- Lowest error per net: " + ", ".join(
         f"{net} {_label(m)} {pct(results[net]['errors'][m])}" for net, m in best.items()) + ".")
+    big = max(results[next(iter(results))]["scales"])
+    lines.append(f"- The fully-convolutional net on the image upscaled to {big}x{big} alone (no averaging): "
+                 + ", ".join(f"{net} {pct(r['scale_errors'][str(big)])} (32x32: {pct(r['scale_errors']['32'])})"
+                             for net, r in results.items()) + "; chance is 90.0%.")
     gains = {net: r["errors"]["single"] - min(r["errors"].values()) for net, r in results.items()}
     top = max(gains, key=gains.get)
     q = quoted_gains()
@@ -127,9 +151,9 @@ def quoted_gains() -> dict[str, str]:
             "ensemble": f"{QUOTED_TABLE5_ENSEMBLE_TOP5:.2f}%"}
 
 
-def score_map_figure(record: RunRecord, size: int = FIGURE_SIZE, classes: int = 3):
-    """The class-score maps of the fully-convolutional net on one test image resized to ``size``: the first
-    image of the fixed test shuffle that the net gets right at 32x32 and at ``size``."""
+def score_map_figure(record: RunRecord, sizes=(32, FIGURE_SIZE), classes: int = 3):
+    """The class-score maps of the fully-convolutional net on one test image at each input size of ``sizes``
+    (one row each): the first image of the fixed test shuffle that the net gets right at 32x32."""
     import torch
     from .. import plots
     from ..analysis import eval_images
@@ -138,12 +162,12 @@ def score_map_figure(record: RunRecord, size: int = FIGURE_SIZE, classes: int = 
     d = data()
     model = record.load_model()
     x8, y = eval_images(d, 200)
-    x = normalize(x8, d.mean)
     with torch.no_grad():
-        small = mc.score_map(model, x).mean((2, 3)).argmax(1)
-        maps = mc.score_map(model, x, size)
-    right = ((small == y) & (maps.mean((2, 3)).argmax(1) == y)).nonzero().flatten()
+        right = (mc.score_map(model, normalize(x8, d.mean)).mean((2, 3)).argmax(1) == y).nonzero().flatten()
     i = int(right[0]) if len(right) else 0
-    image = mc.resize(x8[i:i + 1].float() / 255, size)[0].clamp(0, 1)
-    return plots.score_maps(image, maps[i], CLASSES, int(y[i]), classes=classes,
-                            title=f"{record.config.arch}, input {size}x{size}")
+    x = normalize(x8[i:i + 1], d.mean)
+    maps = [mc.score_map(model, x, s)[0] for s in sizes]
+    images = [mc.resize(x8[i:i + 1].float() / 255, s)[0].clamp(0, 1) for s in sizes]
+    titles = [f"input {s}x{s} ({m.shape[-1]}x{m.shape[-1]} map)" for s, m in zip(sizes, maps)]
+    return plots.score_maps(images, maps, CLASSES, int(y[i]), classes=classes, row_titles=titles,
+                            title=f"{record.config.arch}: class-score maps; true class {CLASSES[int(y[i])]}")
