@@ -309,3 +309,107 @@ def landscape_slices(lands: dict):
     a.legend(fontsize=7, ncol=2)
     fig.tight_layout()
     return fig
+
+
+# --- Initialisation (De & Smith 2020; Balduzzi et al. 2017): chapter "What the shortcut does at initialisation" ---
+
+def branch_skip_variance(frames: dict, logy: bool = False, predicted: bool = True, title: str = "",
+                         log_ratio: bool = True):
+    """Per residual block. Left: variance of the skip path (bold), of the branch F(x) (thin) and, dotted, the
+    +Var(F)-per-block prediction. Right: branch/skip variance ratio (log scale unless
+    ``log_ratio=False``), prediction dotted. Open circles:
+    option-A stage boundaries (subsampling, zero-padded channels). One colour per depth; dashed: ``preact``."""
+    fig, (a, b) = plt.subplots(1, 2, figsize=(11, 3.8))
+    style = _net_style(list(frames))
+    for name, f in frames.items():
+        st = style[name]
+        a.plot(f.block, f.skip_var, lw=1.8, label=f"{name}: skip", **st)
+        a.plot(f.block, f.branch_var, lw=0.8, alpha=0.7, color=st["color"], ls=st["ls"])
+        b.plot(f.block, f.var_ratio, lw=1.8, label=name, **st)
+        if predicted:
+            a.plot(f.block, f.pred_skip_var, ":", lw=1.3, color=st["color"])
+            b.plot(f.block, f.pred_ratio, ":", lw=1.3, color=st["color"])
+        bd = f[f.boundary.astype(bool)]
+        a.plot(bd.block, bd.skip_var, "o", mfc="white", ms=5, color=st["color"])
+        b.plot(bd.block, bd.var_ratio, "o", mfc="white", ms=5, color=st["color"])
+    a.set_ylabel("variance (channel mean)" + (", log scale" if logy else ""))
+    b.set_ylabel("branch / skip variance" + (", log scale" if log_ratio else ""))
+    if log_ratio:
+        b.set_yscale("log")
+    else:
+        b.set_ylim(bottom=0)
+    if logy:
+        a.set_yscale("log")
+    for ax in (a, b):
+        ax.set_xlabel("residual block l")
+        ax.grid(alpha=0.3)
+    note = "bold: skip, thin: branch" + (", dotted: +Var(F) per block" if predicted else "")
+    a.legend(fontsize=7, title=note, title_fontsize=7)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def gradient_autocorrelation(frames: dict, max_lag: int | None = None):
+    """Left: autocorrelation of the input gradient along the line (mean cosine of g(t) and g(t + k)) against
+    the lag k, one line per net (plain dashed, ResNet solid, one colour per depth). Right: its lag-1 value
+    against depth, plain against residual."""
+    fig, (a, b) = plt.subplots(1, 2, figsize=(11, 3.8), gridspec_kw=dict(width_ratios=[1.6, 1]))
+    style = _net_style(list(frames))
+    for name, f in frames.items():
+        n = max_lag or len(f) // 4
+        a.plot(f.lag[: n + 1], f.autocorr[: n + 1], lw=1.6, label=name, **style[name])
+    a.axhline(0, color="grey", lw=0.8)
+    a.set_xlabel(f"lag k (steps of 1/{len(next(iter(frames.values()))) - 1} along the line)")
+    a.set_ylabel("mean cos(g(t), g(t + k))")
+    a.legend(fontsize=7, ncol=2)
+    for kind, marker in (("plain", "s--"), ("resnet", "o-")):
+        pts = sorted((int(k[len(kind):]), float(f.autocorr.iloc[1])) for k, f in frames.items() if k.startswith(kind))
+        if pts:
+            b.plot(*zip(*pts), marker, label="ResNet" if kind == "resnet" else "plain")
+    b.set_xlabel("depth (weighted layers)")
+    b.set_ylabel("autocorrelation at lag 1")
+    b.set_ylim(-0.05, 1.05)
+    b.legend(fontsize=8)
+    for ax in (a, b):
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def gradient_traces(frames: dict, names: Sequence[str], coordinate: str = "red channel, centre pixel"):
+    """One coordinate of the input gradient g(t) along the line, one panel per net (each on its own scale)."""
+    fig, axes = plt.subplots(1, len(names), figsize=(3.0 * len(names), 2.8), squeeze=False)
+    style = _net_style(list(names))
+    for ax, name in zip(axes[0], names):
+        f = frames[name]
+        ax.plot(f.t, f.coordinate, lw=1, color=style[name]["color"])
+        ax.set_title(name, fontsize=9)
+        ax.set_xlabel("t (position on the line)")
+        ax.grid(alpha=0.3)
+        ax.ticklabel_format(axis="y", style="sci", scilimits=(-2, 3))
+    axes[0][0].set_ylabel(f"g(t), {coordinate}")
+    fig.tight_layout()
+    return fig
+
+
+def shattering_view(frame, title: str = "", max_lag: int | None = None):
+    """One net (for the depth explorer): one coordinate of g(t) along the line, and the autocorrelation."""
+    fig, (a, b) = plt.subplots(1, 2, figsize=(9, 3.0))
+    a.plot(frame.t, frame.coordinate, lw=1, color="tab:blue")
+    a.set_xlabel("t (position on the line)")
+    a.set_ylabel("g(t), one coordinate")
+    a.ticklabel_format(axis="y", style="sci", scilimits=(-2, 3))
+    n = max_lag or len(frame) // 4
+    b.plot(frame.lag[: n + 1], frame.autocorr[: n + 1], lw=1.6, color="tab:blue")
+    b.axhline(0, color="grey", lw=0.8)
+    b.set_ylim(-0.1, 1.05)
+    b.set_xlabel("lag k")
+    b.set_ylabel("mean cos(g(t), g(t + k))")
+    for ax in (a, b):
+        ax.grid(alpha=0.3)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig

@@ -6,6 +6,9 @@
 * :mod:`.multicrop` -- Sec. 3.4's test protocols: flip, 10-crop, the fully-convolutional multi-scale form.
 * :mod:`.lesion` -- delete blocks of a trained net at test time (Veit et al. 2016); plain-net control.
 * :mod:`.landscape` -- 2-D loss slices along filter-normalised random directions (Li et al. 2018).
+* :mod:`.branch_variance` -- residual branch against skip variance per block at initialisation, with and without
+  BN (De & Smith 2020).
+* :mod:`.shattered` -- input-gradient autocorrelation along a line of inputs at initialisation (Balduzzi et al. 2017).
 """
 from .first_steps import first_steps, pooled_features
 from .responses import branch_vs_identity, eval_images, fold_identity, layer_statistics

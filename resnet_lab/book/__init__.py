@@ -428,3 +428,4 @@ def warmup_report(record: RunRecord) -> str:
 from . import variants  # noqa: E402
 from . import testing  # noqa: E402
 from . import trained  # noqa: E402
+from . import initialisation  # noqa: E402
