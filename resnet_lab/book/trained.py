@@ -14,7 +14,7 @@ import torch
 
 from ..analysis import landscape as LS
 from ..analysis import lesion as LE
-from ..runs import RunRecord
+from ..runs import RunRecord, training_allowed
 from . import RunSet, data, judge, pct, profile_name, runs, seed_spread
 
 NETS = ("resnet20", "plain20", "resnet56", "plain56", "resnet110")  # plain-110 is not trained (> 60% error)
@@ -29,9 +29,34 @@ DIRECTION_SEED = 0  # the same directions seed for every net
 TRAIN_SUBSET_SEED = 5
 
 
+def _cache_names(record: RunRecord) -> list[str]:
+    s = landscape_settings(record.config.profile)
+    return ["lesion", f"landscape-{s['steps']}x{s['steps']}-n{s['images']}-s{s['seed']}"]
+
+
 def nets() -> RunSet:
-    """The chapter's runs (seed 0) at this profile; with training off, missing ones are named in ``.missing``."""
-    return runs(SMOKE_NETS if profile_name() == "smoke" else NETS)
+    """The chapter's runs (seed 0) at this profile; with training off, missing ones are named in ``.missing``.
+
+    With training off (the book build) a recorded run whose lesion and landscape analyses are not cached yet is
+    left out too (they cost minutes of CPU each) and named in ``.uncached``; see :func:`uncached_note`."""
+    ns = runs(SMOKE_NETS if profile_name() == "smoke" else NETS)
+    if training_allowed():
+        ns.uncached = []
+        return ns
+    ready = {k: r for k, r in ns.items()
+             if all((r.path / "analysis" / f"{n}.json").exists() for n in _cache_names(r))}
+    out = RunSet(ready, missing=ns.missing)
+    out.uncached = [k for k in ns if k not in ready]
+    return out
+
+
+def uncached_note(records: RunSet) -> str:
+    """A Markdown line naming recorded runs whose analyses are not cached yet ('' when none)."""
+    names = getattr(records, "uncached", [])
+    if not names:
+        return ""
+    return (f"**Recorded but not analysed yet:** {', '.join(names)}. The book build only reads cached analyses; "
+            f"run this notebook with training allowed (the default) to compute and cache them.")
 
 
 def lesion_settings(profile: str | None = None) -> dict:
