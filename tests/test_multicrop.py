@@ -135,3 +135,11 @@ def test_mcnemar_p():
     assert mcnemar_p(5, 5) == 1.0 and mcnemar_p(0, 0) == 1.0
     assert mcnemar_p(10, 0) == pytest.approx(2 / 1024) and mcnemar_p(0, 10) == mcnemar_p(10, 0)
     assert mcnemar_p(391, 282) < 1e-3 < mcnemar_p(30, 25)
+
+
+def test_report_judges_each_net_against_the_seed_spread():
+    from resnet_lab.book.testing import _verdicts
+    assert _verdicts({"a": -0.011, "b": -0.013}, 0.012) == (
+        "a: within the seed spread (1.2 points): no finding; b: larger than the seed spread (1.2 points): a finding.")
+    assert _verdicts({"a": 0.2, "b": -0.3}, 0.012).startswith("For every net the change is larger than")
+    assert "not judged" in _verdicts({"a": 0.0}, None)
