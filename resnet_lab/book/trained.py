@@ -214,7 +214,8 @@ def cost_line(lesions: dict[str, dict], lands: dict[str, dict]) -> str:
         if a is not None or b is not None:
             parts.append(f"{name}: lesions {a / 60:.1f} min, landscape {b / 60:.1f} min" if a and b else
                          f"{name}: lesions {a} s, landscape {b} s")
-    return ("CPU time recorded when the caches were computed (one thread): " + "; ".join(parts) + ".") if parts else ""
+    return ("CPU time recorded when the caches were computed (one thread, on a machine that was also training "
+            "other runs, which slows each thread): " + "; ".join(parts) + ".") if parts else ""
 
 
 def explorer(records: dict[str, RunRecord], title: str = ""):
@@ -286,7 +287,7 @@ def lesion_data_line(profile: str | None = None) -> str:
     return f"{n}, BN in eval mode, {s['draws']} random draws per k (seed {s['seed']})"
 
 
-def conclusion(lesions: dict[str, dict], lands: dict[str, dict], missing=()) -> str:
+def conclusion(lesions: dict[str, dict], lands: dict[str, dict], missing=(), uncached=()) -> str:
     """What the recorded runs show, computed from the cached analyses and judged against the seed spread."""
     spread = seed_spread()
     lines = []
@@ -323,6 +324,9 @@ def conclusion(lesions: dict[str, dict], lands: dict[str, dict], missing=()) -> 
         from ..runs import describe
         lines.append("- Not analysed, because not recorded at this profile yet: "
                      + ", ".join(describe(c) for c in missing) + ". Nothing above speaks for them.")
+    if uncached:
+        lines.append("- Recorded but not analysed yet (no cached lesion/landscape results): " + ", ".join(uncached)
+                     + ". Nothing above speaks for them either.")
     return "\n".join(lines) if lines else "- No run of this chapter is recorded at this profile yet."
 
 
