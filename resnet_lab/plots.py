@@ -209,7 +209,7 @@ def lesion_blocks(lesions: dict, ax=None):
         rows = r["single"]
         idx = [b["index"] for b in rows]
         err = [np.nan if b["error"] is None else 100 * b["error"] for b in rows]
-        ax.plot(idx, err, marker="o", ms=4, lw=1.5, label=name, **style[name])
+        ax.plot(idx, err, marker="o" if r["residual"] else "s", ms=4, lw=1.5, label=name, **style[name])
         ax.axhline(100 * r["baseline"]["error"], color=style[name]["color"], ls=":", lw=1)
         for b in rows:
             if not b["same_shape"] and b["index"] not in shaded:

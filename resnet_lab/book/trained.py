@@ -317,9 +317,11 @@ def conclusion(lesions: dict[str, dict], lands: dict[str, dict], missing=(), unc
         if name.startswith("resnet") and other in lands:
             r, p = LS.sharpness(lands[name]), LS.sharpness(lands[other])
             flatter = name if r["rise_0.5"] < p["rise_0.5"] else other
-            lines.append(f"- Loss slices at depth {name[6:]}: {flatter} rises less half a unit from its trained "
-                         f"weights ({r['rise_0.5']:.3f} for {name}, {p['rise_0.5']:.3f} for {other}); one seed and "
-                         f"one pair of directions, so a description rather than a finding.")
+            lines.append(f"- Loss slices at depth {name[6:]}: half a unit from the trained weights the loss rises less "
+                         f"for {flatter} ({r['rise_0.5']:.3f} for {name}, {p['rise_0.5']:.3f} for {other}); the slice "
+                         f"curves downwards at {_pct(r['nonconvex'])} of {name}'s and {_pct(p['nonconvex'])} of "
+                         f"{other}'s low-loss points. One seed and one pair of directions: a description, not a "
+                         f"finding.")
     if missing:
         from ..runs import describe
         lines.append("- Not analysed, because not recorded at this profile yet: "
