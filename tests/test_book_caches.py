@@ -1,6 +1,7 @@
 """The book build reads cached analyses only: a recorded run without its chapter-6 caches is named, not computed."""
 from types import SimpleNamespace
 
+import resnet_lab.book as book
 from resnet_lab.book import RunSet, trained
 from resnet_lab.train import RunConfig
 
@@ -17,10 +18,10 @@ def test_uncached_runs_are_left_out_and_named_when_training_is_off(tmp_path, mon
     recs = RunSet({"resnet20": _rec(tmp_path, "a", "yes"), "plain20": _rec(tmp_path, "b", "")})
     monkeypatch.setattr(trained, "runs", lambda archs: recs)
     monkeypatch.setattr(trained, "profile_name", lambda: "cpu")
-    monkeypatch.setattr(trained, "training_allowed", lambda: False)
+    monkeypatch.setattr(book, "training_allowed", lambda: False)
     ns = trained.nets()
     assert list(ns) == ["resnet20"] and ns.uncached == ["plain20"]
     assert "plain20" in trained.uncached_note(ns)
-    monkeypatch.setattr(trained, "training_allowed", lambda: True)
+    monkeypatch.setattr(book, "training_allowed", lambda: True)
     ns = trained.nets()
     assert list(ns) == ["resnet20", "plain20"] and trained.uncached_note(ns) == ""

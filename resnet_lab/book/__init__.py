@@ -70,6 +70,7 @@ class RunSet(dict):
     def __init__(self, *a, missing=(), **kw):
         super().__init__(*a, **kw)
         self.missing: list[RunConfig] = list(missing)
+        self.uncached: list[str] = []  # recorded, but an analysis the page needs is not cached (see analysed())
 
     def note(self) -> str:
         """A Markdown line for a figure whose runs are not all recorded yet ('' when none is missing)."""
@@ -106,6 +107,19 @@ def runs(archs, variant: str = "basic", **kw) -> RunSet:
         except RunNotRecorded:
             missing.append(_config(a, variant, **kw))
     return RunSet(out, missing=missing)
+
+
+def analysed(records: RunSet, cache_names) -> RunSet:
+    """With training off (the book build), keep only the runs whose analyses ``cache_names(record)`` are all
+    cached (``analysis/<name>.json``); the others are named in ``.uncached``. Analyses of trained nets cost
+    minutes to hours of CPU, so the build reads them and never computes them. With training on: unchanged."""
+    if training_allowed():
+        return records
+    ready = {k: r for k, r in records.items()
+             if all((r.path / "analysis" / f"{n}.json").exists() for n in cache_names(r))}
+    out = RunSet(ready, missing=records.missing)
+    out.uncached = [k for k in records if k not in ready]
+    return out
 
 
 def sweep(**kw) -> RunSet:

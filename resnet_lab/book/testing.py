@@ -10,8 +10,8 @@ from __future__ import annotations
 import pandas as pd
 
 from ..analysis import multicrop as mc
-from ..runs import RunRecord, training_allowed
-from . import RunSet, data, judge, pct, profile_name, runs, seed_spread
+from ..runs import RunRecord
+from . import RunSet, analysed, data, judge, pct, profile_name, runs, seed_spread
 
 TESTING_ARCHS = ("resnet20", "resnet56", "resnet110", "plain20")
 MULTICROP_IMAGES = {"smoke": 20}  # test images in the smoke profile (CI); every other profile uses all 10k
@@ -36,14 +36,7 @@ def testing_runs():
     With training off (the book build) a recorded run whose ``analysis/multicrop.json`` is not cached yet is left
     out too -- on all 10k images it costs 15 to 100+ CPU-minutes, past the build's time limit per cell -- and
     named in ``.uncached``."""
-    rs = runs(TESTING_ARCHS)
-    if training_allowed():
-        rs.uncached = []
-        return rs
-    out = RunSet({k: r for k, r in rs.items() if (r.path / "analysis" / "multicrop.json").exists()},
-                 missing=rs.missing)
-    out.uncached = [k for k in rs if k not in out]
-    return out
+    return analysed(runs(TESTING_ARCHS), lambda r: ["multicrop"])
 
 
 def multicrop(record: RunRecord) -> dict:

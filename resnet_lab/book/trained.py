@@ -14,8 +14,8 @@ import torch
 
 from ..analysis import landscape as LS
 from ..analysis import lesion as LE
-from ..runs import RunRecord, training_allowed
-from . import RunSet, data, judge, pct, profile_name, runs, seed_spread
+from ..runs import RunRecord
+from . import RunSet, analysed, data, judge, pct, profile_name, runs, seed_spread
 
 NETS = ("resnet20", "plain20", "resnet56", "plain56", "resnet110")  # plain-110 is not trained (> 60% error)
 SMOKE_NETS = ("resnet20", "plain20")  # the smoke profile (CI) analyses the depth-20 pair only
@@ -39,20 +39,12 @@ def nets() -> RunSet:
 
     With training off (the book build) a recorded run whose lesion and landscape analyses are not cached yet is
     left out too (they cost minutes of CPU each) and named in ``.uncached``; see :func:`uncached_note`."""
-    ns = runs(SMOKE_NETS if profile_name() == "smoke" else NETS)
-    if training_allowed():
-        ns.uncached = []
-        return ns
-    ready = {k: r for k, r in ns.items()
-             if all((r.path / "analysis" / f"{n}.json").exists() for n in _cache_names(r))}
-    out = RunSet(ready, missing=ns.missing)
-    out.uncached = [k for k in ns if k not in ready]
-    return out
+    return analysed(runs(SMOKE_NETS if profile_name() == "smoke" else NETS), _cache_names)
 
 
 def uncached_note(records: RunSet) -> str:
     """A Markdown line naming recorded runs whose analyses are not cached yet ('' when none)."""
-    names = getattr(records, "uncached", [])
+    names = records.uncached
     if not names:
         return ""
     return (f"**Recorded but not analysed yet:** {', '.join(names)}. The book build only reads cached analyses; "
