@@ -1,4 +1,4 @@
-"""Command line: ``python -m resnet_lab {arch,train,runs,sweep,bench}``."""
+"""Command line: ``python -m resnet_lab {arch,train,runs,sweep,bench,pack-data}``."""
 from __future__ import annotations
 
 import argparse
@@ -131,6 +131,14 @@ def _cmd_bench(a) -> int:
     return 0
 
 
+def _cmd_pack_data(a) -> int:
+    from .data import pack_imagefolder
+
+    dest = pack_imagefolder(a.src, a.dest)
+    print(f"{dest}: {dest.stat().st_size / 2**20:.1f} MiB; use it as --data {dest} or RESNET_LAB_CIFAR10={dest}")
+    return 0
+
+
 def _part(text: str):
     try:
         i, n = (int(x) for x in text.split("/"))
@@ -211,6 +219,10 @@ def parser() -> argparse.ArgumentParser:
     bench.add_argument("--data", default=None)
     bench.add_argument("--json", action="store_true")
     bench.set_defaults(fn=_cmd_bench)
+    pack = sub.add_parser("pack-data", help="pack an ImageFolder copy of CIFAR-10 into one .jpegpack file")
+    pack.add_argument("src", help="the ImageFolder copy, e.g. ../shared/data/cifar10-jpeg")
+    pack.add_argument("dest", help="the pack to write, e.g. .device/cifar10-jpeg.jpegpack")
+    pack.set_defaults(fn=_cmd_pack_data)
     return p
 
 

@@ -6,8 +6,9 @@ Sources (the one a run used is recorded with it):
   * ``jpeg``: an ImageFolder copy such as ``../shared/data/cifar10-jpeg``
     (JPEG q75 re-encode of the official images; close to, not identical with, it).
 
-Choose by argument or ``RESNET_LAB_CIFAR10``: a path to an ImageFolder copy, a
-path to a folder holding ``cifar-10-batches-py``, or the word ``official``
+Choose by argument or ``RESNET_LAB_CIFAR10``: a path to an ImageFolder copy (or to
+its one-file pack, :func:`pack_imagefolder`), a path to a folder holding
+``cifar-10-batches-py``, or the word ``official``
 (download into the cache). Images are decoded once into a uint8 tensor cache
 (``RESNET_LAB_CACHE``, default ``~/.cache/resnet_lab``); later loads take well under 2 s.
 
@@ -60,7 +61,7 @@ def resolve_source(source: str | os.PathLike | None = None) -> tuple[str, Path]:
     if spec == "official":
         return "official", cache_dir() / "cifar10-official"
     p = Path(spec).expanduser().resolve()
-    if _is_imagefolder(p):
+    if _is_imagefolder(p) or (p.suffix == PACK_SUFFIX and p.is_file()):
         return "jpeg", p
     if (p / "cifar-10-batches-py").is_dir() or p.name == "cifar-10-batches-py":
         return "official", p.parent if p.name == "cifar-10-batches-py" else p
@@ -105,31 +106,90 @@ def _count_imagefolder(root: Path) -> None:
                                      f"has {n // len(CLASSES)} ({n:,} {split} images in 10 classes)")
 
 
-def _decode_imagefolder(root: Path, split: str) -> tuple[torch.Tensor, torch.Tensor]:
-    from torchvision.io import decode_jpeg, read_file
+def _decode_jpegs(blobs: list[torch.Tensor], names: list[str], split: str) -> torch.Tensor:
+    """uint8 [N,3,32,32] from encoded JPEGs; a bad image raises DatasetInvalid naming it."""
+    from torchvision.io import decode_jpeg
     from tqdm.auto import tqdm
 
-    files, labels = _list_imagefolder(root, split)
-    images = torch.empty(len(files), 3, 32, 32, dtype=torch.uint8)
+    images = torch.empty(len(blobs), 3, 32, 32, dtype=torch.uint8)
     chunk = 2000
-    for start in tqdm(range(0, len(files), chunk), desc=f"decoding {split} JPEGs", leave=False):
-        names = files[start:start + chunk]
+    for start in tqdm(range(0, len(blobs), chunk), desc=f"decoding {split} JPEGs", leave=False):
+        batch = blobs[start:start + chunk]
         try:
-            decoded = decode_jpeg([read_file(str(f)) for f in names])
-        except RuntimeError:  # find the culprit, one file at a time
+            decoded = decode_jpeg(batch)
+        except RuntimeError:  # find the culprit, one image at a time
             decoded = []
-            for f in names:
+            for name, blob in zip(names[start:start + chunk], batch):
                 try:
-                    decoded.append(decode_jpeg(read_file(str(f))))
+                    decoded.append(decode_jpeg(blob))
                 except RuntimeError as e:
-                    raise DatasetInvalid(f"CIFAR-10 copy: {f} is not a readable JPEG ({str(e).splitlines()[0]})")
-        for i, (f, img) in enumerate(zip(names, decoded)):
+                    raise DatasetInvalid(f"CIFAR-10 copy: {name} is not a readable JPEG ({str(e).splitlines()[0]})")
+        for i, img in enumerate(decoded):
             if img.shape[0] == 1:
                 img = img.expand(3, -1, -1)
             if tuple(img.shape) != (3, 32, 32):
-                raise DatasetInvalid(f"CIFAR-10 copy: {f} is {tuple(img.shape[1:])} pixels, not 32x32")
+                raise DatasetInvalid(f"CIFAR-10 copy: {names[start + i]} is {tuple(img.shape[1:])} pixels, not 32x32")
             images[start + i] = img
-    return images, torch.tensor(labels, dtype=torch.int64)
+    return images
+
+
+def _decode_imagefolder(root: Path, split: str) -> tuple[torch.Tensor, torch.Tensor]:
+    from torchvision.io import read_file
+
+    files, labels = _list_imagefolder(root, split)
+    blobs = [read_file(str(f)) for f in files]
+    return _decode_jpegs(blobs, [str(f) for f in files], split), torch.tensor(labels, dtype=torch.int64)
+
+
+# -- one-file packs of an ImageFolder copy: what travels to a machine that cannot see ../shared -------------
+PACK_SUFFIX = ".jpegpack"
+PACK_FORMAT = "resnet_lab/cifar10-jpeg-pack/1"
+
+
+def pack_imagefolder(src: str | os.PathLike, dest: str | os.PathLike) -> Path:
+    """Write the JPEG bytes of a complete ImageFolder copy into one file (about 53 MiB for CIFAR-10).
+
+    The bytes are stored as they are (no re-encoding), with labels and file names, so a pack decodes to the
+    same images as its folder and gives runs the same data fingerprint. ``dest`` must end in ``.jpegpack``;
+    give the pack wherever a source is asked for (``--data``, ``RESNET_LAB_CIFAR10``). Loaded with
+    ``weights_only=True``: a pack holds tensors and strings only.
+    """
+    root, dest = Path(src).expanduser().resolve(), Path(dest)
+    if dest.suffix != PACK_SUFFIX:
+        raise ValueError(f"{dest}: a pack's name must end in {PACK_SUFFIX}")
+    if not _is_imagefolder(root):
+        raise DatasetNotFound(f"{root} is not an ImageFolder copy of CIFAR-10 (no train/ and test/ folders)")
+    out: dict = {"format": PACK_FORMAT}
+    for split in EXPECTED:
+        files, labels = _list_imagefolder(root, split)
+        blobs = [f.read_bytes() for f in files]
+        out[f"{split}_bytes"] = torch.frombuffer(bytearray(b"".join(blobs)), dtype=torch.uint8)
+        out[f"{split}_offsets"] = torch.tensor([0] + np.cumsum([len(b) for b in blobs]).tolist(), dtype=torch.int64)
+        out[f"{split}_y"] = torch.tensor(labels, dtype=torch.int64)
+        out[f"{split}_names"] = "\n".join(str(f.relative_to(root)) for f in files)
+    return atomic_torch_save(out, dest)
+
+
+def _decode_pack(path: Path) -> dict[str, torch.Tensor]:
+    try:
+        pack = torch.load(path, weights_only=True)
+    except Exception as e:
+        raise DatasetInvalid(f"CIFAR-10 pack {path} cannot be read ({' '.join(str(e).split())[:200]})") from e
+    if not isinstance(pack, dict) or pack.get("format") != PACK_FORMAT:
+        raise DatasetInvalid(f"{path} is not a CIFAR-10 JPEG pack of format {PACK_FORMAT}")
+    raw = {}
+    for split in EXPECTED:
+        try:
+            data, offsets, y = pack[f"{split}_bytes"], pack[f"{split}_offsets"], pack[f"{split}_y"]
+            names = pack[f"{split}_names"].split("\n")
+        except KeyError as e:
+            raise DatasetInvalid(f"CIFAR-10 pack {path} has no {e.args[0]!r}") from None
+        if len(offsets) != len(y) + 1 or len(names) != len(y) or int(offsets[-1]) != len(data):
+            raise DatasetInvalid(f"CIFAR-10 pack {path}: its {split} index does not match its bytes")
+        blobs = [data[int(a):int(b)] for a, b in zip(offsets[:-1], offsets[1:])]
+        raw[f"{split}_x"] = _decode_jpegs(blobs, [f"{path}:{n}" for n in names], split)
+        raw[f"{split}_y"] = y
+    return raw
 
 
 def validate(raw: dict, where: str) -> None:
@@ -174,9 +234,11 @@ def _decode_official(root: Path) -> dict[str, torch.Tensor]:
 def load_raw(source: str | os.PathLike | None = None) -> dict:
     """uint8 images [N,3,32,32] and int64 labels of the official train (50k) and test (10k) sets."""
     kind, path = resolve_source(source)
-    key = hashlib.sha1(f"{kind}:{path}".encode()).hexdigest()[:10]
+    is_pack = path.is_file()
+    stamp = f":{path.stat().st_size}:{path.stat().st_mtime_ns}" if is_pack else ""  # a new pack, a new cache
+    key = hashlib.sha1(f"{kind}:{path}{stamp}".encode()).hexdigest()[:10]
     cache = cache_dir() / f"cifar10-{kind}-{key}.pt"
-    if kind == "jpeg":  # cheap check of the folder first: a changed copy must not be served from the cache
+    if kind == "jpeg" and not is_pack:  # cheap check of the folder first: a changed copy must not be served from the cache
         _count_imagefolder(path)
     if cache.exists():
         try:
@@ -189,6 +251,8 @@ def load_raw(source: str | os.PathLike | None = None) -> dict:
             pass  # a damaged or old cache is rebuilt below
     if kind == "official":
         raw = _decode_official(path)
+    elif is_pack:
+        raw = _decode_pack(path)
     else:
         raw = {}
         for split in ("train", "test"):

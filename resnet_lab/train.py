@@ -272,7 +272,9 @@ def train(config: RunConfig, data: Cifar10, device: str | torch.device | None = 
     ckpt = Path(checkpoint_path) if checkpoint_path else None
     if ckpt is not None and ckpt.exists():
         try:
-            state = torch.load(ckpt, map_location=device, weights_only=True)
+            # on the CPU: the generator state and the permutation must stay CPU tensors; the model and the
+            # optimiser copy their state onto the device themselves in load_state_dict
+            state = torch.load(ckpt, map_location="cpu", weights_only=True)
         except Exception as e:
             why = " ".join(str(e).split())[:200]
             raise CorruptCheckpoint(f"checkpoint {ckpt} cannot be read ({type(e).__name__}: {why}); delete it to "

@@ -179,3 +179,53 @@ def test_bad_folder_trains_nothing(tmp_path, monkeypatch):
     rc = main(["train", "--arch", "resnet20", "--profile", "smoke", "--data", str(root), "--runs", str(store)])
     assert rc != 0
     assert not store.exists() or not [p for p in store.iterdir() if not p.name.startswith(".")]
+
+
+# -- one-file packs (what travels to a GPU machine that cannot see ../shared) --------------------------------
+def test_pack_decodes_to_the_folder_images_and_fingerprint(tmp_path, small_cifar):
+    root = _tiny_imagefolder(tmp_path / "copy")
+    pack = D.pack_imagefolder(root, tmp_path / "c.jpegpack")
+    assert D.resolve_source(pack) == ("jpeg", pack.resolve())
+    a, b = D.load_raw(root), D.load_raw(pack)
+    for k in ("train_x", "train_y", "test_x", "test_y"):
+        assert torch.equal(a[k], b[k]), k
+    assert a["fingerprint"] == b["fingerprint"]
+    assert len(list((tmp_path / "cache").glob("cifar10-jpeg-*.pt"))) == 2  # folder and pack cached apart
+
+
+def test_pack_refuses_a_wrong_name_and_a_partial_folder(tmp_path, small_cifar):
+    import shutil
+    root = _tiny_imagefolder(tmp_path / "copy")
+    with pytest.raises(ValueError, match=r"must end in \.jpegpack"):
+        D.pack_imagefolder(root, tmp_path / "c.pt")
+    shutil.rmtree(root / "train" / "dog")
+    with pytest.raises(D.DatasetInvalid, match="train/dog"):
+        D.pack_imagefolder(root, tmp_path / "c.jpegpack")
+    assert not (tmp_path / "c.jpegpack").exists()
+
+
+def test_a_corrupt_image_in_a_pack_is_named(tmp_path, small_cifar):
+    root = _tiny_imagefolder(tmp_path / "copy")
+    (root / "test" / "frog" / "0001.jpg").write_bytes(b"\xff\xd8 not a jpeg")
+    pack = D.pack_imagefolder(root, tmp_path / "c.jpegpack")
+    with pytest.raises(D.DatasetInvalid, match=r"c\.jpegpack:test/frog/0001\.jpg is not a readable JPEG"):
+        D.load_raw(pack)
+
+
+def test_a_file_that_is_not_a_pack_is_refused(tmp_path, small_cifar):
+    bad = tmp_path / "c.jpegpack"
+    bad.write_bytes(b"junk")
+    with pytest.raises(D.DatasetInvalid, match="cannot be read"):
+        D.load_raw(bad)
+    torch.save({"format": "something else"}, bad)
+    with pytest.raises(D.DatasetInvalid, match="not a CIFAR-10 JPEG pack"):
+        D.load_raw(bad)
+
+
+def test_pack_data_cli(tmp_path, small_cifar, capsys):
+    from resnet_lab.cli import main
+    root = _tiny_imagefolder(tmp_path / "copy")
+    assert main(["pack-data", str(root), str(tmp_path / "c.jpegpack")]) == 0
+    assert "MiB" in capsys.readouterr().out and (tmp_path / "c.jpegpack").is_file()
+    assert main(["pack-data", str(tmp_path / "nothing"), str(tmp_path / "d.jpegpack")]) != 0
+    assert "nothing" in capsys.readouterr().err
