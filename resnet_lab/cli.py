@@ -82,6 +82,15 @@ def _cmd_runs(a) -> int:
         for r in rows:
             if r["error"]:
                 print(f"failed: {r['id']}: {r['error']}")
+    if not a.json:
+        for run in store.in_progress():
+            if run.problem:
+                state = run.problem
+            else:
+                of = f"/{run.iterations:,}" if run.iterations else ""
+                state = f"at iteration {run.iteration:,}{of}"
+            how = "training now" if run.running else "paused; `train` or `sweep` with the same settings resumes it"
+            print(f"in progress: {run.id} {state} ({how})")
     for path, reason in bad:
         print(f"damaged record {path}: {reason}", file=sys.stderr)
     if bad:

@@ -284,6 +284,15 @@ class RunRecord:
         return value
 
 
+class InProgress(NamedTuple):
+    """A run begun but not recorded (see :meth:`RunStore.in_progress`)."""
+    id: str
+    iteration: int | None
+    iterations: int | None  # its profile's, where the id names a known profile
+    running: bool  # a process holds its lock now
+    problem: str | None
+
+
 class RunStore:
     def __init__(self, root: str | os.PathLike | None = None):
         if root is not None and not isinstance(root, (str, os.PathLike)):
@@ -372,6 +381,38 @@ class RunStore:
             c = rec.config
             return rec.identity.get("settings") == resolved_settings(get_profile(c.profile), c.residual, c.depth)
         except (KeyError, OSError, ValueError):
+            return False
+
+    def in_progress(self) -> list[InProgress]:
+        """Runs begun but not recorded: a checkpoint in ``.partial/<id>/``, its iteration, and whether a process
+        holds the run's lock now (training it). ``train``/``sweep`` resume them from there."""
+        out = []
+        for ckpt in sorted((self.root / ".partial").glob("*/checkpoint.pt")):
+            rid = ckpt.parent.name
+            try:
+                state = torch.load(ckpt, map_location="cpu", weights_only=True)
+                iteration = int(state["iteration"])
+            except Exception as e:
+                out.append(InProgress(rid, None, None, self._held(rid), f"unreadable checkpoint ({reason_of(e)})"))
+                continue
+            m = re.search(r"-([a-z0-9_.]+)-s\d+-", rid)
+            total = PROFILES[m.group(1)].iterations if m and m.group(1) in PROFILES else None
+            out.append(InProgress(rid, iteration, total, self._held(rid), None))
+        return out
+
+    def _held(self, rid: str) -> bool:
+        """Whether another process holds the lock of run ``rid`` now (a lock is never taken here)."""
+        path = self.root / ".locks" / f"{rid}.lock"
+        try:
+            fh = open(path, "rb")
+        except OSError:
+            return False
+        with fh:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except OSError:
+                return True
+            fcntl.flock(fh, fcntl.LOCK_UN)
             return False
 
     def best_profile(self) -> str | None:

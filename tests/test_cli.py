@@ -71,3 +71,28 @@ def test_bench_json(real_data):
     r = json.loads(out.stdout)
     assert r["engine_images_per_second"] > 0 and r["baseline_images_per_second"] > 0
     assert r["ratio"] == pytest.approx(r["engine_images_per_second"] / r["baseline_images_per_second"], rel=0.02)
+
+
+def test_runs_lists_runs_in_progress_and_whether_they_train_now(tmp_path, capsys):
+    import torch
+    from resnet_lab.cli import main
+    from resnet_lab.runs import RunStore
+    store = RunStore(tmp_path)
+    rid, bad = "resnet20-A-smoke-s0-jpeg-fp32-0123456789", "plain20-plain-smoke-s0-jpeg-fp32-0123456789"
+    (tmp_path / ".partial" / rid).mkdir(parents=True)
+    torch.save({"iteration": 10, "tag": rid}, tmp_path / ".partial" / rid / "checkpoint.pt")
+    (tmp_path / ".partial" / bad).mkdir(parents=True)
+    (tmp_path / ".partial" / bad / "checkpoint.pt").write_bytes(b"junk")
+    [p1, p2] = sorted(store.in_progress(), key=lambda r: r.id)
+    assert (p1.id, p1.problem) == (bad, p1.problem) and "unreadable checkpoint" in p1.problem
+    assert (p2.iteration, p2.iterations, p2.running) == (10, 20, False)
+    with store._lock(rid):  # another open file holding the lock, as a training process does
+        assert [r.running for r in store.in_progress() if r.id == rid] == [True]
+        assert main(["runs", "--runs", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert f"in progress: {rid} at iteration 10/20 (training now)" in out
+    assert f"in progress: {bad} unreadable checkpoint" in out
+    assert main(["runs", "--runs", str(tmp_path)]) == 0
+    assert "(paused; `train` or `sweep` with the same settings resumes it)" in capsys.readouterr().out
+    assert main(["runs", "--json", "--runs", str(tmp_path)]) == 0
+    assert json.loads(capsys.readouterr().out) == []  # --json lists records only
