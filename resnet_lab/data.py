@@ -306,16 +306,29 @@ def normalize(x_uint8: torch.Tensor, mean: torch.Tensor) -> torch.Tensor:
     return x_uint8.float().div_(255.0).sub_(mean)
 
 
-def augment(x: torch.Tensor, generator: torch.Generator, pad: int = 4) -> torch.Tensor:
+def augment_draws(batch: int, generator: torch.Generator, pad: int = 4) -> torch.Tensor:
+    """The random part of :func:`augment`, drawn on the CPU from ``generator``: int64 [3, batch] holding the
+    vertical and horizontal crop offsets (0..2*pad) and the flip flags (0/1), in that order of drawing."""
+    dy = torch.randint(0, 2 * pad + 1, (batch,), generator=generator)
+    dx = torch.randint(0, 2 * pad + 1, (batch,), generator=generator)
+    flip = torch.rand(batch, generator=generator) < 0.5
+    return torch.stack([dy, dx, flip.long()])
+
+
+def augment(x: torch.Tensor, generator: torch.Generator | None = None, pad: int = 4,
+            draws: torch.Tensor | None = None) -> torch.Tensor:
     """Pad 4 with zeros, take a random 32x32 crop, flip horizontally with p=0.5; whole batch at once.
 
     Randomness is drawn on the CPU from ``generator`` (so runs are reproducible on
-    every device and resumable) and applied on ``x``'s device by gathering.
+    every device and resumable) and applied on ``x``'s device by gathering. ``draws`` (from
+    :func:`augment_draws`, possibly already on the device) replaces the generator: the training loop
+    sends them with the batch indices in one copy, so the CPU need not wait for the GPU every step.
     """
     b, c, h, w = x.shape
-    dy = torch.randint(0, 2 * pad + 1, (b,), generator=generator).to(x.device)
-    dx = torch.randint(0, 2 * pad + 1, (b,), generator=generator).to(x.device)
-    flip = (torch.rand(b, generator=generator) < 0.5).to(x.device)
+    if draws is None:
+        draws = augment_draws(b, generator, pad)
+    draws = draws.to(x.device)
+    dy, dx, flip = draws[0], draws[1], draws[2].bool()
     padded = torch.nn.functional.pad(x, (pad, pad, pad, pad))
     ar_h = torch.arange(h, device=x.device)
     ar_w = torch.arange(w, device=x.device)

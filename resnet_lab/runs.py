@@ -157,14 +157,17 @@ def run_id(config: RunConfig, precision: str, data_fingerprint: str) -> str:
 
 
 def git_commit() -> str:
+    """The code's commit (``-dirty`` with uncommitted changes); where there is no git repository (a copy of the
+    working tree on a GPU machine), ``$RESNET_LAB_COMMIT`` as the copier set it, else 'unknown'."""
+    fallback = os.environ.get("RESNET_LAB_COMMIT") or "unknown"
     try:
         out = subprocess.run(["git", "-C", str(REPO_ROOT), "rev-parse", "--short=12", "HEAD"], capture_output=True,
                              text=True, timeout=10)
         dirty = subprocess.run(["git", "-C", str(REPO_ROOT), "status", "--porcelain", "--untracked-files=no"],
                                capture_output=True, text=True, timeout=10).stdout.strip()
-        return out.stdout.strip() + ("-dirty" if dirty else "") if out.returncode == 0 else "unknown"
+        return out.stdout.strip() + ("-dirty" if dirty else "") if out.returncode == 0 else fallback
     except (OSError, subprocess.SubprocessError):
-        return "unknown"
+        return fallback
 
 
 @dataclass

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 
 from . import models
 from .atomic import atomic_torch_save
-from .data import Cifar10, augment, normalize
+from .data import Cifar10, augment, augment_draws, normalize
 from .profiles import PROFILES, Profile, get_profile, lr_at
 
 
@@ -173,11 +173,25 @@ def _memory_format(device: torch.device):
     return torch.channels_last if device.type in ("cuda", "cpu") else torch.contiguous_format
 
 
+def set_cuda_numerics(device: torch.device, precision: str) -> None:
+    """On CUDA: fp32 means IEEE fp32 (cuDNN would otherwise run fp32 convolutions in TF32 on Ampere and later,
+    and a GPU 'fp32' run would not be the CPU's); deterministic cuDNN algorithms. Nothing elsewhere."""
+    if device.type != "cuda":
+        return
+    torch.backends.cudnn.allow_tf32 = precision != "fp32"
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.benchmark = False
+    torch.backends.cudnn.deterministic = True
+
+
 def numerics(device: torch.device, precision: str) -> dict:
     """What a run records about its arithmetic (provenance)."""
     fmt = "channels_last" if _memory_format(device) == torch.channels_last else "contiguous"
-    return dict(precision=precision, memory_format=fmt, device_type=device.type,
-                cpu_native_bf16=cpu_has_native_bf16() if device.type == "cpu" else None)
+    out = dict(precision=precision, memory_format=fmt, device_type=device.type,
+               cpu_native_bf16=cpu_has_native_bf16() if device.type == "cpu" else None)
+    if device.type == "cuda":
+        out["cudnn_tf32"] = bool(torch.backends.cudnn.allow_tf32)
+    return out
 
 
 def sgd_step(model, opt, xb, yb, device: torch.device, precision: str = "fp32"):
@@ -265,9 +279,7 @@ def train(config: RunConfig, data: Cifar10, device: str | torch.device | None = 
     perm, pos, start, elapsed = torch.randperm(len(train_y), generator=gen), 0, 0, 0.0
     history = {"train": [], "eval": []}
     windows: list[tuple[int, float, int]] = []  # (iteration, wrong, seen) per logging window, for the warm-up
-    if device.type == "cuda":
-        torch.backends.cudnn.benchmark = False
-        torch.backends.cudnn.deterministic = True
+    set_cuda_numerics(device, precision)
 
     ckpt = Path(checkpoint_path) if checkpoint_path else None
     if ckpt is not None and ckpt.exists():
@@ -331,9 +343,15 @@ def train(config: RunConfig, data: Cifar10, device: str | torch.device | None = 
             break
         if pos + p.batch_size > len(perm):
             perm, pos = torch.randperm(len(train_y), generator=gen), 0
-        idx = perm[pos:pos + p.batch_size].to(device)
+        # the batch's indices and augmentation draws go to the device in one copy (on CUDA from pinned memory,
+        # without waiting for the GPU); the CPU generator keeps runs the same on every device
+        draws = torch.cat([perm[pos:pos + p.batch_size][None], augment_draws(p.batch_size, gen)])
+        if device.type == "cuda":
+            draws = draws.pin_memory()
+        draws = draws.to(device, non_blocking=True)
+        idx = draws[0]
         pos += p.batch_size
-        xb = augment(normalize(train_x[idx], mean), gen).contiguous(memory_format=fmt)
+        xb = augment(normalize(train_x[idx], mean), draws=draws[1:]).contiguous(memory_format=fmt)
         yb = train_y[idx]
         for group in opt.param_groups:
             group["lr"] = lr_at(it, p, warmup)

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Prepares what tools/device_check.sh needs on the GPU machine, which sees only this working tree (64 MiB):
+# the CIFAR-10 JPEG copy packed into one file, the commit and the data fingerprint the records here carry.
+# Then: device run, command "bash tools/device_check.sh", carry [".device"], timeout_s 590.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+src=${1:-../shared/data/cifar10-jpeg}
+mkdir -p .device
+[ -f .device/cifar10-jpeg.jpegpack ] || python -m resnet_lab pack-data "$src" .device/cifar10-jpeg.jpegpack
+git rev-parse --short=12 HEAD > .device/commit
+[ -z "$(git status --porcelain --untracked-files=no)" ] || echo "-dirty" >> .device/commit
+python -c "from resnet_lab.data import load_raw; print(load_raw('.device/cifar10-jpeg.jpegpack')['fingerprint'])" \
+  2>/dev/null > .device/fingerprint
+bytes=$(( $(git ls-files -co --exclude-standard -z | xargs -0 cat 2>/dev/null | wc -c) + $(du -cb .device | tail -1 | cut -f1) ))
+echo "commit $(tr -d '\n' < .device/commit), data fingerprint $(cat .device/fingerprint); $(( bytes / 1048576 )) MiB would travel (limit 64)"
+[ $bytes -lt $(( 63 * 1048576 )) ] || { echo "too much would travel: commit or ignore what is not needed" >&2; exit 1; }
