@@ -22,8 +22,8 @@
 # The GPU runs side by side (timings in the run records are therefore not clean; bench's are).
 # Afterwards: record bench and the parity table in benchmarks/NOTES.md with date and machine.
 # Dry run of the logic on a CPU, in a scratch copy of the repo (tiny; minutes):
-#   DEVICE=cpu SWEEP=smoke PARITY=smoke PAPER=smoke BENCH_ITERS=2 LR_ITERS=4 BUDGET=240 OUT=/tmp/out \
-#     PY=python bash tools/device_check.sh
+#   DEVICE=cpu SWEEP=smoke PARITY=smoke PAPER=smoke BENCH_ARCHS=resnet20 BENCH_ITERS=2 LR_ITERS=50 WORKERS=2 \
+#     BUDGET=300 OUT=/tmp/out PY=python bash tools/device_check.sh
 set -u
 OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
 PY=${PY:-python3}
@@ -60,7 +60,7 @@ say "env done"
 
 # 2. bench, alone on the GPU
 echo "[" > "$OUT/bench.json"; sep=""
-for arch in resnet20 resnet56 resnet110; do
+for arch in ${BENCH_ARCHS-resnet20 resnet56 resnet110}; do
   line=$(timeout 120 $PY -m resnet_lab bench --device "$DEVICE" --arch $arch --iterations "$BENCH_ITERS" --json \
          2>>"$LOG" | tail -1)
   [ -n "$line" ] && { printf '%s%s\n' "$sep" "$line" >> "$OUT/bench.json"; sep=","; }
