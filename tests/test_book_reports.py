@@ -1,0 +1,65 @@
+"""Report sentences of the book that are computed from records: the lr-0.1 study's recovery line, the seed
+spread's seed count, Table 6's ResNet-110 row."""
+from types import SimpleNamespace
+
+import pytest
+
+import resnet_lab.book as B
+
+
+def study_record(net, seed, error, iterations=300):
+    hist = [dict(iter=i, loss=2.3, error=error, dead_stage3=0.0) for i in range(10, iterations + 1, 10)]
+    return dict(net=net, seed=seed, iterations=iterations, history=hist, provenance={})
+
+
+class FakeStore:
+    def __init__(self, recs):
+        self.recs = recs  # arch -> record
+
+    def get(self, cfg):
+        return self.recs.get(cfg.arch)
+
+    def find(self, **kw):
+        return []
+
+    def best_profile(self):
+        return "cpu"
+
+
+def full_run(errors):
+    return SimpleNamespace(failed=False, config=SimpleNamespace(profile="cpu"),
+                           history={"train": [dict(iter=50 * (i + 1), error=e) for i, e in enumerate(errors)]},
+                           metrics=dict(final_train_error=0.12, final_test_error=0.15))
+
+
+def test_recovery_report_names_when_a_collapsed_net_left_chance_in_its_full_run(monkeypatch):
+    monkeypatch.setattr(B, "RunStore", lambda: FakeStore({"resnet56": full_run([0.9, 0.89, 0.7, 0.5])}))
+    study = [study_record("resnet56", 0, 0.88), study_record("resnet20", 0, 0.5)]
+    text = B.recovery_report(study)
+    assert text == ("- resnet56 seed 0 collapsed in the study; in its full `cpu` run its training error first fell "
+                    "below 80% at iteration 150, and it ended at 12.0% training and 15.0% test error.")
+    assert text in B.lr_study_report(study)
+
+
+def test_recovery_report_says_when_a_run_never_left_chance_and_skips_unrecorded(monkeypatch):
+    monkeypatch.setattr(B, "RunStore", lambda: FakeStore({"resnet110": full_run([0.9, 0.9])}))
+    study = [study_record("resnet110+warmup", 1, 0.9), study_record("plain56", 0, 0.9)]
+    text = B.recovery_report(study)
+    assert "resnet110+warmup seed 1" in text and "never fell below 80%" in text and "plain56" not in text
+    assert B.recovery_report([]) == ""
+
+
+@pytest.mark.parametrize("n, shown", [(3, "(1.2 points; 3 seeds)"), (None, "(1.2 points)")])
+def test_judge_says_how_many_seeds_the_spread_rests_on(monkeypatch, n, shown):
+    monkeypatch.setattr(B, "spread_seeds", lambda: n)
+    assert B.judge(0.02, 0.012) == f"larger than the seed spread {shown}: a finding"
+    assert B.judge(-0.01, 0.012) == f"within the seed spread {shown}: no finding"
+    assert B.judge(0.5, None).startswith("not judged")
+
+
+def test_table6_sets_the_papers_best_resnet110_beside_its_mean(monkeypatch):
+    rec = SimpleNamespace(failed=False, metrics=dict(final_test_error=0.2),
+                          config=SimpleNamespace(arch="resnet110", variant="basic"))
+    monkeypatch.setattr(B, "seeds", lambda arch, **kw: B.RunSet({f"{arch} s0": rec}))
+    row = B.table6({"resnet110": rec}).loc["resnet110"]
+    assert row["paper"] == "6.43 (best of 5); 6.61 ± 0.16"
