@@ -313,6 +313,15 @@ def compare(name_a: str, a: RunRecord, name_b: str, b: RunRecord, metric: str = 
             f"{judge(ea - eb, seed_spread(metric))}.")
 
 
+def pair_report(records: dict[str, RunRecord], a: str, b: str) -> str:
+    """``records[a]`` against ``records[b]`` in training and in test error, judged against the seed spread
+    (Markdown list); says which is not recorded when one is missing."""
+    absent = [k for k in (a, b) if k not in records or records[k].failed]
+    if absent:
+        return f"- Not compared yet: {' and '.join(absent)} not recorded at this profile."
+    return "\n".join(f"- {compare(a, records[a], b, records[b], m)}" for m in ("final_train_error", "final_test_error"))
+
+
 def degradation_report(records: dict[str, RunRecord]) -> str:
     """A sentence per claim of Sec. 4.2, computed from the records and judged against the seed spread."""
     m = {k: r for k, r in records.items() if not r.failed}
