@@ -9,7 +9,9 @@
 #   1. env.txt                 GPU, driver, torch; the data, checked against .device/fingerprint
 #   2. bench.json              `bench --device cuda` for ResNet-20/56/110, alone on the GPU (clean timings)
 #   3. runs.tar.part-*         the book's `cpu`-profile runs that runs/ does not hold yet (`sweep`, 6 workers,
-#                              IEEE fp32 as the profile says) and the lr-0.1 study's missing (net, seed) pairs:
+#                              IEEE fp32 as the profile says), then the chapters' analyses of every recorded run
+#                              (`python -m resnet_lab.book.caches --device cuda`: lesions, landscapes, multi-crop
+#                              testing, responses...), and the lr-0.1 study's missing (net, seed) pairs:
 #                              every file they add under runs/ (records, and the checkpoints of runs that did not
 #                              finish), in parts of at most 15 MiB. Unpack here, from the repo root, with
 #                                cat <files_at>/runs.tar.part-* | tar x --skip-old-files
@@ -74,11 +76,16 @@ if [ $limit -lt 60 ]; then say "only $limit s left: no training"; limit=0; fi
 DEADLINE=$(( $(date +%s) + limit ))
 until_deadline() { local n=$(( DEADLINE - $(date +%s) )); [ $n -lt 1 ] && n=1; echo $n; }
 say "training for at most $limit s"
-pids=()
+pids=(); sweep_pids=()
 [ $limit -gt 0 ] && [ $SAME_DATA = 1 ] && for i in $(seq 0 $(( WORKERS - 1 ))); do
   ( timeout $limit $PY -m resnet_lab sweep --profile "$SWEEP" --device "$DEVICE" --part $i/$WORKERS \
-      > "$W/sweep$i.log" 2>&1 ) & pids+=($!)
+      > "$W/sweep$i.log" 2>&1 ) & sweep_pids+=($!)
 done
+# then the chapters' analyses of every recorded run of the profile (lesions, landscapes, multi-crop, ...)
+( for pid in "${sweep_pids[@]}"; do while kill -0 "$pid" 2>/dev/null; do sleep 5; done; done  # (not children here)
+  n=$(until_deadline); [ $n -gt 30 ] && [ $SAME_DATA = 1 ] && OMP_NUM_THREADS=4 timeout $n \
+    $PY -m resnet_lab.book.caches --profile "$SWEEP" --device "$DEVICE" ) > "$W/caches.log" 2>&1 &
+pids+=($!)
 lr_args=(); [ -n "$LR_ITERS" ] && lr_args=(--iterations "$LR_ITERS")
 [ $limit -gt 0 ] && [ $SAME_DATA = 1 ] && ( RESNET_LAB_DEVICE=$DEVICE timeout $limit $PY -m resnet_lab.analysis.lr_study --seeds 0 1 2 3 4 "${lr_args[@]}" \
     > $W/lr.log 2>&1 ) & pids+=($!)
@@ -88,8 +95,8 @@ lr_args=(); [ -n "$LR_ITERS" ] && lr_args=(--iterations "$LR_ITERS")
   done; done; done > $W/parity.log 2>&1 ) & pids+=($!)
 [ $limit -gt 0 ] && ( timeout $(( limit < 120 ? limit : 120 )) $PY -m resnet_lab train --arch resnet20 --profile "$PAPER" --seed 0 --device "$DEVICE" \
     --runs $W/paper_runs > $W/paper.log 2>&1 ) & pids+=($!)
-[ ${#pids[@]} -gt 0 ] && wait "${pids[@]}"
-for f in $W/sweep*.log $W/lr.log $W/parity.log $W/paper.log; do [ -f "$f" ] || continue
+wait "${pids[@]}" "${sweep_pids[@]}"
+for f in $W/sweep*.log $W/caches.log $W/lr.log $W/parity.log $W/paper.log; do [ -f "$f" ] || continue
   echo "===== $f" >> "$LOG"; tr '\r' '\n' < "$f" | grep -v "^\s*$" | tail -40 >> "$LOG"
 done
 say "training phase over"

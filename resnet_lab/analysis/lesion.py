@@ -104,10 +104,12 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, mean: torch.Ten
     was = model.training
     model.eval()
     wrong, loss = 0, 0.0
+    device = next(model.parameters()).device  # batches go where the model is (CPU or GPU)
+    mean = mean.to(device)
     try:
         for i in range(0, len(x), batch_size):
-            out = model(normalize(x[i:i + batch_size], mean)).float()
-            yb = y[i:i + batch_size]
+            out = model(normalize(x[i:i + batch_size].to(device), mean)).float()
+            yb = y[i:i + batch_size].to(device)
             wrong += int((out.argmax(1) != yb).sum())
             loss += float(F.cross_entropy(out, yb, reduction="sum"))
     finally:

@@ -220,9 +220,9 @@ def evaluate(model, images: torch.Tensor, labels: torch.Tensor, mean: torch.Tens
     }
 
 
-def cached(record, data, n: int | None = None) -> dict:
+def cached(record, data, n: int | None = None, device=None) -> dict:
     """:func:`evaluate` of a run record on the first ``n`` test images of the fixed shuffle (all 10k when None),
-    cached in the record as ``analysis/multicrop.json``."""
+    on ``device`` (default the CPU), cached in the record as ``analysis/multicrop.json``."""
     from .responses import eval_images
 
     def compute():
@@ -231,8 +231,10 @@ def cached(record, data, n: int | None = None) -> dict:
             raise ValueError(f"run {record.id} was trained on data {want}; the data given is {data.fingerprint} "
                              f"(set RESNET_LAB_CIFAR10 to the run's source: {record.provenance.get('data_path')})")
         x, y = eval_images(data, n)
-        out = evaluate(record.load_model(), x, y, data.mean)
+        dev = torch.device(device or "cpu")
+        out = evaluate(record.load_model().to(dev), x, y, data.mean)
         out["data_fingerprint"] = data.fingerprint
+        out["device"] = dev.type
         return out
     return record.cached("multicrop", compute)
 

@@ -46,6 +46,16 @@ def profile_name() -> str:
     return get_profile(name).name
 
 
+def analysis_device():
+    """Where the costly analyses of trained nets (lesions, landscapes, multi-crop testing) run:
+    ``$RESNET_LAB_ANALYSIS_DEVICE`` (cpu, cuda, mps), else the CPU. On CUDA in IEEE fp32 (no TF32)."""
+    from ..train import check_device, set_cuda_numerics
+    spec = os.environ.get("RESNET_LAB_ANALYSIS_DEVICE")
+    device = check_device(spec, "$RESNET_LAB_ANALYSIS_DEVICE") if spec else torch.device("cpu")
+    set_cuda_numerics(device, "fp32")
+    return device
+
+
 @functools.lru_cache(maxsize=1)
 def data():
     """CIFAR-10 as the paper splits it (loaded only when something must be trained or analysed)."""

@@ -11,7 +11,7 @@ import pandas as pd
 
 from ..analysis import multicrop as mc
 from ..runs import RunRecord
-from . import RunSet, analysed, data, judge, pct, profile_name, runs, seed_spread
+from . import RunSet, analysed, analysis_device, data, judge, pct, profile_name, runs, seed_spread
 
 TESTING_ARCHS = ("resnet20", "resnet56", "resnet110", "plain20")
 MULTICROP_IMAGES = {"smoke": 20}  # test images in the smoke profile (CI); every other profile uses all 10k
@@ -41,7 +41,7 @@ def testing_runs():
 
 def multicrop(record: RunRecord) -> dict:
     """The per-protocol test errors of a run (computed once, then read from its record)."""
-    return mc.cached(record, data(), MULTICROP_IMAGES.get(record.config.profile))
+    return mc.cached(record, data(), MULTICROP_IMAGES.get(record.config.profile), device=analysis_device())
 
 
 def _label(m: str) -> str:

@@ -15,7 +15,7 @@ import torch
 from ..analysis import landscape as LS
 from ..analysis import lesion as LE
 from ..runs import RunRecord
-from . import RunSet, analysed, data, judge, pct, profile_name, runs, seed_spread
+from . import RunSet, analysed, analysis_device, data, judge, pct, profile_name, runs, seed_spread
 
 NETS = ("resnet20", "plain20", "resnet56", "plain56", "resnet110")  # plain-110 is not trained (> 60% error)
 SMOKE_NETS = ("resnet20", "plain20")  # the smoke profile (CI) analyses the depth-20 pair only
@@ -81,8 +81,10 @@ def lesion(record: RunRecord) -> dict:
     def compute():
         x, y = lesion_images(s["images"])
         t = time.process_time()
-        out = LE.lesion_study(record.load_model(), x, y, data().mean, draws=s["draws"], seed=s["seed"])
+        dev = analysis_device()
+        out = LE.lesion_study(record.load_model().to(dev), x, y, data().mean, draws=s["draws"], seed=s["seed"])
         out["cpu_seconds"] = round(time.process_time() - t, 1)
+        out["device"] = dev.type
         return out
     return record.cached("lesion", compute)
 
@@ -95,9 +97,11 @@ def landscape(record: RunRecord) -> dict:
     def compute():
         x, y = train_images(s["images"])
         t = time.process_time()
-        out = LS.landscape(record.load_model(), x, y, data().mean, steps=s["steps"], span=s["span"],
+        dev = analysis_device()
+        out = LS.landscape(record.load_model().to(dev), x, y, data().mean, steps=s["steps"], span=s["span"],
                            seed=s["seed"])
         out["cpu_seconds"] = round(time.process_time() - t, 1)
+        out["device"] = dev.type
         out["data"] = f"{s['images']} training images (fixed subset, seed {TRAIN_SUBSET_SEED}), no augmentation"
         return out
     return record.cached(name, compute)

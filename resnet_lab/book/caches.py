@@ -1,0 +1,83 @@
+"""Compute every cached analysis the chapters read, for the runs recorded at a profile.
+
+The book build only reads the costly analyses of trained nets (lesions, loss landscapes, multi-crop testing:
+minutes to hours of CPU each for the deep nets); this command computes what is missing, once, after the sweep:
+
+    python -m resnet_lab.book.caches [--profile cpu] [--only lesion landscape multicrop ...] [--device cuda]
+
+It never trains: runs that are not recorded are named and skipped. Each result is written into its run's
+``analysis/`` folder (commit them with the records); results already there are read, not recomputed.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+ANALYSES = ("responses", "gradients", "branch_identity", "multicrop", "lesion", "landscape")
+
+
+def plan(only=ANALYSES) -> list[tuple[str, str, object]]:
+    """(analysis, run name, function of the record) for every recorded run a chapter analyses; and the names of
+    runs not recorded yet, as ("missing", name, None)."""
+    from . import branch_identity, layer_gradients, responses, runs
+    from . import testing, trained
+    from ..experiments import FIG7_ARCHS
+
+    wanted = {
+        "responses": (FIG7_ARCHS, responses),  # chapter 4
+        "branch_identity": (tuple(a for a in FIG7_ARCHS if a.startswith("resnet")), branch_identity),  # 4, 5
+        "gradients": (("plain20", "plain56", "resnet56"), lambda r: layer_gradients(r, trained=True)),  # 1
+        "multicrop": (testing.TESTING_ARCHS, testing.multicrop),  # chapter 3
+        "lesion": (trained.SMOKE_NETS if trained.profile_name() == "smoke" else trained.NETS, trained.lesion),
+        "landscape": (trained.SMOKE_NETS if trained.profile_name() == "smoke" else trained.NETS, trained.landscape),
+    }
+    out, missing = [], set()
+    for name in only:
+        archs, fn = wanted[name]
+        recs = runs(archs)
+        missing.update(c.arch for c in recs.missing)
+        out += [(name, arch, (fn, rec)) for arch, rec in recs.items()]
+    return out + [("missing", a, None) for a in sorted(missing)]
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m resnet_lab.book.caches", description=__doc__.split("\n")[0])
+    ap.add_argument("--profile", default=None, help="the runs' profile (default: $RESNET_LAB_PROFILE, else the "
+                                                     "best recorded)")
+    ap.add_argument("--only", nargs="+", choices=ANALYSES, default=list(ANALYSES))
+    ap.add_argument("--device", default=None, help="cpu (default), cuda or mps for lesions, landscapes and "
+                                                    "multi-crop testing ($RESNET_LAB_ANALYSIS_DEVICE)")
+    a = ap.parse_args(argv)
+    os.environ["RESNET_LAB_ALLOW_TRAINING"] = "0"  # read records only; never train
+    if a.profile:
+        os.environ["RESNET_LAB_PROFILE"] = a.profile
+    if a.device:
+        os.environ["RESNET_LAB_ANALYSIS_DEVICE"] = a.device
+    try:
+        from . import analysis_device, profile_name
+        analysis_device()  # a bad device fails here, in one line
+        jobs = plan(a.only)
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    todo = [j for j in jobs if j[0] != "missing"]
+    print(f"profile {profile_name()}: {len(todo)} analyses of recorded runs", flush=True)
+    failed = 0
+    for k, (name, arch, (fn, rec)) in enumerate(todo, 1):
+        t = time.perf_counter()
+        try:
+            fn(rec)
+        except Exception as e:  # one bad run does not stop the others
+            failed += 1
+            print(f"error: {name} of {arch} ({rec.id}): {' '.join(str(e).split())[:300]}", file=sys.stderr, flush=True)
+            continue
+        print(f"[{k}/{len(todo)}] {name} of {arch}: {time.perf_counter() - t:.0f} s", flush=True)
+    for _, arch, _ in (j for j in jobs if j[0] == "missing"):
+        print(f"not recorded at profile {profile_name()}, skipped: {arch}", flush=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

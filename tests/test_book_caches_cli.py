@@ -1,0 +1,41 @@
+"""`python -m resnet_lab.book.caches`: computes the chapters' cached analyses of recorded runs, never trains."""
+import json
+
+import pytest
+
+from resnet_lab.book import caches
+from resnet_lab.runs import RunStore
+from resnet_lab.train import RunConfig
+
+
+@pytest.fixture
+def smoke_store(tmp_path, monkeypatch, real_data):
+    monkeypatch.setenv("RESNET_LAB_RUNS", str(tmp_path / "runs"))
+    monkeypatch.setenv("RESNET_LAB_PROFILE", "smoke")
+    monkeypatch.delenv("RESNET_LAB_ANALYSIS_DEVICE", raising=False)
+    monkeypatch.setenv("RESNET_LAB_ALLOW_TRAINING", "1")  # main() turns it off; monkeypatch restores it after
+    store = RunStore(tmp_path / "runs")
+    return store, store.get_or_train(RunConfig("resnet20", profile="smoke"), data=real_data, progress=False)
+
+
+def test_caches_computes_what_is_missing_and_names_unrecorded_runs(smoke_store, capsys, monkeypatch):
+    store, rec = smoke_store
+    assert caches.main(["--profile", "smoke", "--only", "lesion", "multicrop"]) == 0
+    out = capsys.readouterr().out
+    assert "[1/2] lesion of resnet20" in out and "[2/2] multicrop of resnet20" in out
+    assert "not recorded at profile smoke, skipped: plain20" in out
+    lesion = json.loads((rec.path / "analysis" / "lesion.json").read_text())
+    assert lesion["device"] == "cpu"
+    assert json.loads((rec.path / "analysis" / "multicrop.json").read_text())["device"] == "cpu"
+    assert [p.name for p in store.root.iterdir() if not p.name.startswith(".")] == [rec.path.name]  # no training
+    import os
+    assert os.environ["RESNET_LAB_ALLOW_TRAINING"] == "0"
+
+
+def test_caches_refuses_a_bad_device_in_one_line(tmp_path, capsys, monkeypatch):
+    for var in ("RESNET_LAB_ALLOW_TRAINING", "RESNET_LAB_ANALYSIS_DEVICE", "RESNET_LAB_PROFILE"):
+        monkeypatch.setenv(var, "")  # main() sets them; monkeypatch restores them after
+    monkeypatch.setenv("RESNET_LAB_RUNS", str(tmp_path))
+    assert caches.main(["--device", "tpu", "--profile", "smoke", "--only", "lesion"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: unknown device 'tpu'") and err.count("\n") == 1
