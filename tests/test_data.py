@@ -229,3 +229,15 @@ def test_pack_data_cli(tmp_path, small_cifar, capsys):
     assert "MiB" in capsys.readouterr().out and (tmp_path / "c.jpegpack").is_file()
     assert main(["pack-data", str(tmp_path / "nothing"), str(tmp_path / "d.jpegpack")]) != 0
     assert "nothing" in capsys.readouterr().err
+
+
+def test_augment_from_precomputed_draws_is_the_same_augmentation():
+    """The training loop draws the randomness first (to send it to the device in one copy): same images, and the
+    generator ends in the same state, as when augment draws it itself."""
+    x = torch.arange(4 * 3 * 32 * 32, dtype=torch.float32).reshape(4, 3, 32, 32).repeat(16, 1, 1, 1)
+    g1, g2 = torch.Generator().manual_seed(7), torch.Generator().manual_seed(7)
+    draws = D.augment_draws(len(x), g2)
+    assert draws.shape == (3, len(x)) and draws.dtype == torch.int64
+    assert int(draws[:2].min()) >= 0 and int(draws[:2].max()) <= 8 and set(draws[2].tolist()) <= {0, 1}
+    assert torch.equal(D.augment(x, g1), D.augment(x, draws=draws))
+    assert torch.equal(g1.get_state(), g2.get_state())
