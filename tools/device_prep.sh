@@ -2,8 +2,23 @@
 # Prepares what tools/device_check.sh needs on the GPU machine, which sees only this working tree (64 MiB):
 # the CIFAR-10 JPEG copy packed into one file, the commit and the data fingerprint the records here carry.
 # Then: device run, command "bash tools/device_check.sh", carry [".device"], timeout_s 590.
+#
+# Checkpoints of CPU runs in progress (runs/.partial/, committed between sessions) would travel too and can push
+# the tree past 64 MiB; the GPU trains those runs afresh, so they are moved aside to $ASIDE for the call:
+#   bash tools/device_prep.sh            before the device call
+#   bash tools/device_prep.sh --restore  after it (puts the checkpoints back)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+ASIDE=${ASIDE:-/tmp/resnet_lab_partial_aside}
+if [ "${1:-}" = "--restore" ]; then
+  [ -d "$ASIDE/.partial" ] || { echo "nothing set aside in $ASIDE"; exit 0; }
+  mkdir -p runs/.partial && cp -rn "$ASIDE/.partial/." runs/.partial/ && rm -rf "$ASIDE"
+  echo "checkpoints restored to runs/.partial"; exit 0
+fi
+if [ -n "$(ls -A runs/.partial 2>/dev/null)" ]; then
+  mkdir -p "$ASIDE" && mv runs/.partial "$ASIDE/.partial"
+  echo "runs/.partial moved to $ASIDE for the call; afterwards: bash tools/device_prep.sh --restore"
+fi
 src=${1:-../shared/data/cifar10-jpeg}
 mkdir -p .device
 [ -f .device/cifar10-jpeg.jpegpack ] || python -m resnet_lab pack-data "$src" .device/cifar10-jpeg.jpegpack
