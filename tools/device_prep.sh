@@ -15,15 +15,15 @@ if [ "${1:-}" = "--restore" ]; then
   mkdir -p runs/.partial && cp -rn "$ASIDE/.partial/." runs/.partial/ && rm -rf "$ASIDE"
   echo "checkpoints restored to runs/.partial"; exit 0
 fi
-if [ -n "$(ls -A runs/.partial 2>/dev/null)" ]; then
-  mkdir -p "$ASIDE" && mv runs/.partial "$ASIDE/.partial"
-  echo "runs/.partial moved to $ASIDE for the call; afterwards: bash tools/device_prep.sh --restore"
-fi
 src=${1:-../shared/data/cifar10-jpeg}
 mkdir -p .device
 [ -f .device/cifar10-jpeg.jpegpack ] || python -m resnet_lab pack-data "$src" .device/cifar10-jpeg.jpegpack
 git rev-parse --short=12 HEAD > .device/commit
 [ -z "$(git status --porcelain --untracked-files=no)" ] || echo "-dirty" >> .device/commit
+if [ -n "$(ls -A runs/.partial 2>/dev/null)" ]; then
+  mkdir -p "$ASIDE" && mv runs/.partial "$ASIDE/.partial"
+  echo "runs/.partial moved to $ASIDE for the call; afterwards: bash tools/device_prep.sh --restore"
+fi
 python -c "from resnet_lab.data import load_raw; print(load_raw('.device/cifar10-jpeg.jpegpack')['fingerprint'])" \
   2>/dev/null > .device/fingerprint
 bytes=$(( $(git ls-files -co --exclude-standard -z | xargs -0 cat 2>/dev/null | wc -c) + $(du -cb .device | tail -1 | cut -f1) ))
