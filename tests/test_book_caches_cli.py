@@ -29,7 +29,7 @@ def test_caches_computes_what_is_missing_and_names_unrecorded_runs(smoke_store, 
     assert json.loads((rec.path / "analysis" / "multicrop.json").read_text())["device"] == "cpu"
     assert [p.name for p in store.root.iterdir() if not p.name.startswith(".")] == [rec.path.name]  # no training
     import os
-    assert os.environ["RESNET_LAB_ALLOW_TRAINING"] == "0"
+    assert os.environ["RESNET_LAB_ALLOW_TRAINING"] == "1"  # main() turned training off for itself only
 
 
 def test_caches_refuses_a_bad_device_in_one_line(tmp_path, capsys, monkeypatch):

@@ -32,6 +32,11 @@ def full_run(errors):
                            metrics=dict(final_train_error=0.12, final_test_error=0.15))
 
 
+@pytest.fixture(autouse=True)
+def no_data_lookup(monkeypatch):
+    monkeypatch.setattr(B, "_data_source", lambda: "jpeg")
+
+
 def test_recovery_report_names_when_a_collapsed_net_left_chance_in_its_full_run(monkeypatch):
     monkeypatch.setattr(B, "RunStore", lambda: FakeStore({"resnet56": full_run([0.9, 0.89, 0.7, 0.5])}))
     study = [study_record("resnet56", 0, 0.88), study_record("resnet20", 0, 0.5)]
@@ -43,15 +48,17 @@ def test_recovery_report_names_when_a_collapsed_net_left_chance_in_its_full_run(
 
 def test_recovery_report_says_when_a_run_never_left_chance_and_skips_unrecorded(monkeypatch):
     monkeypatch.setattr(B, "RunStore", lambda: FakeStore({"resnet110": full_run([0.9, 0.9])}))
-    study = [study_record("resnet110+warmup", 1, 0.9), study_record("plain56", 0, 0.9)]
+    study = [study_record("resnet110+warmup", 1, 0.9), study_record("plain56", 0, 0.9),
+             study_record("resnet110", 1, 0.9)]
     text = B.recovery_report(study)
     assert "resnet110+warmup seed 1" in text and "never fell below 80%" in text and "plain56" not in text
+    assert "resnet110 seed 1" not in text  # trained without the warm-up the profile's ResNet-110 has
     assert B.recovery_report([]) == ""
 
 
 @pytest.mark.parametrize("n, shown", [(3, "(1.2 points; 3 seeds)"), (None, "(1.2 points)")])
 def test_judge_says_how_many_seeds_the_spread_rests_on(monkeypatch, n, shown):
-    monkeypatch.setattr(B, "spread_seeds", lambda: n)
+    monkeypatch.setattr(B, "spread_seeds", lambda metric="final_test_error": n)
     assert B.judge(0.02, 0.012) == f"larger than the seed spread {shown}: a finding"
     assert B.judge(-0.01, 0.012) == f"within the seed spread {shown}: no finding"
     assert B.judge(0.5, None).startswith("not judged")

@@ -84,7 +84,7 @@ def test_runs_lists_runs_in_progress_and_whether_they_train_now(tmp_path, capsys
     (tmp_path / ".partial" / bad).mkdir(parents=True)
     (tmp_path / ".partial" / bad / "checkpoint.pt").write_bytes(b"junk")
     [p1, p2] = sorted(store.in_progress(), key=lambda r: r.id)
-    assert (p1.id, p1.problem) == (bad, p1.problem) and "unreadable checkpoint" in p1.problem
+    assert p1.id == bad and p1.iteration is None and "unreadable checkpoint" in p1.problem
     assert (p2.iteration, p2.iterations, p2.running) == (10, 20, False)
     with store._lock(rid):  # another open file holding the lock, as a training process does
         assert [r.running for r in store.in_progress() if r.id == rid] == [True]

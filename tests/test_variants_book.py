@@ -32,6 +32,8 @@ def test_variant_runs_are_in_the_sweep():
 @pytest.mark.parametrize("spread, verdict", [(0.005, "a finding"), (0.03, "no finding"), (None, "not judged")])
 def test_options_report_judges_against_the_spread(monkeypatch, spread, verdict):
     monkeypatch.setattr(variants, "seed_spread", lambda metric="final_test_error": spread)
+    import resnet_lab.book
+    monkeypatch.setattr(resnet_lab.book, "spread_seeds", lambda metric="final_test_error": None)  # no store reads
     recs = RunSet({"A": fake(0.20), "B": fake(0.19), "C": fake(0.185)})
     text = variants.options_report(recs)
     assert "B's test error 19.0% is below A's 20.0% by 1.0 points" in text

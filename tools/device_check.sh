@@ -20,7 +20,8 @@
 #   4. extra.tar.gz            bf16 vs fp32 parity: ResNet-20 and plain-20 x seeds 0, 1 x both precisions at the
 #                              `quick` profile (800 iterations, 2.3 epochs), store parity_runs/ (no weights); and
 #                              two minutes of a `paper`-profile ResNet-20 (seed 0; bf16 on CUDA), store
-#                              paper_runs/: its log and checkpoint (rate, first curve; resumable on a GPU).
+#                              paper_runs/: its log (rate, first curve), and a checkpoint only if it got past
+#                              iteration 2,000 (the paper profile's checkpoint interval).
 #   5. device.log              every phase's output
 # The GPU runs side by side (timings in the run records are therefore not clean; bench's are).
 # Afterwards: record bench and the parity table in benchmarks/NOTES.md with date and machine.
@@ -107,8 +108,14 @@ mkdir -p $W/parity_runs $W/paper_runs; cp $W/paper.log $W/paper_runs/ 2>/dev/nul
 $PY -m resnet_lab runs --runs $W/parity_runs > $W/parity_runs/summary.txt 2>&1
 find $W/parity_runs -name weights.safetensors -delete 2>/dev/null
 tar czf "$OUT/extra.tar.gz" -C "$W" parity_runs paper_runs 2>>"$LOG"
-find runs -newer "$STAMP" -type f ! -path '*/.locks/*' > $W/new_files
-say "$(wc -l < $W/new_files) new files under runs/"
+# records first, then the checkpoints of unfinished runs; no temp files of killed writers; and no more than
+# ~55 MiB in all (what comes back is at most 8 files and 64 MiB; a missing part would truncate the tar)
+{ find runs -newer "$STAMP" -type f ! -path '*/.locks/*' ! -path '*/.partial/*' ! -name '.*.tmp*'
+  find runs/.partial -newer "$STAMP" -type f -name checkpoint.pt 2>/dev/null; } |
+  while read -r f; do echo "$(stat -c %s "$f") $f"; done |
+  awk -v cap=$(( 55 * 1048576 )) '{ if (t + $1 <= cap) { t += $1; sub(/^[0-9]+ /, ""); print } else { sub(/^[0-9]+ /, ""); print "left out (size): " $0 > "/dev/stderr" } }' \
+  > $W/new_files 2>>"$LOG"
+say "$(wc -l < $W/new_files) new files under runs/ to bring back"
 if [ -s $W/new_files ]; then
   tar cf - -T $W/new_files | split -b 15M - "$OUT/runs.tar.part-"
 fi

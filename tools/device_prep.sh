@@ -10,22 +10,36 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ASIDE=${ASIDE:-/tmp/resnet_lab_partial_aside}
+PY=${PYTHON:-python}
 if [ "${1:-}" = "--restore" ]; then
   [ -d "$ASIDE/.partial" ] || { echo "nothing set aside in $ASIDE"; exit 0; }
-  mkdir -p runs/.partial && cp -rn "$ASIDE/.partial/." runs/.partial/ && rm -rf "$ASIDE"
-  echo "checkpoints restored to runs/.partial"; exit 0
+  mkdir -p runs/.partial
+  for d in "$ASIDE"/.partial/*/; do
+    id=$(basename "$d")
+    if [ -e "runs/.partial/$id" ]; then  # never overwrite: keep both, say so
+      echo "runs/.partial/$id exists (a newer start?); the set-aside one stays in $d"
+    else
+      mv "$d" "runs/.partial/$id" && echo "restored runs/.partial/$id"
+    fi
+  done
+  rmdir "$ASIDE/.partial" "$ASIDE" 2>/dev/null || true
+  exit 0
+fi
+if ! $PY -c "import sys; from resnet_lab.runs import RunStore; sys.exit(any(r.running for r in RunStore('runs').in_progress()))"; then
+  echo "a run is training here (python -m resnet_lab runs says which): stop it at a checkpoint before the GPU call" >&2
+  exit 1
 fi
 src=${1:-../shared/data/cifar10-jpeg}
 mkdir -p .device
-[ -f .device/cifar10-jpeg.jpegpack ] || python -m resnet_lab pack-data "$src" .device/cifar10-jpeg.jpegpack
+[ -f .device/cifar10-jpeg.jpegpack ] || $PY -m resnet_lab pack-data "$src" .device/cifar10-jpeg.jpegpack
 git rev-parse --short=12 HEAD > .device/commit
 [ -z "$(git status --porcelain --untracked-files=no)" ] || echo "-dirty" >> .device/commit
 if [ -n "$(ls -A runs/.partial 2>/dev/null)" ]; then
   mkdir -p "$ASIDE" && mv runs/.partial "$ASIDE/.partial"
   echo "runs/.partial moved to $ASIDE for the call; afterwards: bash tools/device_prep.sh --restore"
 fi
-python -c "from resnet_lab.data import load_raw; print(load_raw('.device/cifar10-jpeg.jpegpack')['fingerprint'])" \
-  2>/dev/null > .device/fingerprint
+$PY -c "from resnet_lab.data import load_raw; print(load_raw('.device/cifar10-jpeg.jpegpack')['fingerprint'])" \
+  > .device/fingerprint
 bytes=$(( $(git ls-files -co --exclude-standard -z | xargs -0 cat 2>/dev/null | wc -c) + $(du -cb .device | tail -1 | cut -f1) ))
 echo "commit $(tr -d '\n' < .device/commit), data fingerprint $(cat .device/fingerprint); $(( bytes / 1048576 )) MiB would travel (limit 64)"
 [ $bytes -lt $(( 63 * 1048576 )) ] || { echo "too much would travel: commit or ignore what is not needed" >&2; exit 1; }

@@ -50,6 +50,15 @@ def main(argv=None) -> int:
     ap.add_argument("--device", default=None, help="cpu (default), cuda or mps for lesions, landscapes and "
                                                     "multi-crop testing ($RESNET_LAB_ANALYSIS_DEVICE)")
     a = ap.parse_args(argv)
+    saved = dict(os.environ)
+    try:
+        return _run(a)
+    finally:  # a library or notebook caller gets its environment back
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def _run(a) -> int:
     os.environ["RESNET_LAB_ALLOW_TRAINING"] = "0"  # read records only; never train
     if a.profile:
         os.environ["RESNET_LAB_PROFILE"] = a.profile
@@ -59,8 +68,8 @@ def main(argv=None) -> int:
         from . import analysis_device, profile_name
         analysis_device()  # a bad device fails here, in one line
         jobs = plan(a.only)
-    except ValueError as e:
-        print(f"error: {e}", file=sys.stderr)
+    except (ValueError, OSError, LookupError) as e:
+        print(f"error: {' '.join(str(e).split())}", file=sys.stderr)
         return 2
     todo = [j for j in jobs if j[0] != "missing"]
     print(f"profile {profile_name()}: {len(todo)} analyses of recorded runs", flush=True)

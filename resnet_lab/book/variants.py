@@ -77,7 +77,7 @@ def _versus(label_a: str, a: RunRecord, label_b: str, b: RunRecord, metric: str,
     what = "test" if metric == "final_test_error" else "training"
     rel = "below" if ea < eb else "above" if ea > eb else "equal to"
     return (f"{label_a}'s {what} error {pct(ea)} is {rel} {label_b}'s {pct(eb)} by {100 * abs(ea - eb):.1f} "
-            f"points -- {judge(ea - eb, spread)}.")
+            f"points -- {judge(ea - eb, spread, metric)}.")
 
 
 def options_report(records: RunSet) -> str:
