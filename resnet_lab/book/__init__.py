@@ -268,15 +268,22 @@ def final_table(records) -> pd.DataFrame:
     return frame.map(lambda v: f"{v:.1f}%")
 
 
+def _widest_range(metric: str, values_of) -> tuple[float, int] | None:
+    """(range, seeds) of the spread net (ResNet-20, plain-20) whose ``metric`` varies most over its seeds;
+    ``values_of(arch)`` gives the values of its recorded, not failed, seeds. None until one has two seeds."""
+    best = None
+    for arch in experiments.SPREAD_ARCHS:
+        vals = values_of(arch)
+        if len(vals) >= 2 and (best is None or max(vals) - min(vals) > best[0]):
+            best = (max(vals) - min(vals), len(vals))
+    return best
+
+
 def seed_spread(metric: str = "final_test_error") -> float | None:
     """The seed-to-seed spread of ``metric``: the largest range (max - min) over the seeds of each net trained
     with several seeds (ResNet-20, plain-20) at this profile; None until some net has two seeds recorded."""
-    ranges = []
-    for arch in experiments.SPREAD_ARCHS:
-        vals = [r.metrics[metric] for r in seeds(arch).values() if not r.failed]
-        if len(vals) >= 2:
-            ranges.append(max(vals) - min(vals))
-    return max(ranges) if ranges else None
+    best = _widest_range(metric, lambda a: [r.metrics[metric] for r in seeds(a).values() if not r.failed])
+    return best[0] if best else None
 
 
 def spread_runs() -> RunSet:
@@ -300,13 +307,12 @@ def seed_spread_report() -> str:
 def spread_seeds(metric: str = "final_test_error") -> int | None:
     """How many seeds the seed spread of ``metric`` rests on: those of the net whose range is the spread. Reads
     the store only (never trains, unlike :func:`seeds` with training allowed)."""
-    best = None
     store = RunStore()
-    for arch in experiments.SPREAD_ARCHS:
+
+    def values_of(arch):
         recs = [store.get(_config(arch, seed=s)) for s in experiments.seeds_of(arch)]
-        vals = [r.metrics[metric] for r in recs if r is not None and not r.failed]
-        if len(vals) >= 2 and (best is None or max(vals) - min(vals) > best[0]):
-            best = (max(vals) - min(vals), len(vals))
+        return [r.metrics[metric] for r in recs if r is not None and not r.failed]
+    best = _widest_range(metric, values_of)
     return best[1] if best else None
 
 
