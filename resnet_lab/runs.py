@@ -273,18 +273,92 @@ class RunRecord:
             raise RecordDamaged(self.path, f"weights.safetensors cannot be loaded ({reason_of(e)})") from e
         return model.eval()
 
-    def cached(self, name: str, compute: Callable[[], dict]) -> dict:
-        """``analysis/<name>.json`` if recorded, else ``compute()`` (JSON-able), stored atomically."""
+    def cached(self, name: str, compute: Callable[..., dict], settings: dict | None = None) -> dict:
+        """``analysis/<name>.json`` if recorded, else ``compute()`` (JSON-able), stored atomically.
+
+        With ``settings`` (what shapes the result), ``compute`` is called with a :class:`PartialAnalysis` that
+        keeps each finished evaluation in ``analysis/.partial/<name>.json``, so that an analysis stopped
+        part-way resumes where it stopped; that file is removed once the whole result is stored."""
         f = self.path / "analysis" / f"{name}.json"
         if f.exists():
             try:
                 return json.loads(f.read_text())
             except (OSError, ValueError) as e:  # a damaged cache entry is recomputed, not fatal
                 warnings.warn(f"cached analysis {f} cannot be read ({reason_of(e)}); computing it again")
-        value = compute()
-        with contextlib.suppress(OSError):
+        if settings is None:
+            value = compute()
+        else:
+            partial = PartialAnalysis(self.path / "analysis" / ".partial" / f"{name}.json", settings)
+            value = compute(partial)
+        try:
             atomic_write_json(f, value)
+        except OSError:
+            return value  # a read-only store: the result is used, not kept (and the partial file stays)
+        if settings is not None:
+            partial.discard()
         return value
+
+
+class PartialAnalysis:
+    """The finished evaluations of an analysis in progress, each written (atomically) as soon as it is done.
+
+    Call it as ``partial(key, compute)``: the value stored under ``key`` if an earlier process computed it with
+    the same settings, else ``compute()`` (a JSON-able dict), stored at once. A file made with other settings,
+    or one that cannot be read, is not used (a warning says so) and is replaced. ``cpu_seconds()`` is the CPU
+    time of every process that worked on the analysis; ``devices`` the devices they computed on."""
+
+    def __init__(self, path: Path, settings: dict):
+        self.path = Path(path)
+        self.settings = json.loads(json.dumps(settings))  # as it reads back from the file
+        self.values: dict[str, dict] = {}
+        self.devices: list[str] = []
+        self._before, self._t0, self._writable = 0.0, time.process_time(), True
+        if not self.path.exists():
+            return
+        try:
+            old = json.loads(self.path.read_text())
+            same = old.get("settings") == self.settings
+        except (OSError, ValueError, AttributeError) as e:
+            warnings.warn(f"partial analysis {self.path} cannot be read ({reason_of(e)}); starting it again")
+            return
+        if not same:
+            warnings.warn(f"partial analysis {self.path} was made with other settings; starting it again")
+            return
+        self.values = dict(old.get("values", {}))
+        self.devices = list(old.get("devices", []))
+        self._before = float(old.get("cpu_seconds", 0.0))
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def __call__(self, key: str, compute: Callable[[], dict], device: str | None = None) -> dict:
+        if key in self.values:
+            return self.values[key]
+        value = compute()
+        self.values[key] = json.loads(json.dumps(value))
+        if device and device not in self.devices:
+            self.devices.append(device)
+        self._save()
+        return self.values[key]
+
+    def cpu_seconds(self) -> float:
+        return round(self._before + time.process_time() - self._t0, 1)
+
+    def _save(self) -> None:
+        if not self._writable:
+            return
+        try:
+            atomic_write_json(self.path, {"settings": self.settings, "values": self.values, "devices": self.devices,
+                                          "cpu_seconds": self.cpu_seconds()})
+        except OSError as e:  # a read-only store: the analysis goes on, without resuming
+            self._writable = False
+            warnings.warn(f"partial analysis cannot be kept ({reason_of(e)}); a stopped run will start again")
+
+    def discard(self) -> None:
+        with contextlib.suppress(OSError):
+            self.path.unlink()
+        with contextlib.suppress(OSError):
+            self.path.parent.rmdir()  # only when empty
 
 
 class InProgress(NamedTuple):

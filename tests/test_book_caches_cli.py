@@ -39,3 +39,33 @@ def test_caches_refuses_a_bad_device_in_one_line(tmp_path, capsys, monkeypatch):
     assert caches.main(["--device", "tpu", "--profile", "smoke", "--only", "lesion"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: unknown device 'tpu'") and err.count("\n") == 1
+
+
+def test_a_stopped_lesion_resumes_where_it_stopped(smoke_store, capsys, monkeypatch):
+    from resnet_lab.analysis import lesion as LE
+    store, rec = smoke_store
+    real, calls = LE.evaluate, []
+
+    def failing_after_5(*a, **k):
+        if len(calls) == 5:
+            raise RuntimeError("killed")
+        calls.append(1)
+        return real(*a, **k)
+    monkeypatch.setattr(LE, "evaluate", failing_after_5)
+    assert caches.main(["--profile", "smoke", "--only", "lesion", "--arch", "resnet20"]) == 1
+    assert "error: lesion of resnet20" in capsys.readouterr().err
+    partial = json.loads((rec.path / "analysis" / ".partial" / "lesion.json").read_text())
+    assert len(partial["values"]) == 5 and not (rec.path / "analysis" / "lesion.json").exists()
+    monkeypatch.setattr(LE, "evaluate", lambda *a, **k: (calls.append(2), real(*a, **k))[1])
+    assert caches.main(["--profile", "smoke", "--only", "lesion", "--arch", "resnet20"]) == 0
+    done = json.loads((rec.path / "analysis" / "lesion.json").read_text())
+    n = 1 + len(done["single"]) + len(done["random"])
+    assert calls.count(2) == n - 5  # only what was missing was evaluated
+    assert not (rec.path / "analysis" / ".partial").exists()  # removed once the whole result is stored
+    assert done["cpu_seconds"] > 0 and done["device"] == "cpu"
+
+
+def test_caches_names_an_unknown_arch(smoke_store, capsys):
+    assert caches.main(["--profile", "smoke", "--only", "lesion", "--arch", "resnet21"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: --arch resnet21: not a net") and err.count("\n") == 1

@@ -188,3 +188,63 @@ def test_twins_get_the_same_draws_before_normalisation(images):
         if p.dim() > 1:
             assert torch.allclose(unit(dr[n]), unit(dp[n]), atol=1e-5)
             assert not torch.allclose(dr[n], dp[n])  # ... rescaled to each net's own filter norms
+
+
+# ---- resuming a stopped analysis from its partial results -----------------------------------------------------
+
+class Stopped(Exception):
+    pass
+
+
+def counting(partial, limit=None):
+    """``partial`` that records which evaluations it had to make, and stops (raises) after ``limit`` of them."""
+    made = []
+
+    def call(key, compute, device=None):
+        def c():
+            if limit is not None and len(made) >= limit:
+                raise Stopped
+            made.append(key)
+            return compute()
+        return partial(key, c, device)
+    return call, made
+
+
+@pytest.mark.parametrize("study", ["lesion", "landscape"])
+def test_a_stopped_analysis_resumes_and_gives_the_same_result(tmp_path, images, study):
+    from resnet_lab.runs import PartialAnalysis
+    x, y = images
+    net = calibrated(14, True, images)
+    settings = {"study": study, "images": len(x)}
+
+    def run(partial):
+        if study == "lesion":
+            return LE.lesion_study(net, x, y, MEAN, draws=2, partial=partial)
+        return LS.landscape(net, x, y, MEAN, steps=3, span=0.5, seed=1, partial=partial)
+    whole = run(None)
+    f = tmp_path / ".partial" / f"{study}.json"
+    first, made1 = counting(PartialAnalysis(f, settings), limit=4)
+    with pytest.raises(Stopped):
+        run(first)
+    assert len(made1) == 4 and f.exists()
+    second, made2 = counting(PartialAnalysis(f, settings))
+    assert run(second) == whole  # the same numbers, to the last bit
+    assert not set(made1) & set(made2) and len(made1) + len(made2) == len(PartialAnalysis(f, settings))
+    # other settings: the file is not used (a warning says so), everything is evaluated again
+    third, made3 = counting(_warned(lambda: PartialAnalysis(f, dict(settings, images=1)), "other settings"))
+    assert run(third) == whole and len(made3) == len(made1) + len(made2)
+
+
+def _warned(make, match):
+    with pytest.warns(UserWarning, match=match):
+        return make()
+
+
+def test_partial_file_damaged_is_named_and_replaced(tmp_path):
+    from resnet_lab.runs import PartialAnalysis
+    f = tmp_path / "lesion.json"
+    f.write_text("{oops")
+    p = _warned(lambda: PartialAnalysis(f, {"a": 1}), "lesion.json")
+    assert len(p) == 0 and p("k", lambda: {"error": 0.5}, "cpu") == {"error": 0.5}
+    again = PartialAnalysis(f, {"a": 1})
+    assert again("k", lambda: pytest.fail("recomputed")) == {"error": 0.5} and again.devices == ["cpu"]

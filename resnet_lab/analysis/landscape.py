@@ -56,22 +56,28 @@ def _flat(d: dict) -> torch.Tensor:
 
 @torch.no_grad()
 def loss_grid(model: nn.Module, x: torch.Tensor, y: torch.Tensor, mean: torch.Tensor, d1: dict, d2: dict,
-              coords, batch_size: int = 500, progress=None) -> dict:
+              coords, batch_size: int = 500, progress=None, partial=None) -> dict:
     """Loss and error at ``theta + a d1 + b d2`` for a, b in ``coords``, BN in eval mode.
 
     Returns lists of rows: ``loss[i][j]`` is at ``(a, b) = (coords[j], coords[i])`` (rows are b, columns a,
-    as ``matplotlib.contour`` reads them). The model's weights are restored afterwards."""
+    as ``matplotlib.contour`` reads them). The model's weights are restored afterwards. ``progress(row, rows)``
+    is called after each row; ``partial(key, compute)`` (optional, e.g. a
+    :class:`resnet_lab.runs.PartialAnalysis`) returns a point an earlier, stopped process already evaluated,
+    or evaluates it."""
     params = dict(model.named_parameters())
     theta = {n: p.detach().clone() for n, p in params.items()}
     coords = [float(c) for c in coords]
+    device = next(model.parameters()).device.type
     loss = [[0.0] * len(coords) for _ in coords]
     err = [[0.0] * len(coords) for _ in coords]
     try:
         for i, b in enumerate(coords):
             for j, a in enumerate(coords):
-                for n, p in params.items():
-                    p.copy_(theta[n] + a * d1[n] + b * d2[n])
-                r = evaluate(model, x, y, mean, batch_size)
+                def point(a=a, b=b):
+                    for n, p in params.items():
+                        p.copy_(theta[n] + a * d1[n] + b * d2[n])
+                    return evaluate(model, x, y, mean, batch_size)
+                r = partial(f"{i}/{j}", point, device) if partial is not None else point()
                 loss[i][j], err[i][j] = r["loss"], r["error"]
             if progress:
                 progress(i + 1, len(coords))
@@ -82,12 +88,12 @@ def loss_grid(model: nn.Module, x: torch.Tensor, y: torch.Tensor, mean: torch.Te
 
 
 def landscape(model: nn.Module, x: torch.Tensor, y: torch.Tensor, mean: torch.Tensor, steps: int = 21,
-              span: float = 1.0, seed: int = 0, batch_size: int = 500, progress=None) -> dict:
+              span: float = 1.0, seed: int = 0, batch_size: int = 500, progress=None, partial=None) -> dict:
     """The 2-D slice on a ``steps`` x ``steps`` grid over [-span, span]^2 (JSON-able), with what produced it."""
     model = model.float().eval()
     d1, d2 = directions(model, seed)
     f1, f2 = _flat(d1), _flat(d2)
-    out = loss_grid(model, x, y, mean, d1, d2, np.linspace(-span, span, steps), batch_size, progress)
+    out = loss_grid(model, x, y, mean, d1, d2, np.linspace(-span, span, steps), batch_size, progress, partial)
     out.update(steps=steps, span=span, seed=seed, images=len(x),
                direction_norm=[float(f1.norm()), float(f2.norm())],
                weight_norm=float(torch.cat([p.detach().flatten().cpu() for p in model.parameters()

@@ -125,7 +125,7 @@ def k_values(pool: int, most: int = 8) -> list[int]:
 
 
 def lesion_study(model: nn.Module, x: torch.Tensor, y: torch.Tensor, mean: torch.Tensor, draws: int = 5,
-                 seed: int = 0, most_k: int = 8, batch_size: int = 500) -> dict:
+                 seed: int = 0, most_k: int = 8, batch_size: int = 500, partial=None, progress=None) -> dict:
     """Veit et al.'s two measurements, as a JSON-able dict.
 
     * ``single``: one row per block -- the test error (and loss) with that block alone deleted; a plain block
@@ -134,27 +134,33 @@ def lesion_study(model: nn.Module, x: torch.Tensor, y: torch.Tensor, mean: torch
       :func:`k_values` (one draw when k is the whole pool); the draw for (k, d) comes from
       ``numpy.random.default_rng([seed, k, d])``, so every net of the same block layout loses the same blocks.
     * ``baseline``: the intact net on the same images.
+
+    ``partial(key, compute)`` (optional, e.g. a :class:`resnet_lab.runs.PartialAnalysis`) returns an
+    evaluation an earlier, stopped process already made, or makes it; ``progress(done, total)`` is called after
+    each evaluation.
     """
     model = model.float()
     info = blocks(model)
-    base = evaluate(model, x, y, mean, batch_size)
-    single = []
-    for b in info:
-        row = dict(b)
-        if b["residual"] or b["same_shape"]:
-            with deleted(model, [b["name"]]):
-                row.update(evaluate(model, x, y, mean, batch_size))
-        else:
-            row.update(error=None, loss=None)
-        single.append(row)
     pool = [b["name"] for b in info if b["same_shape"]]
-    rand = []
+    plan = [("baseline", [])]
+    plan += [(f"single/{b['name']}", [b["name"]]) for b in info if b["residual"] or b["same_shape"]]
     for k in k_values(len(pool), most_k):
         for d in range(1 if k == len(pool) else draws):
             pick = sorted(np.random.default_rng([seed, k, d]).choice(len(pool), size=k, replace=False).tolist())
-            names = [pool[i] for i in pick]
+            plan.append((f"random/{k}/{d}", [pool[i] for i in pick]))
+    device = next(model.parameters()).device.type
+    results = {}
+    for n, (key, names) in enumerate(plan, 1):
+        def run(names=names):
             with deleted(model, names):
-                rand.append(dict(k=k, draw=d, deleted=names, **evaluate(model, x, y, mean, batch_size)))
+                return evaluate(model, x, y, mean, batch_size)
+        results[key] = partial(key, run, device) if partial is not None else run()
+        if progress:
+            progress(n, len(plan))
+    base = results["baseline"]
+    single = [dict(b, **results.get(f"single/{b['name']}", {"error": None, "loss": None})) for b in info]
+    rand = [dict(k=int(key.split("/")[1]), draw=int(key.split("/")[2]), deleted=names, **results[key])
+            for key, names in plan if key.startswith("random/")]
     return dict(baseline=base, single=single, random=rand, pool=pool, images=len(x), draws=draws, seed=seed,
                 residual=any(b["residual"] for b in info))
 

@@ -3,10 +3,13 @@
 The book build only reads the costly analyses of trained nets (lesions, loss landscapes, multi-crop testing:
 minutes to hours of CPU each for the deep nets); this command computes what is missing, once, after the sweep:
 
-    python -m resnet_lab.book.caches [--profile cpu] [--only lesion landscape multicrop ...] [--device cuda]
+    python -m resnet_lab.book.caches [--profile cpu] [--only lesion landscape multicrop ...] [--arch resnet56 ...]
+                                     [--device cuda]
 
 It never trains: runs that are not recorded are named and skipped. Each result is written into its run's
-``analysis/`` folder (commit them with the records); results already there are read, not recomputed.
+``analysis/`` folder (commit them with the records); results already there are read, not recomputed. Lesions
+and landscapes keep each finished evaluation in ``analysis/.partial/`` as they go: a stopped command (a killed
+process, the end of a session) resumes where it stopped when run again; commit those files to resume elsewhere.
 """
 from __future__ import annotations
 
@@ -15,7 +18,10 @@ import os
 import sys
 import time
 
+from tqdm.auto import tqdm
+
 ANALYSES = ("responses", "gradients", "branch_identity", "multicrop", "lesion", "landscape")
+RESUMABLE = ("lesion", "landscape")  # kept evaluation by evaluation in analysis/.partial/ while they run
 
 
 def plan(only=ANALYSES) -> list[tuple[str, str, object]]:
@@ -42,11 +48,21 @@ def plan(only=ANALYSES) -> list[tuple[str, str, object]]:
     return out + [("missing", a, None) for a in sorted(missing)]
 
 
+def _follow(bar):
+    def update(done: int, total: int) -> None:
+        bar.total = total
+        bar.n = done
+        bar.refresh()
+    return update
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m resnet_lab.book.caches", description=__doc__.split("\n")[0])
     ap.add_argument("--profile", default=None, help="the runs' profile (default: $RESNET_LAB_PROFILE, else the "
                                                      "best recorded)")
     ap.add_argument("--only", nargs="+", choices=ANALYSES, default=list(ANALYSES))
+    ap.add_argument("--arch", nargs="+", default=None, help="only these nets (e.g. resnet56), to share the work "
+                                                              "between processes")
     ap.add_argument("--device", default=None, help="cpu (default), cuda or mps for lesions, landscapes and "
                                                     "multi-crop testing ($RESNET_LAB_ANALYSIS_DEVICE)")
     a = ap.parse_args(argv)
@@ -71,13 +87,25 @@ def _run(a) -> int:
     except (ValueError, OSError, LookupError) as e:
         print(f"error: {' '.join(str(e).split())}", file=sys.stderr)
         return 2
+    if a.arch:
+        known = {arch for _, arch, _ in jobs}
+        unknown = [x for x in a.arch if x not in known]
+        if unknown:
+            print(f"error: --arch {' '.join(unknown)}: not a net these analyses read (recorded or not): "
+                  f"{', '.join(sorted(known))}", file=sys.stderr)
+            return 2
+        jobs = [j for j in jobs if j[1] in a.arch]
     todo = [j for j in jobs if j[0] != "missing"]
     print(f"profile {profile_name()}: {len(todo)} analyses of recorded runs", flush=True)
     failed = 0
     for k, (name, arch, (fn, rec)) in enumerate(todo, 1):
         t = time.perf_counter()
         try:
-            fn(rec)
+            if name in RESUMABLE:  # long: a progress bar, and a stopped job resumes from its partial results
+                with tqdm(desc=f"{name} of {arch}", unit="eval", leave=False, file=sys.stderr) as bar:
+                    fn(rec, progress=_follow(bar))
+            else:
+                fn(rec)
         except Exception as e:  # one bad run does not stop the others
             failed += 1
             print(f"error: {name} of {arch} ({rec.id}): {' '.join(str(e).split())[:300]}", file=sys.stderr, flush=True)

@@ -6,7 +6,6 @@ Both analyses are computed once per run and cached in its record (``runs/<id>/an
 from __future__ import annotations
 
 import re
-import time
 
 import numpy as np
 import pandas as pd
@@ -74,37 +73,38 @@ def train_images(n: int):
     return d.train_x[idx], d.train_y[idx]
 
 
-def lesion(record: RunRecord) -> dict:
-    """Veit et al.'s lesion study of a recorded run (cached in ``analysis/lesion.json``)."""
+def lesion(record: RunRecord, progress=None) -> dict:
+    """Veit et al.'s lesion study of a recorded run (cached in ``analysis/lesion.json``; a stopped computation
+    resumes from ``analysis/.partial/lesion.json``). ``progress(done, total)`` follows the evaluations."""
     s = lesion_settings(record.config.profile)
 
-    def compute():
+    def compute(partial):
         x, y = lesion_images(s["images"])
-        t = time.process_time()
         dev = analysis_device()
-        out = LE.lesion_study(record.load_model().to(dev), x, y, data().mean, draws=s["draws"], seed=s["seed"])
-        out["cpu_seconds"] = round(time.process_time() - t, 1)
-        out["device"] = dev.type
+        out = LE.lesion_study(record.load_model().to(dev), x, y, data().mean, draws=s["draws"], seed=s["seed"],
+                              partial=partial, progress=progress)
+        out["cpu_seconds"] = partial.cpu_seconds()
+        out["device"] = "+".join(partial.devices) or dev.type
         return out
-    return record.cached("lesion", compute)
+    return record.cached("lesion", compute, settings=s)
 
 
-def landscape(record: RunRecord) -> dict:
-    """Li et al.'s 2-D loss slice of a recorded run (cached in ``analysis/landscape-...json``)."""
+def landscape(record: RunRecord, progress=None) -> dict:
+    """Li et al.'s 2-D loss slice of a recorded run (cached in ``analysis/landscape-...json``; a stopped
+    computation resumes from ``analysis/.partial/``). ``progress(row, rows)`` follows the grid's rows."""
     s = landscape_settings(record.config.profile)
     name = f"landscape-{s['steps']}x{s['steps']}-n{s['images']}-s{s['seed']}"
 
-    def compute():
+    def compute(partial):
         x, y = train_images(s["images"])
-        t = time.process_time()
         dev = analysis_device()
         out = LS.landscape(record.load_model().to(dev), x, y, data().mean, steps=s["steps"], span=s["span"],
-                           seed=s["seed"])
-        out["cpu_seconds"] = round(time.process_time() - t, 1)
-        out["device"] = dev.type
+                           seed=s["seed"], partial=partial, progress=progress)
+        out["cpu_seconds"] = partial.cpu_seconds()
+        out["device"] = "+".join(partial.devices) or dev.type
         out["data"] = f"{s['images']} training images (fixed subset, seed {TRAIN_SUBSET_SEED}), no augmentation"
         return out
-    return record.cached(name, compute)
+    return record.cached(name, compute, settings=dict(s, train_subset_seed=TRAIN_SUBSET_SEED))
 
 
 # ---------------------------------------------------------------------------------------------------------
