@@ -25,3 +25,19 @@ def test_uncached_runs_are_left_out_and_named_when_training_is_off(tmp_path, mon
     monkeypatch.setattr(book, "training_allowed", lambda: True)
     ns = trained.nets()
     assert list(ns) == ["resnet20", "plain20"] and trained.uncached_note(ns) == ""
+
+
+def test_a_net_with_only_its_landscape_cached_is_shown_where_that_is_read(tmp_path, monkeypatch):
+    rec = _rec(tmp_path, "c", "")
+    (rec.path / "analysis" / f"{trained._cache_names(rec)[1]}.json").write_text("{}")  # landscape, no lesions
+    recs = RunSet({"resnet20": _rec(tmp_path, "a", "yes"), "plain20": rec})
+    monkeypatch.setattr(trained, "runs", lambda archs: recs)
+    monkeypatch.setattr(trained, "profile_name", lambda: "cpu")
+    monkeypatch.setattr(book, "training_allowed", lambda: False)
+    les, land, both = trained.nets("lesion"), trained.nets("landscape"), trained.nets()
+    assert list(les) == ["resnet20"] and list(land) == ["resnet20", "plain20"] and list(both) == ["resnet20"]
+    note = trained.uncached_note(les, land)
+    assert "(lesion: plain20)" in note and "landscape" not in note.split(")")[0]
+    import pytest
+    with pytest.raises(ValueError, match="unknown analysis 'lesions'"):
+        trained.nets("lesions")

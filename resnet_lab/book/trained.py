@@ -33,21 +33,38 @@ def _cache_names(record: RunRecord) -> list[str]:
     return ["lesion", f"landscape-{s['steps']}x{s['steps']}-n{s['images']}-s{s['seed']}"]
 
 
-def nets() -> RunSet:
+ANALYSES = ("lesion", "landscape")
+
+
+def nets(which: str | tuple[str, ...] = ANALYSES) -> RunSet:
     """The chapter's runs (seed 0) at this profile; with training off, missing ones are named in ``.missing``.
 
-    With training off (the book build) a recorded run whose lesion and landscape analyses are not cached yet is
-    left out too (they cost minutes of CPU each) and named in ``.uncached``; see :func:`uncached_note`."""
-    return analysed(runs(SMOKE_NETS if profile_name() == "smoke" else NETS), _cache_names)
+    With training off (the book build) a recorded run whose analyses ``which`` (lesion, landscape or both) are
+    not cached yet is left out too (they cost minutes to an hour of CPU each) and named in ``.uncached``; see
+    :func:`uncached_note`. A net whose landscape is cached but not its lesions is in ``nets("landscape")``."""
+    which = (which,) if isinstance(which, str) else tuple(which)
+    bad = [w for w in which if w not in ANALYSES]
+    if bad:
+        raise ValueError(f"unknown analysis {bad[0]!r}; this chapter's: {', '.join(ANALYSES)}")
+    out = analysed(runs(SMOKE_NETS if profile_name() == "smoke" else NETS),
+                   lambda r: [n for n in _cache_names(r) if n.startswith(which)])
+    out.analyses = which
+    return out
 
 
-def uncached_note(records: RunSet) -> str:
-    """A Markdown line naming recorded runs whose analyses are not cached yet ('' when none)."""
-    names = records.uncached
-    if not names:
+def uncached_note(*sets: RunSet) -> str:
+    """A Markdown line naming, per analysis, recorded runs whose results are not cached yet ('' when none)."""
+    parts = []
+    for records in sets:
+        names = getattr(records, "uncached", [])
+        if names:
+            what = " and ".join(getattr(records, "analyses", ANALYSES))
+            parts.append(f"{what}: {', '.join(names)}")
+    if not parts:
         return ""
-    return (f"**Recorded but not analysed yet:** {', '.join(names)}. The book build only reads cached analyses; "
-            f"run this notebook with training allowed (the default) to compute and cache them.")
+    return (f"**Recorded but not analysed yet** ({'; '.join(parts)}). The book build only reads cached analyses; "
+            f"compute them with `python -m resnet_lab.book.caches --profile {profile_name()}` (resumable), or run "
+            f"this notebook with training allowed.")
 
 
 def lesion_settings(profile: str | None = None) -> dict:
@@ -235,8 +252,8 @@ def explorer(records: dict[str, RunRecord], title: str = ""):
         views[(_depth(name), "residual" if name.startswith("resnet") else "plain")] = fig
     depths = sorted({_depth(n) for n in (NETS if profile_name() != "smoke" else SMOKE_NETS)})
     return static_explorer(views, depths, ["plain", "residual"], title=title,
-                           missing="not recorded at this profile yet (plain-110 is not trained: the paper's has "
-                                   "> 60% error)")
+                           missing="not recorded, or its lesions and landscape not both computed, at this "
+                                   "profile yet (plain-110 is not trained: the paper's has > 60% error)")
 
 
 def _depth(name: str) -> int:
