@@ -102,7 +102,7 @@ def _run(a) -> int:
         t = time.perf_counter()
         try:
             if name in RESUMABLE:  # long: a progress bar, and a stopped job resumes from its partial results
-                with tqdm(desc=f"{name} of {arch}", unit="eval", leave=False, file=sys.stderr) as bar:
+                with tqdm(desc=f"{name} of {arch}", unit="row" if name == "landscape" else "eval", leave=False, file=sys.stderr) as bar:
                     fn(rec, progress=_follow(bar))
             else:
                 fn(rec)
