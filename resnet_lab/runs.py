@@ -9,7 +9,7 @@ in, and the fingerprint of the data's content. Its record is a folder::
                   history.json      training loss/error and val/test error vs iterations
                   metrics.json      final errors, status ('completed' or 'failed')
                   provenance.json   device, torch version, git commit, wall time, data source
-                  weights.safetensors  (float16) where the profile saves weights
+                  weights.safetensors  (float32; records before 2026-11-28 kept float16) where the profile saves weights
                   analysis/*.json   cached analysis arrays (responses, gradients, ...)
 
 Records appear atomically (written to a temp folder, then renamed), and a lock
@@ -258,6 +258,17 @@ class RunRecord:
     def has_weights(self) -> bool:
         return (self.path / "weights.safetensors").exists()
 
+    def weights_dtype(self) -> str | None:
+        """How the record keeps its floating-point weights: 'float32', or 'float16' for records written before
+        2026-11-28 (rounded; their BN statistics can overflow); None without weights."""
+        from safetensors import safe_open
+
+        if not self.has_weights():
+            return None
+        with safe_open(str(self.path / "weights.safetensors"), framework="pt") as f:
+            kinds = {f.get_slice(k).get_dtype() for k in f.keys()}
+        return "float16" if "F16" in kinds else "float32"
+
     def load_model(self) -> torch.nn.Module:
         """The trained model (float32, eval mode), weights loaded safely from safetensors."""
         from safetensors.torch import load_file
@@ -271,6 +282,10 @@ class RunRecord:
             model.load_state_dict(state)
         except Exception as e:
             raise RecordDamaged(self.path, f"weights.safetensors cannot be loaded ({reason_of(e)})") from e
+        bad = [k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all()]
+        if bad:
+            raise RecordDamaged(self.path, f"weights.safetensors holds non-finite values in {bad[0]}"
+                                           + (f" and {len(bad) - 1} more tensors" if len(bad) > 1 else ""))
         return model.eval()
 
     def cached(self, name: str, compute: Callable[..., dict], settings: dict | None = None) -> dict:
@@ -548,7 +563,8 @@ class RunStore:
             atomic_write_json(tmp / "provenance.json", provenance)
             if model is not None and profile.save_weights:
                 from safetensors.torch import save_file
-                state = {k: (v.half() if v.is_floating_point() else v).contiguous()
+                # float32, as trained: float16 overflows (a deep plain net's BN running variances pass 65,504)
+                state = {k: (v.float() if v.is_floating_point() else v).contiguous()
                          for k, v in model.state_dict().items()}
                 save_file(state, str(tmp / "weights.safetensors"))
             atomic_write_json(tmp / "metrics.json", metrics)  # last: its presence marks a complete record

@@ -138,3 +138,34 @@ def test_best_profile_and_find(tiny_data, tmp_path):
     assert store.best_profile() == "smoke"
     assert [r.config.arch for r in store.find(arch="plain20")] == ["plain20"]
     assert store.find(arch="resnet20") == []
+
+
+def _write_with(tmp_path, model):
+    store = R.RunStore(tmp_path)
+    cfg = RunConfig("plain20", profile="smoke")
+    metrics = dict(status="completed", iterations=1, final_val_error=0.5, final_test_error=0.5)
+    return store.write(cfg, "fp32", "synthetic000", dict(train=[], eval=[]), metrics, {}, model=model)
+
+
+def test_weights_round_trip_exactly_beyond_float16_range(tmp_path):
+    """A deep plain net's BN running variances pass float16's 65,504 (plain-56 reached inf when records kept
+    float16): the record keeps float32, so the loaded model is the trained one to the last bit."""
+    torch.manual_seed(0)
+    model = RunConfig("plain20", profile="smoke").build()
+    bn = model.stage1[0].bn1
+    bn.running_var.fill_(1e6)
+    bn.running_mean.fill_(-3e5)
+    with torch.no_grad():
+        model.stage1[0].conv1.weight.mul_(1e-6)  # below float16's normal range
+    loaded = _write_with(tmp_path, model).load_model()
+    for (k, a), b in zip(model.state_dict().items(), loaded.state_dict().values()):
+        assert torch.equal(a, b), k
+
+
+def test_weights_with_non_finite_values_are_refused_by_name(tmp_path):
+    model = RunConfig("plain20", profile="smoke").build()
+    model.stage2[1].bn2.running_var[3] = float("inf")
+    rec = _write_with(tmp_path, model)
+    with pytest.raises(R.RecordDamaged, match=r"non-finite values in stage2\.1\.bn2\.running_var$"):
+        rec.load_model()
+    assert rec.weights_dtype() == "float32"

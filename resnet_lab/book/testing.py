@@ -115,8 +115,10 @@ def multicrop_report(results: dict[str, dict], records=None) -> str:
                for net in results if net in records}
         if gap:
             worst = max(gap, key=lambda k: abs(gap[k]))
+            kinds = sorted({records[n].weights_dtype() for n in gap} - {None})
             lines.append(f"- Check: the single view reproduces each run's recorded test error to within "
-                         f"{100 * abs(gap[worst]):.2f} points ({worst}; the record keeps its weights in float16).")
+                         f"{100 * abs(gap[worst]):.2f} points ({worst}; the records keep their weights in "
+                         f"{' or '.join(kinds)}).")
     for m in list(mc.METHODS)[1:]:
         diffs = {net: r["errors"][m] - r["errors"]["single"] for net, r in results.items()}
         per_net = ", ".join(f"{net} {100 * d:+.1f}" for net, d in diffs.items())
