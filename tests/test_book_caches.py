@@ -41,3 +41,21 @@ def test_a_net_with_only_its_landscape_cached_is_shown_where_that_is_read(tmp_pa
     import pytest
     with pytest.raises(ValueError, match="unknown analysis 'lesions'"):
         trained.nets("lesions")
+
+
+def test_progress_of_a_resumed_analysis_counts_only_new_evaluations(monkeypatch):
+    import io
+
+    from tqdm import tqdm
+
+    from resnet_lab.book import caches
+    clock = iter([0.0, 0.01, 0.02, 0.03, 5.0, 10.0])  # three evaluations read back at once, then two made
+    monkeypatch.setattr(caches.time, "monotonic", lambda: next(clock))
+    bar = tqdm(file=io.StringIO(), total=10)
+    update = caches._follow(bar)
+    for done in (1, 2, 3):
+        update(done, 10)
+    assert bar.initial == 3  # the rate and time left are those of the evaluations still to make
+    update(4, 10)
+    update(5, 10)
+    assert (bar.initial, bar.n) == (3, 5)

@@ -70,3 +70,20 @@ def test_table6_sets_the_papers_best_resnet110_beside_its_mean(monkeypatch):
     monkeypatch.setattr(B, "seeds", lambda arch, **kw: B.RunSet({f"{arch} s0": rec}))
     row = B.table6({"resnet110": rec}).loc["resnet110"]
     assert row["paper"] == "6.43 (best of 5); 6.61 ± 0.16"
+
+
+def _sharp(centre, rise, error=0.2):
+    return {"centre_loss": centre, "centre_error": error, "rise_0.5": rise, "rise_1.0": 2 * rise,
+            "below_chance": 0.5, "nonconvex": 0.0}
+
+
+def test_a_flatter_slice_at_a_higher_loss_is_called_a_plateau():
+    from resnet_lab.book import trained
+
+    res, plain = _sharp(0.43, 1.38, 0.15), _sharp(1.39, 0.21, 0.51)
+    line = trained.plateau_caveat("resnet56", res, "plain56", plain)
+    assert "plain56's, is centred at a higher loss (1.390, 51.0% training error, against 0.430 and 15.0%" in line
+    assert "not a wider minimum" in line
+    # the flatter net also the lower one: no caveat, whichever of the pair it is
+    assert trained.plateau_caveat("resnet56", _sharp(0.40, 0.2), "plain56", _sharp(0.50, 1.0)) == ""
+    assert trained.plateau_caveat("resnet56", _sharp(0.50, 1.0), "plain56", _sharp(0.40, 0.2)) == ""

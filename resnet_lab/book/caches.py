@@ -48,8 +48,19 @@ def plan(only=ANALYSES) -> list[tuple[str, str, object]]:
     return out + [("missing", a, None) for a in sorted(missing)]
 
 
-def _follow(bar):
+def _follow(bar, instant: float = 0.2):
+    """A ``progress(done, total)`` callback for ``bar``. The first updates of a resumed analysis come at once
+    (read from its partial file): they count as the bar's start, so its rate and time left are those of the
+    evaluations still to make."""
+    state = {"resuming": True, "last": time.monotonic()}
+
     def update(done: int, total: int) -> None:
+        now = time.monotonic()
+        if state["resuming"] and now - state["last"] < instant:
+            bar.initial, bar.start_t = done, bar._time()
+        else:
+            state["resuming"] = False
+        state["last"] = now
         bar.total = total
         bar.n = done
         bar.refresh()

@@ -214,8 +214,22 @@ def landscape_report(lands: dict[str, dict]) -> str:
                          f"{p['rise_0.5']:.3f} for {other} and {r['rise_0.5']:.3f} for {name} (ratio {ratio:.2g}); "
                          f"locally non-convex: {_pct(p['nonconvex'])} of {other}'s low-loss grid points, "
                          f"{_pct(r['nonconvex'])} of {name}'s. One seed and one pair of directions each: no seed "
-                         f"spread of these numbers is measured, so this is a description, not a finding.")
+                         f"spread of these numbers is measured, so this is a description, not a finding."
+                         + plateau_caveat(name, r, other, p))
     return "\n".join(lines) if lines else "- No run of this chapter is recorded at this profile yet."
+
+
+def plateau_caveat(name: str, r: dict, other: str, p: dict) -> str:
+    """A flatter slice is read as a better minimum only if it is also at least as low: when the net with the
+    smaller rise sits at a higher centre loss, say that its flatness is that of a plateau (empty otherwise).
+    ``r``/``p`` are :func:`resnet_lab.analysis.landscape.sharpness` of ``name``/``other``."""
+    (fn, f), (sn, s) = ((name, r), (other, p)) if r["rise_0.5"] < p["rise_0.5"] else ((other, p), (name, r))
+    if f["centre_loss"] <= s["centre_loss"]:
+        return ""
+    return (f" But the flatter slice, {fn}'s, is centred at a higher loss ({f['centre_loss']:.3f}, "
+            f"{pct(f['centre_error'])} training error, against {s['centre_loss']:.3f} and {pct(s['centre_error'])} "
+            f"for {sn}): it is the flatness of a high-loss plateau the net did not leave, not a wider minimum, "
+            f"so it says nothing in favour of {fn}.")
 
 
 def cost_line(lesions: dict[str, dict], lands: dict[str, dict]) -> str:
@@ -334,7 +348,7 @@ def conclusion(lesions: dict[str, dict], lands: dict[str, dict], missing=(), unc
                          f"for {flatter} ({r['rise_0.5']:.3f} for {name}, {p['rise_0.5']:.3f} for {other}); the slice "
                          f"curves downwards at {_pct(r['nonconvex'])} of {name}'s and {_pct(p['nonconvex'])} of "
                          f"{other}'s low-loss points. One seed and one pair of directions: a description, not a "
-                         f"finding.")
+                         f"finding." + plateau_caveat(name, r, other, p))
     if missing:
         from ..runs import describe
         lines.append("- Not analysed, because not recorded at this profile yet: "
