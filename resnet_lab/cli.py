@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import signal
 import sys
 import warnings
 
@@ -42,8 +44,34 @@ def _pct(x) -> str:
     return f"{x:.2%}" if isinstance(x, (int, float)) else "n/a"
 
 
+@contextlib.contextmanager
+def _stop_on_signal():
+    """While training: SIGTERM or Ctrl-C finishes the current iteration, saves the run's checkpoint there and
+    stops (the same command resumes it, to the last bit); a second signal interrupts at once."""
+    got = []
+
+    def handler(signum, frame):
+        if got:
+            raise KeyboardInterrupt
+        got.append(signum)
+        print(f"\n{signal.Signals(signum).name}: stopping after this iteration and saving the checkpoint "
+              f"(again to interrupt at once)", file=sys.stderr, flush=True)
+    old = {s: signal.signal(s, handler) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield got
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+
+
+def _stopped(e, got) -> int:
+    """The exit of a run stopped on request: its message (not an error), 128 + the signal's number."""
+    print(f"stopped: {_one_line(e)}", file=sys.stderr, flush=True)
+    return 128 + got[0]
+
+
 def _cmd_train(a) -> int:
-    from .runs import run_failed
+    from .runs import RunNotRecorded, run_failed
     from .data import load_cifar10
 
     cfg, device, store = _config(a)
@@ -51,7 +79,14 @@ def _cmd_train(a) -> int:
     if rec is not None and rec.failed and not a.retry:
         raise run_failed(rec, cfg)
     if rec is None or rec.failed:
-        rec = store.get_or_train(cfg, data=load_cifar10(a.data), device=device, retry_failed=a.retry)
+        with _stop_on_signal() as got:
+            try:
+                rec = store.get_or_train(cfg, data=load_cifar10(a.data), device=device, retry_failed=a.retry,
+                                         should_stop=lambda it: bool(got))
+            except RunNotRecorded as e:
+                if not got:
+                    raise
+                return _stopped(e, got)
     m = rec.metrics
     print(f"run {rec.id}\nrecord {rec.path}\nfinal train error {_pct(m.get('final_train_error'))}  "
           f"val error {_pct(m.get('final_val_error'))}  test error {_pct(m.get('final_test_error'))}")
@@ -101,7 +136,7 @@ def _cmd_runs(a) -> int:
 
 def _cmd_sweep(a) -> int:
     from .experiments import book_runs, split_work
-    from .runs import RunFailed, RunStore
+    from .runs import RunFailed, RunNotRecorded, RunStore
     from .data import load_cifar10
     from .train import TrainingDiverged, pick_device
 
@@ -113,14 +148,23 @@ def _cmd_sweep(a) -> int:
     if a.part is not None:
         runs = split_work(runs, *a.part)
     failed = []
-    for cfg in runs:
-        try:
-            rec = store.get_or_train(cfg, data=data, device=device, retry_failed=a.retry)
-        except (RunFailed, TrainingDiverged) as e:  # one failed run does not stop the others
-            print(f"error: {e}", file=sys.stderr, flush=True)
-            failed.append(cfg)
-            continue
-        print(f"{rec.id}: test error {_pct(rec.metrics.get('final_test_error'))}", flush=True)
+    with _stop_on_signal() as got:
+        for cfg in runs:
+            try:
+                rec = store.get_or_train(cfg, data=data, device=device, retry_failed=a.retry,
+                                         should_stop=lambda it: bool(got))
+            except (RunFailed, TrainingDiverged) as e:  # one failed run does not stop the others
+                print(f"error: {e}", file=sys.stderr, flush=True)
+                failed.append(cfg)
+                continue
+            except RunNotRecorded as e:
+                if not got:
+                    raise
+                return _stopped(e, got)
+            print(f"{rec.id}: test error {_pct(rec.metrics.get('final_test_error'))}", flush=True)
+            if got:  # a signal during the run's record or between runs: the next one is not started
+                print(f"stopped: {signal.Signals(got[0]).name} after {rec.id}", file=sys.stderr, flush=True)
+                return 128 + got[0]
     if failed:
         print(f"error: {len(failed)} of {len(runs)} runs failed; the others are recorded"
               + ("" if a.retry else "; add --retry to train the failed ones again"), file=sys.stderr)

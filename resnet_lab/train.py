@@ -251,7 +251,9 @@ def train(config: RunConfig, data: Cifar10, device: str | torch.device | None = 
     ``checkpoint_path``: saved every ``profile.checkpoint_every`` iterations and resumed
     from if present; ``tag`` (the run id) is saved with it and a checkpoint with another tag is refused.
     ``on_log(point)`` is called at every logged point (live plots);
-    ``should_stop(iteration)`` returning True stops early (status 'stopped').
+    ``should_stop(iteration)`` returning True stops early (status 'stopped'): with a checkpoint path, the state at
+    that iteration is saved (the partial logging window included, so the resumed run is the same to the last
+    bit) and there is no final evaluation; without one, the final evaluation reports where it stopped.
     ``probe(model)`` (studies) is called at every logged point and its dict merged into the point; it must
     leave the model's parameters, buffers and the random state as it found them.
     Raises :class:`TrainingDiverged` on a NaN/Inf loss.
@@ -277,6 +279,7 @@ def train(config: RunConfig, data: Cifar10, device: str | torch.device | None = 
     opt = torch.optim.SGD(model.parameters(), lr=p.lr, momentum=p.momentum, weight_decay=p.weight_decay)
     gen = torch.Generator().manual_seed(config.seed)
     perm, pos, start, elapsed = torch.randperm(len(train_y), generator=gen), 0, 0, 0.0
+    window = None
     history = {"train": [], "eval": []}
     windows: list[tuple[int, float, int]] = []  # (iteration, wrong, seen) per logging window, for the warm-up
     set_cuda_numerics(device, precision)
@@ -304,6 +307,7 @@ def train(config: RunConfig, data: Cifar10, device: str | torch.device | None = 
             perm, pos, start = state["perm"], state["pos"], state["iteration"]
             history, warmup, elapsed = state["history"], state["warmup"], state["elapsed"]
             windows[:] = [tuple(w) for w in state.get("windows", [])]
+            window = state.get("window")  # a stop between logging points: that window's sums so far
         except (KeyError, RuntimeError, TypeError, ValueError) as e:
             why = " ".join(str(e).split())[:200]
             raise CorruptCheckpoint(f"checkpoint {ckpt} does not fit this run ({type(e).__name__}: {why}); "
@@ -317,7 +321,8 @@ def train(config: RunConfig, data: Cifar10, device: str | torch.device | None = 
         if ckpt is not None:
             atomic_torch_save(dict(tag=tag, model=model.state_dict(), optimizer=opt.state_dict(), generator=gen.get_state(),
                                    perm=perm, pos=pos, iteration=iteration, history=history, warmup=warmup,
-                                   windows=windows,
+                                   windows=windows, window=dict(loss=loss_sum.detach().cpu(),
+                                                                wrong=wrong_sum.detach().cpu(), seen=seen),
                                    elapsed=elapsed + time.perf_counter() - t0), ckpt)
 
     def run_eval(iteration: int):
@@ -335,6 +340,8 @@ def train(config: RunConfig, data: Cifar10, device: str | torch.device | None = 
     loss_sum = torch.zeros((), device=device)
     wrong_sum = torch.zeros((), device=device)
     seen, status, t0 = 0, "completed", time.perf_counter()
+    if window is not None:
+        loss_sum, wrong_sum, seen = window["loss"].to(device), window["wrong"].to(device), int(window["seen"])
     model.train()
     it = start
     while it < p.iterations:
@@ -389,9 +396,14 @@ def train(config: RunConfig, data: Cifar10, device: str | torch.device | None = 
         if it % p.checkpoint_every == 0 and it < p.iterations:
             save_checkpoint(it)
     bar.close()
-    if status == "completed" and start < p.iterations:
-        save_checkpoint(it)  # the finished state is kept until the caller has written its record
-    elapsed += time.perf_counter() - t0
+    if status == "completed" and start < p.iterations or status == "stopped" and it > start:
+        save_checkpoint(it)  # the finished state is kept until the caller has written its record; a stopped
+    elapsed += time.perf_counter() - t0  # run resumes exactly where it stopped
+    if status == "stopped" and ckpt is not None:  # no final evaluation of a run that will resume
+        metrics = dict(status=status, iterations=it, train_seconds=round(elapsed, 2))
+        return TrainResult(model=model.cpu().to(memory_format=torch.contiguous_format), history=history,
+                           metrics=metrics, device=device_name(device),
+                           extra=dict(numerics=numerics(device, precision), **earlier))
 
     # ---- final evaluation: the full val and test sets (a subset in the smoke profile) ------------------------------------------------
     fv, ft = _subset(len(data.val_y), p.final_eval_subset, 2), _subset(len(data.test_y), p.final_eval_subset, 3)

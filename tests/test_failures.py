@@ -450,7 +450,7 @@ def test_wall_time_counts_every_process_of_a_resumed_run(tmp_path, tiny_data, mo
         store.get_or_train(CFG, data=tiny_data, progress=False, should_stop=lambda it: it >= 3)
     rec = store.get_or_train(CFG, data=tiny_data, progress=False)
     prov = rec.provenance
-    assert prov["resumed_at"] == 2 and prov["processes"] == 2 and prov["earlier_seconds"] > 0
+    assert prov["resumed_at"] == 3 and prov["processes"] == 2 and prov["earlier_seconds"] > 0
     assert prov["wall_seconds"] >= prov["earlier_seconds"]
 
 
@@ -467,3 +467,43 @@ def test_missing_run_with_training_disabled_names_run_and_command(tmp_path, caps
     with pytest.raises(R.RunNotRecorded) as e:
         R.RunStore(tmp_path).get_or_train(cfg, data=replace(with_tiny_data, source="official"))
     assert "--data official" in str(e.value) and "\n" not in str(e.value)
+
+
+# ---- 9. a run stopped by a signal keeps every finished iteration ------------------------------------------------------
+
+@pytest.mark.parametrize("command", ["train", "sweep"])
+@pytest.mark.parametrize("sig", ["SIGTERM", "SIGINT"])
+def test_signal_saves_the_checkpoint_where_training_stopped_and_resumes_exactly(
+        tmp_path, capsys, monkeypatch, with_tiny_data, command, sig):
+    import os
+    import signal
+
+    store_dir = tmp_path / "store"
+    steps, real_step = [], T.sgd_step
+
+    def step_then_signal(*a, **k):
+        out = real_step(*a, **k)
+        steps.append(1)
+        if len(steps) == 3:  # mid-window: FAST logs every 2 iterations and checkpoints every 2
+            os.kill(os.getpid(), getattr(signal, sig))
+        return out
+    monkeypatch.setattr(T, "sgd_step", step_then_signal)
+    import resnet_lab.experiments as E
+    monkeypatch.setattr(E, "book_runs", lambda profile, data_source="jpeg", seed=0: [
+        RunConfig("resnet20", profile=profile, data_source=data_source, seed=seed), RunConfig("plain20", profile=profile)])
+    args = ["train", "--arch", "resnet20"] if command == "train" else ["sweep"]
+    rc, out, err = run_cli(capsys, *args, "--profile", "smoke", "--runs", store_dir)
+    assert rc == 128 + getattr(signal, sig), err
+    assert "stopped: run resnet20-" in err and "stopped at iteration 3" in err and "error:" not in err
+    ckpt = next(store_dir.glob(".partial/*/checkpoint.pt"))
+    assert torch.load(ckpt, weights_only=True)["iteration"] == 3
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # the handlers are put back
+
+    monkeypatch.setattr(T, "sgd_step", real_step)
+    rc, out, err = run_cli(capsys, "train", "--arch", "resnet20", "--profile", "smoke", "--runs", store_dir)
+    assert rc == 0, err
+    resumed = R.RunStore(store_dir).records()[0]
+    fresh = R.RunStore(tmp_path / "fresh").get_or_train(CFG, data=with_tiny_data, progress=False)
+    assert resumed.provenance["resumed_at"] == 3 and resumed.history == fresh.history
+    for (k, a), b in zip(fresh.load_model().state_dict().items(), resumed.load_model().state_dict().values()):
+        assert torch.equal(a, b), k
