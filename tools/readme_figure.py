@@ -14,9 +14,13 @@ from resnet_lab import book, plots
 
 runs = book.sweep()
 fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4), sharey=True)
-plots.training_curves([runs[f"plain{d}"] for d in (20, 32, 44, 56)], ax=left, title="plain")
-plots.training_curves([runs[f"resnet{d}"] for d in (20, 32, 44, 56, 110)], ax=right, title="ResNet")
-fig.suptitle(f"CIFAR-10, {book.caption(runs)}", fontsize=10)
+for ax, kind, depths in ((left, "plain", (20, 32, 44, 56)), (right, "resnet", (20, 32, 44, 56, 110))):
+    shown = [runs[f"{kind}{d}"] for d in depths if f"{kind}{d}" in runs]
+    if shown:
+        plots.training_curves(shown, ax=ax, title="plain" if kind == "plain" else "ResNet", log=True)
+missing = [f"{c.arch}" for c in runs.missing]
+fig.suptitle(f"CIFAR-10, {book.caption(runs)}, seed 0" + (f"; not recorded yet: {', '.join(missing)}" if missing else ""),
+             fontsize=10)
 fig.tight_layout()
 out = Path(__file__).resolve().parents[1] / "book" / "_static" / "fig6.png"
 out.parent.mkdir(parents=True, exist_ok=True)
