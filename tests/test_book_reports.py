@@ -87,3 +87,29 @@ def test_a_flatter_slice_at_a_higher_loss_is_called_a_plateau():
     # the flatter net also the lower one: no caveat, whichever of the pair it is
     assert trained.plateau_caveat("resnet56", _sharp(0.40, 0.2), "plain56", _sharp(0.50, 1.0)) == ""
     assert trained.plateau_caveat("resnet56", _sharp(0.50, 1.0), "plain56", _sharp(0.40, 0.2)) == ""
+
+
+def _res(train, test):
+    return SimpleNamespace(failed=False, metrics=dict(final_train_error=train, final_test_error=test))
+
+
+@pytest.mark.parametrize("deep_train, verdict", [(0.16, "our runs show the opposite"), (0.12, "our runs agree"),
+                                                 (0.142, "no difference either way")])
+def test_deeper_resnets_training_verdict_follows_the_records_and_the_spread(monkeypatch, deep_train, verdict):
+    monkeypatch.setattr(B, "seed_spread", lambda metric="final_test_error": 0.005)
+    monkeypatch.setattr(B, "spread_seeds", lambda metric="final_test_error": 2)
+    monkeypatch.setattr(B, "profile_name", lambda: "cpu")
+    text = B.degradation_report({"resnet20": _res(0.14, 0.17), "resnet56": _res(deep_train, 0.18)})
+    line = [ln for ln in text.splitlines() if ln.startswith("- Deeper ResNets, training:")]
+    assert len(line) == 1 and verdict in line[0], text
+
+
+@pytest.mark.parametrize("errors, says", [((0.173, 0.184), "but not the ordering of ResNets by depth"),
+                                          ((0.09, 0.075), "can be compared with the paper's")])
+def test_schedule_report_compares_the_gap_with_the_papers_differences(monkeypatch, errors, says):
+    monkeypatch.setattr(B, "profile_name", lambda: "cpu")
+    text = B.schedule_report({"resnet20": _res(0.14, errors[0]), "resnet56": _res(0.15, errors[1]),
+                              "plain20": _res(0.2, 0.2)})
+    assert text.startswith("- At 1/10 of the paper's schedule (6,400 of 64,000 iterations)")
+    assert f"resnet20 {100 * errors[0]:.1f}% vs 8.75% (+{100 * errors[0] - 8.75:.1f} points)" in text
+    assert "plain20" not in text and says in text

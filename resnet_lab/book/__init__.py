@@ -367,7 +367,56 @@ def degradation_report(records: dict[str, RunRecord]) -> str:
                      + ", ".join(f"{k} {pct(m[k].metrics['final_test_error'])}" for k in res) + ".")
     if len(res) >= 2:
         lines.append(f"- Deeper ResNets: {compare(res[-1], m[res[-1]], res[0], m[res[0]])}")
+        deep, shallow = m[res[-1]].metrics["final_train_error"], m[res[0]].metrics["final_train_error"]
+        spread = seed_spread("final_train_error")
+        if spread is None or abs(deep - shallow) <= spread:
+            verdict = "no difference either way is measured at this profile"
+        elif deep < shallow:
+            verdict = "our runs agree"
+        else:
+            verdict = (f"our runs show the opposite at this profile: after {_schedule_share()} of the paper's "
+                       f"schedule the deeper ResNet fits its training data less well than the shallower one")
+        lines.append(f"- Deeper ResNets, training: {compare(res[-1], m[res[-1]], res[0], m[res[0]], 'final_train_error')}"
+                     f" In the paper (Fig. 6 middle, full schedule) the deeper ResNet has the lower training "
+                     f"error; {verdict}.")
     return "\n".join(lines) if lines else "- No run of this comparison is recorded at this profile yet."
+
+
+def _schedule_share(profile: str | None = None) -> str:
+    """This profile's iterations as a share of the paper's 64k, e.g. '1/10'."""
+    from fractions import Fraction
+    its = get_profile(profile or profile_name()).iterations
+    share = Fraction(its, get_profile("paper").iterations).limit_denominator(100)
+    return "all" if share >= 1 else f"{share.numerator}/{share.denominator}"
+
+
+def schedule_report(records: dict[str, RunRecord]) -> str:
+    """How far this profile's schedule gets: each recorded ResNet's test error against the paper's Table 6
+    (quoted), and the gap; then what the gap means for the comparisons (Markdown)."""
+    from ..reference import PAPER_TABLE6
+    m = {k: r for k, r in records.items() if not r.failed and k in PAPER_TABLE6}
+    if not m:
+        return "- No ResNet of Table 6 is recorded at this profile yet."
+    gaps = {k: 100 * r.metrics["final_test_error"] - PAPER_TABLE6[k][0] for k, r in m.items()}
+    lines = [f"- At {_schedule_share()} of the paper's schedule ({get_profile(profile_name()).iterations:,} of "
+             f"{get_profile('paper').iterations:,} iterations), test error against the paper's (Table 6, quoted): "
+             + ", ".join(f"{k} {pct(m[k].metrics['final_test_error'])} vs {PAPER_TABLE6[k][0]:.2f}% "
+                         f"(+{g:.1f} points)" for k, g in gaps.items()) + "."]
+    spread_paper = max(v[0] for k, v in PAPER_TABLE6.items() if k in m) - min(v[0] for k, v in PAPER_TABLE6.items()
+                                                                              if k in m)
+    short = f"Our nets are {min(gaps.values()):.1f} to {max(gaps.values()):.1f} points short of the paper's"
+    if len(m) < 2:
+        lines.append(f"- {short}.")
+    elif min(gaps.values()) > spread_paper:
+        lines.append(f"- {short}, more than the paper's own differences between these depths ({spread_paper:.2f} "
+                     f"points). So this profile can show what happens in the first {_schedule_share()} of training "
+                     f"-- whether a net learns at all, the plain nets' degradation, plain against residual at one "
+                     f"depth -- but not the ordering of ResNets by depth, which the paper measures after its long "
+                     f"low-lr phase; that needs `--profile paper` (a GPU).")
+    else:
+        lines.append(f"- {short}, no more than the paper's own differences between these depths ({spread_paper:.2f} "
+                     f"points): at this profile the ordering of ResNets by depth can be compared with the paper's.")
+    return "\n".join(lines)
 
 
 def table6(records: dict[str, RunRecord]) -> pd.DataFrame:
