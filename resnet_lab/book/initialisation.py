@@ -182,13 +182,14 @@ def preact_report(post: dict[str, pd.DataFrame], pre: dict[str, pd.DataFrame]) -
     return "\n".join(lines)
 
 
-def trained_comparison(init: pd.DataFrame | None, trained: pd.DataFrame | None, name: str = "resnet20") -> str:
+def trained_comparison(init: pd.DataFrame | None, trained: pd.DataFrame | None, name: str = "resnet20",
+                       measure: str = "chapter 4's measure") -> str:
     """Chapter 4's branch/identity std ratio of a trained net against the same measure at initialisation."""
     if trained is None or init is None:
         return (f"- The trained {name} is not recorded at this profile (`{profile_name()}`), so the trained ratio "
                 f"cannot be compared here yet.")
     higher = int((trained.ratio.to_numpy() > init.ratio.to_numpy()).sum())
-    return (f"- {name}, chapter 4's measure (std of F(x) / std of the shortcut's output): median "
+    return (f"- {name}, {measure} (std of F(x) / std of the shortcut's output): median "
             f"{init.ratio.median():.2f} at initialisation, {trained.ratio.median():.2f} after training; the "
             f"trained ratio is above the initial one in {higher} of {len(trained)} blocks (last block: "
             f"{init.ratio.iloc[-1]:.2f} at init, {trained.ratio.iloc[-1]:.2f} trained).")
