@@ -461,11 +461,12 @@ def gradient_report(stats: dict[str, pd.DataFrame]) -> str:
     return "\n".join(lines)
 
 
-def recorded(archs, profile: str, variant: str = "basic") -> dict[str, RunRecord]:
-    """The runs of ``archs`` recorded under ``profile`` (never trains; missing ones are left out)."""
+def recorded(archs, profile: str, variant: str = "basic", seed: int = 0) -> dict[str, RunRecord]:
+    """The runs of ``archs`` recorded under ``profile`` with ``seed`` (the seed whose initialisation the
+    untrained controls use; never trains; missing ones are left out)."""
     out = {}
     for a in archs:
-        hits = [r for r in RunStore().find(arch=a, profile=profile, variant=variant) if not r.failed]
+        hits = [r for r in RunStore().find(arch=a, profile=profile, variant=variant, seed=seed) if not r.failed]
         if hits:
             out[a] = hits[0]
     return out
