@@ -431,9 +431,9 @@ def table6(records: dict[str, RunRecord]) -> pd.DataFrame:
         errs = pd.Series([100 * r.metrics["final_test_error"] for r in seeds(arch).values() if not r.failed])
         if errs.empty:
             continue
-        ours = f"{errs.mean():.2f}%" + (f" ± {errs.std():.2f} (n={len(errs)})" if len(errs) > 1 else " (n=1)")
+        ours = f"{errs.mean():.2f}" + (f" ± {errs.std():.2f} (n={len(errs)})" if len(errs) > 1 else " (n=1)")
         row = {"net": arch, "params": f"{count_params(RunConfig(arch).build()) / 1e6:.2f}M",
-               f"this project ({profile_name()})": ours,
+               f"this project ({profile_name()}): mean ± std over seeds": ours,
                "paper": PAPER_TABLE6.get(arch, ("",))[0]}
         if arch == "resnet110":  # the paper's 6.43 is its best of 5 runs; set it beside their mean, not alone
             row["paper"] = f"{PAPER_TABLE6[arch][0]} (best of 5); {PAPER_RESNET110_MEAN[0]} ± {PAPER_RESNET110_MEAN[1]}"
