@@ -50,3 +50,17 @@ def test_seconds_per_iteration_from_the_record():
     assert variants.seconds_per_iteration(fake(0.2, seconds=640.0)) == pytest.approx(0.1)
     t = variants.variants_table({"A": fake(0.2, seconds=640.0)})
     assert t.loc["A", "s / iteration"] == "0.10" and t.loc["A", "test error"] == "20.0%"
+
+
+def test_conclusion_sorts_comparisons_by_the_spread_and_names_missing_runs(monkeypatch):
+    monkeypatch.setattr(variants, "seed_spread", lambda metric="final_test_error": 0.012)
+    opts = RunSet({"A": fake(0.20), "B": fake(0.19), "C": fake(0.17)})
+    pre = RunSet({"resnet56": fake(0.18, 0.16), "preact-resnet56": fake(0.179, 0.13)},
+                 missing=[RunConfig("resnet110", variant="preact")])
+    text = variants.conclusion(opts, pre)
+    found, inside, missing = text.splitlines()
+    assert found.startswith("- Larger than the seed spread") and "option C against A (ResNet-32, test) -3.0" in found
+    assert "option C against B (ResNet-32, test) -2.0" in found and "(training) -3.0" in found
+    assert "option B against A (ResNet-32, test) -1.0" in inside and "(test) -0.1" in inside
+    assert missing.startswith("- Not recorded yet") and "resnet110" in missing
+    assert "No comparison" in variants.conclusion(RunSet(), RunSet())

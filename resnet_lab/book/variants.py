@@ -108,6 +108,41 @@ def preact_report(records: RunSet) -> str:
     return "\n".join(lines) if lines else "- No depth has both its original and its pre-activation net recorded yet."
 
 
+def _pairs(options: RunSet, preact: RunSet):
+    """Every comparison the two reports make: (label, a, b, metric)."""
+    for s in ("B", "C"):
+        if s in options and "A" in options:
+            yield f"option {s} against A (ResNet-32, test)", options[s], options["A"], "final_test_error"
+    if "B" in options and "C" in options:
+        yield "option C against B (ResNet-32, test)", options["C"], options["B"], "final_test_error"
+    for a in experiments.PREACT_ARCHS:
+        if a in preact and f"preact-{a}" in preact:
+            for metric, what in (("final_train_error", "training"), ("final_test_error", "test")):
+                yield f"pre-activation {a} against the original ({what})", preact[f"preact-{a}"], preact[a], metric
+
+
+def conclusion(options: RunSet, preact: RunSet) -> str:
+    """The chapter's closing list, computed from the records: which comparisons exceed the seed spread, which do
+    not, and which runs are still missing (Markdown)."""
+    found, inside = [], []
+    for label, a, b, metric in _pairs(options, preact):
+        d = a.metrics[metric] - b.metrics[metric]
+        spread = seed_spread(metric)
+        (found if spread is not None and abs(d) > spread else inside).append(f"{label} {100 * d:+.1f} points")
+    lines = []
+    if found:
+        lines.append("- Larger than the seed spread (findings): " + "; ".join(found) + ".")
+    if inside:
+        lines.append("- Within the seed spread, or not judged yet (no finding): " + "; ".join(inside) + ".")
+    if not found and not inside:
+        lines.append("- No comparison of this chapter has both of its runs recorded at this profile yet.")
+    missing = list(options.missing) + list(preact.missing)
+    if missing:
+        from ..runs import describe
+        lines.append("- Not recorded yet, so not compared: " + ", ".join(describe(c) for c in missing) + ".")
+    return "\n".join(lines)
+
+
 def curves(records: RunSet, title: str, what: str):
     """Training curves of the recorded runs (log error axis), or a figure naming what is not recorded yet."""
     from .. import plots
