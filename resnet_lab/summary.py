@@ -112,6 +112,26 @@ def shape_trace(module: nn.Module, x: torch.Tensor | tuple = (1, 16, 32, 32)) ->
     return pd.DataFrame(rows)
 
 
+def readable_trace(trace: pd.DataFrame) -> pd.DataFrame:
+    """:func:`shape_trace` for reading: kernels as 3x3, one number for a square stride or padding, shapes as
+    channels x H x W (the batch dimension dropped), a dash where a layer has no such setting."""
+    def pair(v, sep):
+        if v is None or (isinstance(v, float) and v != v):
+            return "–"
+        v = tuple(v) if isinstance(v, (tuple, list)) else (v, v)
+        return str(v[0]) if sep is None and len(set(v)) == 1 else (sep or ", ").join(map(str, v))
+
+    def shape(v):
+        return "–" if v is None else " × ".join(map(str, tuple(v)[1:]))
+    out = trace.copy()
+    out["kernel"] = out["kernel"].map(lambda v: pair(v, "x"))
+    for col in ("stride", "padding"):
+        out[col] = out[col].map(lambda v: pair(v, None))
+    for col in ("input", "output"):
+        out[col] = out[col].map(shape)
+    return out
+
+
 def arch_info(name: str, shortcut: str | None = None, variant: str | None = None) -> dict:
     """What ``python -m resnet_lab arch NAME --json`` prints."""
     model = build(name, shortcut=shortcut, variant=variant)

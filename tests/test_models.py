@@ -152,3 +152,12 @@ def test_summary_frames_match_table6_layout():
 def test_bad_arguments_raise_valueerror_with_what_is_allowed(call, allowed):
     with pytest.raises(ValueError, match=allowed.replace("(", r"\(").replace("+", r"\+")):
         call()
+
+
+def test_readable_trace_of_a_downsampling_block():
+    from resnet_lab.summary import readable_trace, shape_trace
+    t = shape_trace(build("resnet20").stage2[0], (1, 16, 32, 32))
+    r = readable_trace(t[t.type != "Response"]).set_index("layer")
+    assert r.loc["conv1", ["kernel", "stride", "padding", "input", "output"]].tolist() == \
+        ["3x3", "2", "1", "16 × 32 × 32", "32 × 16 × 16"]
+    assert r.loc["bn1", "kernel"] == "–" and r.loc["shortcut", "stride"] == "2"
