@@ -87,3 +87,19 @@ def test_saved_weights_reproduce_the_recorded_test_error(real_data):
         if r.has_weights():
             err, _ = evaluate(r.load_model(), x, y, real_data.mean)
             assert abs(err - r.metrics["final_test_error"]) < 0.04, (r.id, err, r.metrics["final_test_error"])
+
+
+def test_chapter1_prose_on_gradients_at_initialisation_holds(monkeypatch):
+    """Chapter 1's fixed sentences: in the plain nets at initialisation the gradient grows on its way back by a
+    factor that itself grows with depth, and ResNet-56's gradient still grows (less). Read from the cached
+    analyses of the `cpu` profile (runs/studies/init)."""
+    monkeypatch.setenv("RESNET_LAB_PROFILE", "cpu")
+    from resnet_lab import book
+    n = book.ANALYSIS_IMAGES.get("cpu", 500)
+    for arch in ("plain20", "plain56", "resnet56"):
+        if not (STORE.root / "studies" / "init" / f"{arch}-s0" / f"gradients-{n}.json").exists():
+            pytest.skip(f"the cpu-profile gradients of the untrained {arch} are not cached")
+    growth = {a: (lambda g: g[0] / g[-1])(book.init_gradients(a)["grad_rms"].to_numpy())
+              for a in ("plain20", "plain56", "resnet56")}
+    assert 1 < growth["plain20"] < growth["plain56"], growth
+    assert 1 < growth["resnet56"] < growth["plain56"], growth
