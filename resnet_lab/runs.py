@@ -269,6 +269,17 @@ class RunRecord:
             kinds = {f.get_slice(k).get_dtype() for k in f.keys()}
         return "float16" if "F16" in kinds else "float32"
 
+    def weights_problem(self) -> str | None:
+        """Why this record's weights cannot be analysed (missing, unreadable, non-finite), or None. Reads the
+        weights once per record object."""
+        if not hasattr(self, "_weights_problem"):
+            try:
+                self.load_model()
+                self._weights_problem = None
+            except (RunNotRecorded, RecordDamaged) as e:
+                self._weights_problem = getattr(e, "reason", None) or str(e)
+        return self._weights_problem
+
     def load_model(self) -> torch.nn.Module:
         """The trained model (float32, eval mode), weights loaded safely from safetensors."""
         from safetensors.torch import load_file

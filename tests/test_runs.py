@@ -169,3 +169,15 @@ def test_weights_with_non_finite_values_are_refused_by_name(tmp_path):
     with pytest.raises(R.RecordDamaged, match=r"non-finite values in stage2\.1\.bn2\.running_var$"):
         rec.load_model()
     assert rec.weights_dtype() == "float32"
+
+
+def test_a_run_whose_weights_do_not_load_is_left_out_of_weight_analyses_by_name(tmp_path):
+    from resnet_lab import book
+    good = _write_with(tmp_path / "a", RunConfig("plain20", profile="smoke").build())
+    model = RunConfig("plain20", profile="smoke").build()
+    model.stage1[0].bn1.running_var.fill_(float("inf"))
+    bad = _write_with(tmp_path / "b", model)
+    out = book.with_weights(book.RunSet({"plain20": good, "plain56": bad}))
+    assert list(out) == ["plain20"] and list(out.unusable) == ["plain56"]
+    assert "non-finite values in stage1.0.bn1.running_var" in out.note() and "plain56" in out.note()
+    assert good.weights_problem() is None

@@ -81,14 +81,31 @@ class RunSet(dict):
         super().__init__(*a, **kw)
         self.missing: list[RunConfig] = list(missing)
         self.uncached: list[str] = []  # recorded, but an analysis the page needs is not cached (see analysed())
+        self.unusable: dict[str, str] = {}  # recorded, but its weights cannot be analysed (see with_weights())
 
     def note(self) -> str:
-        """A Markdown line for a figure whose runs are not all recorded yet ('' when none is missing)."""
-        if not self.missing:
-            return ""
-        names = ", ".join(describe(c) for c in self.missing)
-        return (f"**Not recorded yet:** {names}. The figure shows the runs that are. Train the rest with "
-                f"`python -m resnet_lab sweep --profile {self.missing[0].profile}`.")
+        """A Markdown line for a figure whose runs are not all recorded yet, or whose weights cannot be read
+        ('' when none is missing)."""
+        parts = []
+        if self.missing:
+            names = ", ".join(describe(c) for c in self.missing)
+            parts.append(f"**Not recorded yet:** {names}. The figure shows the runs that are. Train the rest with "
+                         f"`python -m resnet_lab sweep --profile {self.missing[0].profile}`.")
+        if self.unusable:
+            parts.append("**Left out, weights unusable:** " + "; ".join(f"{k} ({why})" for k, why in
+                                                                         self.unusable.items())
+                         + ". Train the run again (`--retry` after moving its record aside) to analyse it.")
+        return "\n\n".join(parts)
+
+
+def with_weights(records: RunSet) -> RunSet:
+    """The runs whose saved weights load (finite, readable); the others are named in ``.unusable`` -- so a
+    damaged weights file leaves its run out of the weight analyses of a page instead of stopping the page."""
+    ok = {k: r for k, r in records.items() if r.weights_problem() is None}
+    out = RunSet(ok, missing=getattr(records, "missing", ()))
+    out.uncached = list(getattr(records, "uncached", []))
+    out.unusable = {k: r.weights_problem() for k, r in records.items() if k not in ok}
+    return out
 
 
 def _config(arch: str, variant: str = "basic", shortcut: str | None = None, seed: int = 0,
