@@ -94,7 +94,7 @@ class RunSet(dict):
         if self.unusable:
             parts.append("**Left out, weights unusable:** " + "; ".join(f"{k} ({why})" for k, why in
                                                                          self.unusable.items())
-                         + ". Train the run again (`--retry` after moving its record aside) to analyse it.")
+                         + ". Move its record aside and train the run again to analyse it.")
         return "\n\n".join(parts)
 
 
