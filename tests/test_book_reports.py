@@ -83,7 +83,9 @@ def test_a_flatter_slice_at_a_higher_loss_is_called_a_plateau():
     res, plain = _sharp(0.43, 1.38, 0.15), _sharp(1.39, 0.21, 0.51)
     line = trained.plateau_caveat("resnet56", res, "plain56", plain)
     assert "plain56's, is centred at a higher loss (1.390, 51.0% training error, against 0.430 and 15.0%" in line
-    assert "not a wider minimum" in line
+    assert "no sign of a better minimum" in line and "high-loss plateau" in line  # 1.39 > 2 x 0.43
+    near = trained.plateau_caveat("resnet20", _sharp(0.40, 4.0), "plain20", _sharp(0.49, 2.5))
+    assert "plain20's, is centred at a higher loss" in near and "plateau" not in near
     # the flatter net also the lower one: no caveat, whichever of the pair it is
     assert trained.plateau_caveat("resnet56", _sharp(0.40, 0.2), "plain56", _sharp(0.50, 1.0)) == ""
     assert trained.plateau_caveat("resnet56", _sharp(0.50, 1.0), "plain56", _sharp(0.40, 0.2)) == ""

@@ -226,10 +226,13 @@ def plateau_caveat(name: str, r: dict, other: str, p: dict) -> str:
     (fn, f), (sn, s) = ((name, r), (other, p)) if r["rise_0.5"] < p["rise_0.5"] else ((other, p), (name, r))
     if f["centre_loss"] <= s["centre_loss"]:
         return ""
-    return (f" But the flatter slice, {fn}'s, is centred at a higher loss ({f['centre_loss']:.3f}, "
+    line = (f" But the flatter slice, {fn}'s, is centred at a higher loss ({f['centre_loss']:.3f}, "
             f"{pct(f['centre_error'])} training error, against {s['centre_loss']:.3f} and {pct(s['centre_error'])} "
-            f"for {sn}): it is the flatness of a high-loss plateau the net did not leave, not a wider minimum, "
-            f"so it says nothing in favour of {fn}.")
+            f"for {sn}): flatter at a higher loss is no sign of a better minimum, so it says nothing in favour "
+            f"of {fn}")
+    if f["centre_loss"] >= 2 * s["centre_loss"]:  # not a nearby minimum: a region the net never left
+        line += " -- at more than twice the loss, it is the flatness of a high-loss plateau the net did not leave"
+    return line + "."
 
 
 def cost_line(lesions: dict[str, dict], lands: dict[str, dict]) -> str:
