@@ -115,3 +115,28 @@ def test_schedule_report_compares_the_gap_with_the_papers_differences(monkeypatc
     assert text.startswith("- At 1/10 of the paper's schedule (6,400 of 64,000 iterations)")
     assert f"resnet20 {100 * errors[0]:.1f}% vs 8.75% (+{100 * errors[0] - 8.75:.1f} points)" in text
     assert "plain20" not in text and says in text
+
+
+def grad_frame(rms):
+    import pandas as pd
+    return pd.DataFrame(dict(std=[1.0] * len(rms), grad_rms=rms))
+
+
+def test_gradient_report_compares_init_with_trained_and_the_twin():
+    stats = {"plain56 (init)": grad_frame([5.9e3, 10.0, 1.0]), "resnet56 (init)": grad_frame([4.0, 2.0, 1.0]),
+             "plain56 (trained)": grad_frame([0.594, 0.8, 1.0]), "resnet56 (trained)": grad_frame([2.0, 1.5, 1.0])}
+    text = B.gradient_report(stats)
+    assert "grows 5.9e+03-fold through plain-56 and 4-fold through ResNet-56" in text
+    assert "factor of 1.48e+03" in text
+    assert "plain-56 is 0.594 (at initialisation 5.9e+03): training removes the growth" in text
+    assert "ResNet-56 4 at init, 2 trained" in text
+    stats["plain56 (trained)"] = grad_frame([30.0, 2.0, 1.0])
+    assert "training reduces the growth" in B.gradient_report(stats)
+    stats["plain56 (trained)"] = grad_frame([9e3, 2.0, 1.0])
+    assert "training does not reduce it" in B.gradient_report(stats)
+
+
+def test_gradient_report_leaves_out_comparisons_it_cannot_make():
+    text = B.gradient_report({"plain56 (init)": grad_frame([8.0, 1.0])})
+    assert "ratio first/last 8: it grows" in text
+    assert "Control" not in text and "After training" not in text

@@ -103,3 +103,15 @@ def test_chapter1_prose_on_gradients_at_initialisation_holds(monkeypatch):
               for a in ("plain20", "plain56", "resnet56")}
     assert 1 < growth["plain20"] < growth["plain56"], growth
     assert 1 < growth["resnet56"] < growth["plain56"], growth
+
+
+def test_chapter1_prose_on_trained_plain56_gradients_holds(monkeypatch):
+    """Chapter 1: after training, plain-56's gradient no longer grows on its way back and its first layer's RMS is
+    within a factor of ten of its last (neither explosion nor vanishing). Read from the cached analysis."""
+    monkeypatch.setenv("RESNET_LAB_PROFILE", "cpu")
+    from resnet_lab import book
+    hits = [r for r in STORE.find(arch="plain56", profile="cpu", seed=0) if not r.failed]
+    if not hits or not (hits[0].path / "analysis" / "gradients_trained.json").exists():
+        pytest.skip("the trained plain-56's gradients are not cached")
+    g = book.layer_gradients(hits[0], trained=True)["grad_rms"].to_numpy()
+    assert 0.1 < g[0] / g[-1] <= 1, g[0] / g[-1]

@@ -475,6 +475,13 @@ def gradient_report(stats: dict[str, pd.DataFrame]) -> str:
     if p is not None and r is not None:
         lines.append(f"- Control at initialisation: the gradient grows {p:.3g}-fold through plain-56 and "
                      f"{r:.3g}-fold through ResNet-56 -- the shortcuts cut the growth by a factor of {p / r:.3g}.")
+    pt, rt = ratio.get("plain56 (trained)"), ratio.get("resnet56 (trained)")
+    if p is not None and pt is not None:
+        twin = f"; through ResNet-56 {r:.3g} at init, {rt:.3g} trained" if r is not None and rt is not None else ""
+        lines.append(f"- After training: the first/last gradient ratio of plain-56 is {pt:.3g} (at initialisation "
+                     f"{p:.3g}): training "
+                     f"{'removes the growth' if pt <= 1 else 'reduces the growth' if pt < p else 'does not reduce it'}"
+                     f"{twin}.")
     return "\n".join(lines)
 
 
