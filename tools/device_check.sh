@@ -4,7 +4,7 @@
 # Here, first:  bash tools/device_prep.sh   (packs the CIFAR-10 JPEG copy into .device/, 55 MiB, which decodes to
 # the same images and data fingerprint as the folder; notes the commit; checks what would travel).
 # Then one device call:  command "bash tools/device_check.sh", carry [".device"], timeout_s 590; then
-# `bash tools/device_prep.sh --restore` (prep moves the CPU runs' checkpoints aside for the call).
+# `bash tools/device_prep.sh --restore` (prep moves the CPU runs' checkpoints and the records' weights aside for the call).
 # It runs under that machine's python3 and torch (not this project's pins), in a copy of the working tree, and
 # spends about 9 minutes, every phase time-boxed so that one failing phase leaves the others' results:
 #   1. env.txt                 GPU, driver, torch; the data, checked against .device/fingerprint

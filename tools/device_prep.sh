@@ -3,18 +3,21 @@
 # the CIFAR-10 JPEG copy packed into one file, the commit and the data fingerprint the records here carry.
 # Then: device run, command "bash tools/device_check.sh", carry [".device"], timeout_s 590.
 #
-# Checkpoints of CPU runs in progress (runs/.partial/, committed between sessions) would travel too and can push
-# the tree past 64 MiB; the GPU trains those runs afresh, so they are moved aside to $ASIDE for the call:
+# Checkpoints of CPU runs in progress (runs/.partial/, committed between sessions) and the recorded runs' weights
+# (float32, several MiB each) would travel too and push the tree past 64 MiB beside the 55 MiB data pack; the GPU
+# needs neither (it trains the missing runs afresh; a record without weights still counts as recorded), so they
+# are moved aside to $ASIDE for the call:
 #   bash tools/device_prep.sh            before the device call
-#   bash tools/device_prep.sh --restore  after it (puts the checkpoints back)
+#   bash tools/device_prep.sh --restore  after it (puts the checkpoints and weights back)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ASIDE=${ASIDE:-/tmp/resnet_lab_partial_aside}
 PY=${PYTHON:-python}
 if [ "${1:-}" = "--restore" ]; then
-  [ -d "$ASIDE/.partial" ] || { echo "nothing set aside in $ASIDE"; exit 0; }
-  mkdir -p runs/.partial
+  [ -d "$ASIDE/.partial" ] || [ -d "$ASIDE/weights" ] || { echo "nothing set aside in $ASIDE"; exit 0; }
+  [ ! -d "$ASIDE/.partial" ] || mkdir -p runs/.partial
   for d in "$ASIDE"/.partial/*/; do
+    [ -d "$d" ] || continue
     id=$(basename "$d")
     if [ -e "runs/.partial/$id" ]; then  # never overwrite: keep both, say so
       echo "runs/.partial/$id exists (a newer start?); the set-aside one stays in $d"
@@ -22,7 +25,16 @@ if [ "${1:-}" = "--restore" ]; then
       mv "$d" "runs/.partial/$id" && echo "restored runs/.partial/$id"
     fi
   done
-  rmdir "$ASIDE/.partial" "$ASIDE" 2>/dev/null || true
+  for f in "$ASIDE"/weights/*/weights.safetensors; do
+    [ -e "$f" ] || continue
+    id=$(basename "$(dirname "$f")")
+    if [ -d "runs/$id" ] && [ ! -e "runs/$id/weights.safetensors" ]; then
+      mv "$f" "runs/$id/" && rmdir "$(dirname "$f")" && echo "restored runs/$id/weights.safetensors"
+    else
+      echo "runs/$id is gone or has weights again; the set-aside weights stay in $(dirname "$f")"
+    fi
+  done
+  rmdir "$ASIDE/.partial" "$ASIDE/weights" "$ASIDE" 2>/dev/null || true
   exit 0
 fi
 if ! $PY -c "import sys; from resnet_lab.runs import RunStore; sys.exit(any(r.running for r in RunStore('runs').in_progress()))"; then
@@ -38,6 +50,12 @@ if [ -n "$(ls -A runs/.partial 2>/dev/null)" ]; then
   mkdir -p "$ASIDE" && mv runs/.partial "$ASIDE/.partial"
   echo "runs/.partial moved to $ASIDE for the call; afterwards: bash tools/device_prep.sh --restore"
 fi
+for f in runs/*/weights.safetensors; do
+  [ -e "$f" ] || continue
+  id=$(basename "$(dirname "$f")")
+  mkdir -p "$ASIDE/weights/$id" && mv "$f" "$ASIDE/weights/$id/"
+done
+[ ! -d "$ASIDE/weights" ] || echo "the records' weights moved to $ASIDE/weights for the call; afterwards: bash tools/device_prep.sh --restore"
 $PY -c "from resnet_lab.data import load_raw; print(load_raw('.device/cifar10-jpeg.jpegpack')['fingerprint'])" \
   > .device/fingerprint
 bytes=$(( $(git ls-files -co --exclude-standard -z | xargs -0 cat 2>/dev/null | wc -c) + $(du -cb .device | tail -1 | cut -f1) ))
