@@ -126,17 +126,29 @@ def test_gradient_report_compares_init_with_trained_and_the_twin():
     stats = {"plain56 (init)": grad_frame([5.9e3, 10.0, 1.0]), "resnet56 (init)": grad_frame([4.0, 2.0, 1.0]),
              "plain56 (trained)": grad_frame([0.594, 0.8, 1.0]), "resnet56 (trained)": grad_frame([2.0, 1.5, 1.0])}
     text = B.gradient_report(stats)
-    assert "grows 5.9e+03-fold through plain-56 and 4-fold through ResNet-56" in text
+    assert "changes 5.9e+03-fold through plain-56 and 4-fold through ResNet-56" in text
+    assert "ResNet-56's gradient still grows on its way back, less" in text
     assert "factor of 1.48e+03" in text
-    assert "plain-56 is 0.594 (at initialisation 5.9e+03): training removes the growth" in text
+    assert "plain-56 is 0.594 (at initialisation 5.9e+03): training removes the growth; the first layer's " \
+           "gradient is within a factor of ten of the last layer's: neither an explosion" in text
     assert "ResNet-56 4 at init, 2 trained" in text
     stats["plain56 (trained)"] = grad_frame([30.0, 2.0, 1.0])
     assert "training reduces the growth" in B.gradient_report(stats)
+    assert "still grows more than tenfold" in B.gradient_report(stats)
     stats["plain56 (trained)"] = grad_frame([9e3, 2.0, 1.0])
     assert "training does not reduce it" in B.gradient_report(stats)
+    stats["plain56 (trained)"] = grad_frame([0.01, 2.0, 1.0])
+    assert "falls more than tenfold on its way back: it vanishes" in B.gradient_report(stats)
+
+
+def test_gradient_report_says_whether_the_growth_grows_with_depth():
+    stats = {"plain20 (init)": grad_frame([12.8, 1.0]), "plain56 (init)": grad_frame([5.9e3, 1.0])}
+    assert "12.8 for plain-20 and 5.9e+03 for plain-56 -- the growth itself grows with depth" in B.gradient_report(stats)
+    stats["plain20 (init)"] = grad_frame([9e3, 1.0])
+    assert "the growth does NOT grow with depth" in B.gradient_report(stats)
 
 
 def test_gradient_report_leaves_out_comparisons_it_cannot_make():
     text = B.gradient_report({"plain56 (init)": grad_frame([8.0, 1.0])})
     assert "ratio first/last 8: it grows" in text
-    assert "Control" not in text and "After training" not in text
+    assert "Control" not in text and "After training" not in text and "Depth" not in text

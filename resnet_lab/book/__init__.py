@@ -463,7 +463,8 @@ def table6(records: dict[str, RunRecord]) -> pd.DataFrame:
 
 def gradient_report(stats: dict[str, pd.DataFrame]) -> str:
     """Per net: the forward std range and how the gradient RMS changes from the last 3x3 layer to the first;
-    then, where both are there, plain-56 against its residual twin at initialisation (the control)."""
+    then, where the frames are there, three labelled verdicts: depth (plain-20 vs plain-56 at initialisation), the
+    control (plain-56 against its residual twin at initialisation) and after training."""
     lines, ratio = [], {}
     for label, f in stats.items():
         g = f["grad_rms"].to_numpy()
@@ -471,17 +472,29 @@ def gradient_report(stats: dict[str, pd.DataFrame]) -> str:
         lines.append(f"- {label}: forward std between {f['std'].min():.2f} and {f['std'].max():.2f}; gradient RMS "
                      f"{g[-1]:.2e} at the last 3x3 layer, {g[0]:.2e} at the first (ratio first/last "
                      f"{ratio[label]:.3g}: it {'grows' if ratio[label] > 1 else 'shrinks'} on the way back).")
-    p, r = ratio.get("plain56 (init)"), ratio.get("resnet56 (init)")
+    p20, p = ratio.get("plain20 (init)"), ratio.get("plain56 (init)")
+    r = ratio.get("resnet56 (init)")
+    if p20 is not None and p is not None:
+        lines.append(f"- **Depth**, at initialisation: the first/last ratio is {p20:.3g} for plain-20 and {p:.3g} for "
+                     f"plain-56 -- the growth {'itself grows' if p > p20 > 1 else 'does NOT grow'} with depth.")
     if p is not None and r is not None:
-        lines.append(f"- Control at initialisation: the gradient grows {p:.3g}-fold through plain-56 and "
-                     f"{r:.3g}-fold through ResNet-56 -- the shortcuts cut the growth by a factor of {p / r:.3g}.")
+        still = ("ResNet-56's gradient still grows on its way back, less" if 1 < r < p else
+                 "ResNet-56's gradient does not grow on its way back" if r <= 1 else
+                 "ResNet-56's gradient grows MORE than plain-56's")
+        lines.append(f"- **Control** at initialisation: the gradient changes {p:.3g}-fold through plain-56 and "
+                     f"{r:.3g}-fold through ResNet-56 -- the shortcuts cut the growth by a factor of {p / r:.3g}; "
+                     f"{still}.")
     pt, rt = ratio.get("plain56 (trained)"), ratio.get("resnet56 (trained)")
     if p is not None and pt is not None:
         twin = f"; through ResNet-56 {r:.3g} at init, {rt:.3g} trained" if r is not None and rt is not None else ""
-        lines.append(f"- After training: the first/last gradient ratio of plain-56 is {pt:.3g} (at initialisation "
+        state = ("the first layer's gradient is within a factor of ten of the last layer's: neither an explosion nor "
+                 "a vanishing gradient is left" if 0.1 < pt < 10 else
+                 "the gradient still grows more than tenfold on its way back" if pt >= 10 else
+                 "the gradient falls more than tenfold on its way back: it vanishes")
+        lines.append(f"- **After training**: the first/last gradient ratio of plain-56 is {pt:.3g} (at initialisation "
                      f"{p:.3g}): training "
                      f"{'removes the growth' if pt <= 1 else 'reduces the growth' if pt < p else 'does not reduce it'}"
-                     f"{twin}.")
+                     f"; {state}{twin}.")
     return "\n".join(lines)
 
 
