@@ -152,3 +152,13 @@ def test_gradient_report_leaves_out_comparisons_it_cannot_make():
     text = B.gradient_report({"plain56 (init)": grad_frame([8.0, 1.0])})
     assert "ratio first/last 8: it grows" in text
     assert "Control" not in text and "After training" not in text and "Depth" not in text
+
+
+def test_caption_names_the_runs_a_figure_lacks():
+    from resnet_lab.train import RunConfig
+    missing = [RunConfig("plain32", profile="cpu"), RunConfig("resnet32", shortcut="B", profile="cpu"),
+               RunConfig("resnet20", variant="one_layer", profile="cpu"), RunConfig("resnet20", seed=2, profile="cpu")]
+    line = B.caption(B.RunSet({}, missing=missing))
+    assert line.endswith("; not recorded yet, so not shown: plain32, resnet32 option B, resnet20 (one-layer), "
+                         "resnet20 seed 2"), line
+    assert "not recorded" not in B.caption(B.RunSet({}))

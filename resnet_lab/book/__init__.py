@@ -252,10 +252,17 @@ def branch_identity(record: RunRecord) -> pd.DataFrame:
 
 
 def caption(records, what: str = "") -> str:
-    """A caption line naming profile and data source, e.g. for a figure's legend or title."""
+    """A caption line naming profile and data source, e.g. for a figure's legend or title; for a RunSet whose
+    runs are not all recorded, also the nets the figure therefore lacks."""
     from ..plots import provenance_line
     recs = list(records.values()) if isinstance(records, dict) else list(records)
     line = provenance_line(recs) if recs else f"profile {profile_name()}, no run recorded yet"
+    missing = getattr(records, "missing", ())
+    if missing:
+        names = [c.arch + (f" option {c.shortcut}" if c.shortcut not in (None, "A") else "")
+                 + ("" if c.variant == "basic" else f" ({c.variant.replace('_', '-')})")
+                 + (f" seed {c.seed}" if c.seed else "") for c in missing]
+        line += "; not recorded yet, so not shown: " + ", ".join(names)
     return (what + " -- " if what else "") + line
 
 
