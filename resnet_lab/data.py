@@ -48,6 +48,9 @@ def _is_imagefolder(p: Path) -> bool:
     return (p / "train").is_dir() and (p / "test").is_dir()  # its class folders are checked when it is read
 
 
+SOURCE_LABELS = {"official": "official CIFAR-10 release", "jpeg": "CIFAR-10 JPEG q75 copy"}  # by source kind
+
+
 def resolve_source(source: str | os.PathLike | None = None) -> tuple[str, Path]:
     """Return (kind, path) for an argument, else ``$RESNET_LAB_CIFAR10``; clear error if neither is found."""
     spec = source if source is not None else os.environ.get(ENV_VAR)
@@ -284,9 +287,7 @@ class Cifar10:
     fingerprint: str = ""  # content hash of the 60k images and labels (data.fingerprint); part of every run id
 
     def describe(self) -> str:
-        label = {"official": "official CIFAR-10 release",
-                 "jpeg": "CIFAR-10 JPEG q75 copy"}[self.source]
-        return f"{label} ({len(self.train_y)} train / {len(self.val_y)} val / {len(self.test_y)} test)"
+        return f"{SOURCE_LABELS[self.source]} ({len(self.train_y)} train / {len(self.val_y)} val / {len(self.test_y)} test)"
 
 
 def load_cifar10(source: str | os.PathLike | None = None, val_size: int = VAL_SIZE, seed: int = SPLIT_SEED) -> Cifar10:

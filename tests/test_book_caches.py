@@ -59,3 +59,36 @@ def test_progress_of_a_resumed_analysis_counts_only_new_evaluations(monkeypatch)
     update(4, 10)
     update(5, 10)
     assert (bar.initial, bar.n) == (3, 5)
+
+
+def test_untrained_net_caches_are_kept_apart_by_data_source(tmp_path, monkeypatch):
+    """An analysis of an untrained net computed on the JPEG copy is not read back as the official release's,
+    and the caption label names the source the analyses read."""
+    import pandas as pd
+    monkeypatch.setenv("RESNET_LAB_RUNS", str(tmp_path))
+    monkeypatch.setattr(book, "profile_name", lambda: "smoke")
+    calls = []
+
+    def compute(model, n):
+        calls.append(n)
+        return pd.DataFrame({"v": [float(len(calls))]})
+
+    for kind in ("jpeg", "official", "jpeg"):
+        monkeypatch.setattr(book, "analysis_source", lambda kind=kind: kind)
+        assert book.data_label() == {"jpeg": "CIFAR-10 JPEG q75 copy", "official": "official CIFAR-10 release"}[kind]
+        f = book._init_cached("resnet20", 0, "probe", compute)
+        assert (tmp_path / "studies" / "init" / kind / "resnet20-s0" / "probe-500.json").is_file()
+        assert f.v.tolist() == [1.0 if kind == "jpeg" else 2.0]
+    assert calls == [500, 500]  # computed once per source, read back the third time
+
+
+def test_analysis_source_is_the_configured_data_and_none_is_a_clear_error(tmp_path, monkeypatch):
+    import pytest
+
+    from resnet_lab.data import DatasetNotFound
+    monkeypatch.setenv("RESNET_LAB_RUNS", str(tmp_path))
+    monkeypatch.setenv("RESNET_LAB_CIFAR10", "official")
+    assert book.analysis_source() == "official"
+    monkeypatch.delenv("RESNET_LAB_CIFAR10")
+    with pytest.raises(DatasetNotFound, match="RESNET_LAB_CIFAR10"):
+        book.analysis_source()  # no data configured and no records to read: the one-line data error

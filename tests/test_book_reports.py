@@ -139,6 +139,10 @@ def test_gradient_report_compares_init_with_trained_and_the_twin():
     assert "training does not reduce it" in B.gradient_report(stats)
     stats["plain56 (trained)"] = grad_frame([0.01, 2.0, 1.0])
     assert "falls more than tenfold on its way back: it vanishes" in B.gradient_report(stats)
+    stats["resnet56 (init)"] = grad_frame([1.2e4, 2.0, 1.0])  # a twin that grew more: no "cut" is claimed
+    text = B.gradient_report(stats)
+    assert "the shortcuts do not cut the growth (it is 2.03 times plain-56's)" in text and "cut the growth by" not in text
+    assert "ResNet-56's gradient grows MORE than plain-56's" in text
 
 
 def test_gradient_report_says_whether_the_growth_grows_with_depth():

@@ -97,7 +97,7 @@ def test_chapter1_prose_on_gradients_at_initialisation_holds(monkeypatch):
     from resnet_lab import book
     n = book.ANALYSIS_IMAGES.get("cpu", 500)
     for arch in ("plain20", "plain56", "resnet56"):
-        if not (STORE.root / "studies" / "init" / f"{arch}-s0" / f"gradients-{n}.json").exists():
+        if not (STORE.root / "studies" / "init" / "jpeg" / f"{arch}-s0" / f"gradients-{n}.json").exists():
             pytest.skip(f"the cpu-profile gradients of the untrained {arch} are not cached")
     growth = {a: (lambda g: g[0] / g[-1])(book.init_gradients(a)["grad_rms"].to_numpy())
               for a in ("plain20", "plain56", "resnet56")}

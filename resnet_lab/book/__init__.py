@@ -22,7 +22,7 @@ from ..profiles import ENV_VAR, get_profile
 from ..runs import RunNotRecorded, RunRecord, RunStore, describe, train_command, training_allowed
 from ..train import RunConfig
 
-ANALYSIS_IMAGES = {"smoke": 500}  # test images for the analyses; every profile not listed uses all 10k
+ANALYSIS_IMAGES = {"smoke": 500}  # test images for the analyses of untrained nets; default 500
 GRADIENT_IMAGES = {"smoke": 250}  # images (batches of 125, BN in training mode) for the gradient analysis; default 500
 
 
@@ -72,6 +72,23 @@ def _data_source() -> str:
         return recorded.pop()
     from ..data import resolve_source
     return resolve_source()[0]
+
+
+def analysis_source() -> str:
+    """The data the analyses of untrained nets read ('jpeg' or 'official'): the source configured here
+    (``$RESNET_LAB_CIFAR10``), else that of the recorded runs (their cached analyses are then read)."""
+    from ..data import DatasetNotFound, resolve_source
+    try:
+        return resolve_source()[0]
+    except DatasetNotFound:
+        return _data_source()
+
+
+def data_label() -> str:
+    """Which CIFAR-10 the analyses of untrained nets read, for a caption: 'CIFAR-10 JPEG q75 copy' or
+    'official CIFAR-10 release'."""
+    from ..data import SOURCE_LABELS
+    return SOURCE_LABELS[analysis_source()]
 
 
 class RunSet(dict):
@@ -202,11 +219,12 @@ def layer_gradients(record: RunRecord, trained: bool = True) -> pd.DataFrame:
 
 def _init_cached(arch: str, seed: int, name: str, compute) -> pd.DataFrame:
     """An analysis of the *untrained* net (its run's initialisation: same arch, same seed), cached under
-    ``runs/studies/init/`` -- the control every trained-net analysis is read against."""
+    ``runs/studies/init/<source>/`` (:func:`analysis_source`: the JPEG copy's results are never read as the
+    official release's) -- the control every trained-net analysis is read against."""
     import json
     from ..atomic import atomic_write_json
     n = ANALYSIS_IMAGES.get(profile_name(), 500)
-    f = RunStore().root / "studies" / "init" / f"{arch}-s{seed}" / f"{name}-{n}.json"
+    f = RunStore().root / "studies" / "init" / analysis_source() / f"{arch}-s{seed}" / f"{name}-{n}.json"
     if f.exists():
         return pd.DataFrame(json.loads(f.read_text()))
     torch.manual_seed(seed)  # the same initial weights as the run of this seed (train() seeds the same way)
@@ -488,9 +506,10 @@ def gradient_report(stats: dict[str, pd.DataFrame]) -> str:
         still = ("ResNet-56's gradient still grows on its way back, less" if 1 < r < p else
                  "ResNet-56's gradient does not grow on its way back" if r <= 1 else
                  "ResNet-56's gradient grows MORE than plain-56's")
+        effect = (f"the shortcuts cut the growth by a factor of {p / r:.3g}" if r < p else
+                  f"the shortcuts do not cut the growth (it is {r / p:.3g} times plain-56's)")
         lines.append(f"- **Control** at initialisation: the gradient changes {p:.3g}-fold through plain-56 and "
-                     f"{r:.3g}-fold through ResNet-56 -- the shortcuts cut the growth by a factor of {p / r:.3g}; "
-                     f"{still}.")
+                     f"{r:.3g}-fold through ResNet-56 -- {effect}; {still}.")
     pt, rt = ratio.get("plain56 (trained)"), ratio.get("resnet56 (trained)")
     if p is not None and pt is not None:
         twin = f"; through ResNet-56 {r:.3g} at init, {rt:.3g} trained" if r is not None and rt is not None else ""

@@ -1,7 +1,7 @@
 """The initialisation chapter: what the shortcut does before any training.
 
 Two studies of the *untrained* nets (seed 0: the weights the recorded runs start from), cached like every
-analysis of an untrained net under ``runs/studies/init/<arch>-s<seed>/<name>-<n>.json`` (:func:`book._init_cached`;
+analysis of an untrained net under ``runs/studies/init/<source>/<arch>-s<seed>/<name>-<n>.json`` (:func:`book._init_cached`;
 ``n`` is the number of images, ``book.ANALYSIS_IMAGES``):
 
 * branch against skip variance per residual block (De & Smith 2020), BN on the batch statistics of ``n``
