@@ -92,3 +92,19 @@ def test_analysis_source_is_the_configured_data_and_none_is_a_clear_error(tmp_pa
     monkeypatch.delenv("RESNET_LAB_CIFAR10")
     with pytest.raises(DatasetNotFound, match="RESNET_LAB_CIFAR10"):
         book.analysis_source()  # no data configured and no records to read: the one-line data error
+
+
+def test_an_analysis_of_a_run_refuses_other_data_than_the_run_was_trained_on(monkeypatch):
+    import pytest
+    rec = SimpleNamespace(id="resnet20-A-cpu-s0-jpeg-fp32-x", config=RunConfig("resnet20", profile="cpu"),
+                          identity={"data_fingerprint": "aaaa"}, provenance={"data": "CIFAR-10 JPEG q75 copy"})
+    same = SimpleNamespace(source="jpeg", fingerprint="aaaa", path="/d", describe=lambda: "CIFAR-10 JPEG q75 copy")
+    monkeypatch.setattr(book, "data", lambda: same)
+    assert book.run_data(rec) is same
+    for other in (SimpleNamespace(source="official", fingerprint="bbbb", path="/o",
+                                  describe=lambda: "official CIFAR-10 release"),
+                  SimpleNamespace(source="jpeg", fingerprint="cccc", path="/e", describe=lambda: "CIFAR-10 JPEG q75 copy")):
+        monkeypatch.setattr(book, "data", lambda other=other: other)
+        with pytest.raises(ValueError, match=rf"run {rec.id} was trained on the CIFAR-10 JPEG q75 copy, but "
+                                             rf"\$RESNET_LAB_CIFAR10 gives the .*\({other.path}\)"):
+            book.run_data(rec)

@@ -63,6 +63,19 @@ def data():
     return load_cifar10()
 
 
+def run_data(record: RunRecord):
+    """:func:`data`, checked to be the CIFAR-10 ``record`` was trained on (source and content fingerprint): an
+    analysis of a run reads the run's own data, never another copy under the run's label."""
+    d = data()
+    want = record.identity.get("data_fingerprint")
+    if d.source != record.config.data_source or (want and d.fingerprint and d.fingerprint != want):
+        from ..data import ENV_VAR as DATA_VAR
+        raise ValueError(f"run {record.id} was trained on the {record.provenance.get('data', record.config.data_source)}"
+                         f", but ${DATA_VAR} gives the {d.describe()} ({d.path}): an analysis of the run must read "
+                         f"the data it was trained on; point ${DATA_VAR} at that copy")
+    return d
+
+
 def _data_source() -> str:
     """The data source of the recorded runs of this profile, else the one configured here."""
     recorded = {r.config.data_source for r in RunStore().find(profile=profile_name())}
@@ -194,7 +207,7 @@ def glue_figure(name: str, fig) -> None:
 
 
 def _images(record: RunRecord, n: int | None):
-    return analysis.eval_images(data(), n)
+    return analysis.eval_images(run_data(record), n)
 
 
 def responses(record: RunRecord) -> pd.DataFrame:

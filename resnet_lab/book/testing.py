@@ -11,7 +11,7 @@ import pandas as pd
 
 from ..analysis import multicrop as mc
 from ..runs import RunRecord
-from . import RunSet, analysed, analysis_device, data, judge, pct, profile_name, runs, seed_spread
+from . import RunSet, analysed, analysis_device, data, judge, pct, profile_name, run_data, runs, seed_spread
 
 TESTING_ARCHS = ("resnet20", "resnet56", "resnet110", "plain20")
 MULTICROP_IMAGES = {"smoke": 20}  # test images in the smoke profile (CI); every other profile uses all 10k
@@ -182,7 +182,7 @@ def score_map_figure(record: RunRecord, sizes=(32, FIGURE_SIZE), classes: int = 
     from ..analysis import eval_images
     from ..data import CLASSES, normalize
 
-    d = data()
+    d = run_data(record)
     model = record.load_model()
     x8, y = eval_images(d, 200)
     with torch.no_grad():

@@ -14,7 +14,7 @@ import torch
 from ..analysis import landscape as LS
 from ..analysis import lesion as LE
 from ..runs import RunRecord
-from . import RunSet, analysed, analysis_device, data, judge, pct, profile_name, runs, seed_spread
+from . import RunSet, analysed, analysis_device, data, judge, pct, profile_name, run_data, runs, seed_spread
 
 NETS = ("resnet20", "plain20", "resnet56", "plain56", "resnet110")  # plain-110 is not trained (> 60% error)
 SMOKE_NETS = ("resnet20", "plain20")  # the smoke profile (CI) analyses the depth-20 pair only
@@ -96,6 +96,7 @@ def lesion(record: RunRecord, progress=None) -> dict:
     s = lesion_settings(record.config.profile)
 
     def compute(partial):
+        run_data(record)  # the run's own data, or a one-line error
         x, y = lesion_images(s["images"])
         dev = analysis_device()
         out = LE.lesion_study(record.load_model().to(dev), x, y, data().mean, draws=s["draws"], seed=s["seed"],
@@ -113,6 +114,7 @@ def landscape(record: RunRecord, progress=None) -> dict:
     name = f"landscape-{s['steps']}x{s['steps']}-n{s['images']}-s{s['seed']}"
 
     def compute(partial):
+        run_data(record)
         x, y = train_images(s["images"])
         dev = analysis_device()
         out = LS.landscape(record.load_model().to(dev), x, y, data().mean, steps=s["steps"], span=s["span"],
