@@ -69,3 +69,19 @@ def test_caches_names_an_unknown_arch(smoke_store, capsys):
     assert caches.main(["--profile", "smoke", "--only", "lesion", "--arch", "resnet21"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: --arch resnet21: not a net") and err.count("\n") == 1
+
+
+def test_the_plan_caches_responses_for_every_net_the_depth_widget_shows(monkeypatch):
+    """Chapter 4's depth widget draws the responses of every sweep run: the build must find them all cached."""
+    import resnet_lab.book as book
+    asked = {}
+
+    def fake_runs(archs, **kw):
+        asked.setdefault("archs", list(archs))
+        return book.RunSet({}, missing=[RunConfig(a) for a in archs])
+    monkeypatch.setattr(book, "runs", fake_runs)
+    plan = caches.plan(only=("responses",))
+    from resnet_lab.experiments import PLAIN_DEPTHS, RESNET_DEPTHS
+    want = [f"plain{d}" for d in PLAIN_DEPTHS] + [f"resnet{d}" for d in RESNET_DEPTHS]
+    assert asked["archs"] == want
+    assert [a for kind, a, _ in plan if kind == "missing"] == sorted(want)
