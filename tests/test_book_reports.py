@@ -106,6 +106,22 @@ def test_deeper_resnets_training_verdict_follows_the_records_and_the_spread(monk
     assert len(line) == 1 and verdict in line[0], text
 
 
+def test_each_step_of_depth_is_judged_against_the_spread(monkeypatch):
+    monkeypatch.setattr(B, "seed_spread", lambda metric="final_test_error": 0.008)
+    monkeypatch.setattr(B, "spread_seeds", lambda metric="final_test_error": 3)
+    monkeypatch.setattr(B, "profile_name", lambda: "cpu")
+    recs = {"resnet20": _res(0.140, 0.172), "resnet32": _res(0.127, 0.165), "resnet56": _res(0.160, 0.184),
+            "plain20": _res(0.176, 0.198), "plain56": _res(0.513, 0.495)}
+    text = B.degradation_report(recs)
+    assert ("- ResNets, step by step in training error: resnet32 1.3 points below resnet20 (a finding); resnet56 "
+            "3.3 points above resnet32 (a finding).") in text
+    assert "- ResNets, step by step in test error: resnet32 0.7 points below resnet20 (within the spread);" in text
+    assert "Plain nets, step by step" not in text  # two plain depths: the endpoints' line says it all
+    recs["plain32"] = _res(0.212, 0.233)
+    assert "- Plain nets, step by step in training error: plain32 3.6 points above plain20 (a finding)" in \
+        B.degradation_report(recs)
+
+
 @pytest.mark.parametrize("errors, says", [((0.173, 0.184), "but not the ordering of ResNets by depth"),
                                           ((0.09, 0.075), "can be compared with the paper's")])
 def test_schedule_report_compares_the_gap_with_the_papers_differences(monkeypatch, errors, says):

@@ -401,6 +401,21 @@ def pair_report(records: dict[str, RunRecord], a: str, b: str) -> str:
     return "\n".join(f"- {compare(a, records[a], b, records[b], m)}" for m in ("final_train_error", "final_test_error"))
 
 
+def steps_report(records: dict[str, RunRecord], names: list[str], metric: str = "final_train_error") -> str:
+    """Each step of depth along ``names`` (shallow to deep) on ``metric``, each judged against the seed spread:
+    'resnet32 1.3 points below resnet20 (a finding); ...' ('' with fewer than three nets: the endpoints say it)."""
+    if len(names) < 3:
+        return ""
+    spread, parts = seed_spread(metric), []
+    for a, b in zip(names, names[1:]):
+        d = records[b].metrics[metric] - records[a].metrics[metric]
+        rel = "below" if d < 0 else "above" if d > 0 else "equal to"
+        verdict = ("not judged" if spread is None else "a finding" if abs(d) > spread else "within the spread")
+        parts.append(f"{b} {100 * abs(d):.1f} points {rel} {a} ({verdict})")
+    what = {"final_test_error": "test error", "final_train_error": "training error"}[metric]
+    return f"step by step in {what}: " + "; ".join(parts)
+
+
 def degradation_report(records: dict[str, RunRecord]) -> str:
     """A sentence per claim of Sec. 4.2, computed from the records and judged against the seed spread."""
     m = {k: r for k, r in records.items() if not r.failed}
@@ -411,6 +426,8 @@ def degradation_report(records: dict[str, RunRecord]) -> str:
                      + ", ".join(f"{k} {pct(m[k].metrics['final_train_error'])}" for k in plains) + ".")
     if len(plains) >= 2:
         lines.append(f"- Degradation: {compare(plains[-1], m[plains[-1]], plains[0], m[plains[0]], 'final_train_error')}")
+    if steps := steps_report(m, plains):
+        lines.append(f"- Plain nets, {steps}.")
     for d in (20, 32, 44, 56, 110):
         p, r = m.get(f"plain{d}"), m.get(f"resnet{d}")
         if p and r:
@@ -434,6 +451,9 @@ def degradation_report(records: dict[str, RunRecord]) -> str:
         lines.append(f"- Deeper ResNets, training: {compare(res[-1], m[res[-1]], res[0], m[res[0]], 'final_train_error')}"
                      f" In the paper (Fig. 6 middle, full schedule) the deeper ResNet has the lower training "
                      f"error; {verdict}.")
+    for metric in ("final_train_error", "final_test_error"):
+        if steps := steps_report(m, res, metric):
+            lines.append(f"- ResNets, {steps}.")
     return "\n".join(lines) if lines else "- No run of this comparison is recorded at this profile yet."
 
 
