@@ -15,6 +15,7 @@ from .train import RunConfig
 
 PLAIN_DEPTHS = (20, 32, 44, 56)
 RESNET_DEPTHS = (20, 32, 44, 56, 110)
+SWEEP_ARCHS = tuple(f"plain{d}" for d in PLAIN_DEPTHS) + tuple(f"resnet{d}" for d in RESNET_DEPTHS)  # Fig. 6
 FIG7_ARCHS = ("plain20", "plain56", "resnet20", "resnet56", "resnet110")
 SPREAD_ARCHS = ("resnet20", "plain20")  # trained with several seeds: the spread every comparison is read against
 SPREAD_SEEDS = (0, 1, 2)

@@ -208,6 +208,17 @@ class RunRecord:
     def config(self) -> RunConfig:
         return RunConfig(**self._json("config.json")["config"], precision=self.precision)
 
+    def check_data(self, data):
+        """``data`` (a loaded CIFAR-10) if it is what this run was trained on -- same source, same content
+        fingerprint -- else a one-line ValueError naming the run, its data and the configured copy."""
+        want = self.identity.get("data_fingerprint")
+        if data.source != self.config.data_source or (want and data.fingerprint and data.fingerprint != want):
+            from .data import ENV_VAR as DATA_VAR
+            raise ValueError(f"run {self.id} was trained on the {self.provenance.get('data', self.config.data_source)}"
+                             f", but ${DATA_VAR} gives the {data.describe()} ({data.path}): an analysis of the run "
+                             f"must read the data it was trained on; point ${DATA_VAR} at that copy")
+        return data
+
     @property
     def identity(self) -> dict:
         return self._json("config.json")["identity"]

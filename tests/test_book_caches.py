@@ -96,8 +96,10 @@ def test_analysis_source_is_the_configured_data_and_none_is_a_clear_error(tmp_pa
 
 def test_an_analysis_of_a_run_refuses_other_data_than_the_run_was_trained_on(monkeypatch):
     import pytest
+    from resnet_lab.runs import RunRecord
     rec = SimpleNamespace(id="resnet20-A-cpu-s0-jpeg-fp32-x", config=RunConfig("resnet20", profile="cpu"),
                           identity={"data_fingerprint": "aaaa"}, provenance={"data": "CIFAR-10 JPEG q75 copy"})
+    rec.check_data = lambda d: RunRecord.check_data(rec, d)
     same = SimpleNamespace(source="jpeg", fingerprint="aaaa", path="/d", describe=lambda: "CIFAR-10 JPEG q75 copy")
     monkeypatch.setattr(book, "data", lambda: same)
     assert book.run_data(rec) is same

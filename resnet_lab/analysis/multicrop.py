@@ -226,10 +226,7 @@ def cached(record, data, n: int | None = None, device=None) -> dict:
     from .responses import eval_images
 
     def compute():
-        want = record.identity.get("data_fingerprint")
-        if want and data.fingerprint and want != data.fingerprint:
-            raise ValueError(f"run {record.id} was trained on data {want}; the data given is {data.fingerprint} "
-                             f"(set RESNET_LAB_CIFAR10 to the run's source: {record.provenance.get('data_path')})")
+        record.check_data(data)
         x, y = eval_images(data, n)
         dev = torch.device(device or "cpu")
         out = evaluate(record.load_model().to(dev), x, y, data.mean)

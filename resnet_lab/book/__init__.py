@@ -66,14 +66,7 @@ def data():
 def run_data(record: RunRecord):
     """:func:`data`, checked to be the CIFAR-10 ``record`` was trained on (source and content fingerprint): an
     analysis of a run reads the run's own data, never another copy under the run's label."""
-    d = data()
-    want = record.identity.get("data_fingerprint")
-    if d.source != record.config.data_source or (want and d.fingerprint and d.fingerprint != want):
-        from ..data import ENV_VAR as DATA_VAR
-        raise ValueError(f"run {record.id} was trained on the {record.provenance.get('data', record.config.data_source)}"
-                         f", but ${DATA_VAR} gives the {d.describe()} ({d.path}): an analysis of the run must read "
-                         f"the data it was trained on; point ${DATA_VAR} at that copy")
-    return d
+    return record.check_data(data())
 
 
 def _data_source() -> str:
@@ -181,8 +174,7 @@ def analysed(records: RunSet, cache_names) -> RunSet:
 
 def sweep(**kw) -> RunSet:
     """Every run of the Fig. 6 sweep for this profile (plain and residual, option A)."""
-    archs = [f"plain{d}" for d in experiments.PLAIN_DEPTHS] + [f"resnet{d}" for d in experiments.RESNET_DEPTHS]
-    return runs(archs, **kw)
+    return runs(experiments.SWEEP_ARCHS, **kw)
 
 
 def seeds(arch: str, **kw) -> RunSet:

@@ -29,11 +29,10 @@ def plan(only=ANALYSES) -> list[tuple[str, str, object]]:
     runs not recorded yet, as ("missing", name, None)."""
     from . import branch_identity, layer_gradients, responses, runs
     from . import testing, trained
-    from ..experiments import FIG7_ARCHS, PLAIN_DEPTHS, RESNET_DEPTHS
+    from ..experiments import FIG7_ARCHS, SWEEP_ARCHS
 
-    sweep = tuple(f"plain{d}" for d in PLAIN_DEPTHS) + tuple(f"resnet{d}" for d in RESNET_DEPTHS)
     wanted = {
-        "responses": (sweep, responses),  # chapter 4: Fig. 7 and the depth widget (every net of the sweep)
+        "responses": (SWEEP_ARCHS, responses),  # chapter 4: Fig. 7 and the depth widget (every net of the sweep)
         "branch_identity": (tuple(a for a in FIG7_ARCHS if a.startswith("resnet")), branch_identity),  # 4, 5
         "gradients": (("plain20", "plain56", "resnet56"), lambda r: layer_gradients(r, trained=True)),  # 1
         "multicrop": (testing.TESTING_ARCHS, testing.multicrop),  # chapter 3
