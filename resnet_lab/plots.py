@@ -151,6 +151,34 @@ def lr_study(records: Sequence[dict], stage: str = "stage3"):
     return fig
 
 
+def precision_parity(records: dict, nets: Sequence[str] = ("resnet20", "plain20")):
+    """bf16 against fp32, one panel per net: training error (dashed, each point the mean over its logging window) and
+    test error at the intermediate evaluations (bold), fp32 blue and bf16 orange, seed 0 solid colour and
+    seed 1 lighter. ``records`` maps (arch, seed, precision) to a run record."""
+    colors = {"fp32": "#1f77b4", "bf16": "#ff7f0e"}
+    fig, axes = plt.subplots(1, len(nets), figsize=(5.5 * len(nets), 3.8), sharey=True, squeeze=False)
+    for ax, net in zip(axes[0], nets):
+        for (arch, seed, precision), rec in sorted(records.items()):
+            if arch != net:
+                continue
+            h = rec.history
+            alpha = 1.0 if seed == 0 else 0.55
+            tr = pd.DataFrame(h["train"])
+            ax.plot(tr["iter"], 100 * tr["error"], "--", color=colors[precision], lw=1, alpha=alpha)
+            if h["eval"]:
+                ev = pd.DataFrame(h["eval"])
+                ax.plot(ev["iter"], 100 * ev["test_error"], "-", color=colors[precision], lw=2, alpha=alpha,
+                        label=f"{precision}, seed {seed}")
+        ax.set_title(net)
+        ax.set_xlabel("iterations")
+        ax.grid(alpha=0.3)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(title="dashed: train, bold: test", fontsize=8, title_fontsize=8)
+    axes[0][0].set_ylabel("error (%)")
+    fig.tight_layout()
+    return fig
+
+
 def placeholder(text: str, figsize=(6, 2.2)):
     """A figure that says what is missing (so a page whose runs are not recorded yet still builds and says so)."""
     fig, ax = plt.subplots(figsize=figsize)

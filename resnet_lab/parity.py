@@ -1,0 +1,165 @@
+"""bf16 against fp32: does the engine's bf16 autocast keep accuracy?
+
+bf16 autocast (forward pass in bf16; master weights, loss and optimiser in fp32) is about 1.7x the fp32 speed
+on a CPU that computes bf16 natively (AVX-512 BF16 / AMX; ``benchmarks/NOTES.md``). Before any recorded run
+uses it, it has to be shown to keep accuracy: ResNet-20 and plain-20, seeds 0 and 1, each trained in fp32
+and in bf16 from the same seed at the ``quick`` profile (800 iterations of batch 128, about 2.3 epochs, at the
+real recipe: lr 0.1 divided by 10 at 500 and 650). The verdict compares, per net, the largest bf16 - fp32
+difference in final training and test error with the seed-to-seed range of the same net at the same profile
+and precision: bf16 keeps accuracy where the former is within the latter.
+
+The records live in a run store of their own, ``runs/studies/parity/``, so they never mix with the book's
+sweep: ``python -m resnet_lab.parity`` trains the missing ones (resumable, one run at a time).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from .runs import RunRecord, RunStore
+from .train import RunConfig
+
+NETS = ("resnet20", "plain20")
+SEEDS = (0, 1)
+PRECISIONS = ("fp32", "bf16")
+PROFILE = "quick"
+METRICS = {"train": "final_train_error", "test": "final_test_error"}
+
+
+def store(runs_root: str | Path) -> RunStore:
+    """The parity study's own run store under ``<runs_root>/studies/parity``."""
+    return RunStore(Path(runs_root) / "studies" / "parity")
+
+
+def plan(nets=NETS, seeds=SEEDS) -> list[RunConfig]:
+    """Every run of the study, seed-major, fp32 before bf16 for each (net, seed)."""
+    return [RunConfig(a, profile=PROFILE, seed=s, precision=p) for s in seeds for a in nets for p in PRECISIONS]
+
+
+def load(runs_root: str | Path) -> dict[tuple[str, int, str], RunRecord]:
+    """The completed records of the study, keyed by (arch, seed, precision)."""
+    out = {}
+    for r in store(runs_root).find(profile=PROFILE, variant="basic"):
+        c = r.config
+        if not r.failed and c.arch in NETS and c.seed in SEEDS and c.shortcut in (None, "A"):
+            out[(c.arch, c.seed, r.precision)] = r
+    return out
+
+
+def missing(records: dict) -> list[str]:
+    """'resnet20 s1 bf16', ... for every planned run that is not recorded."""
+    return [f"{c.arch} s{c.seed} {c.precision}" for c in plan() if (c.arch, c.seed, c.precision) not in records]
+
+
+def table(records: dict) -> pd.DataFrame:
+    """One row per (net, seed) with both precisions recorded: final training and test error (%) in fp32 and
+    bf16, their difference (bf16 - fp32, points), and the training speed each run recorded (images/s)."""
+    rows = []
+    for a in NETS:
+        for s in SEEDS:
+            f, b = records.get((a, s, "fp32")), records.get((a, s, "bf16"))
+            if f is None or b is None:
+                continue
+            row = {"net": a, "seed": s}
+            for k, m in METRICS.items():
+                row[f"{k} fp32"] = 100 * f.metrics[m]
+                row[f"{k} bf16"] = 100 * b.metrics[m]
+                row[f"{k} bf16 - fp32"] = 100 * (b.metrics[m] - f.metrics[m])
+            row["img/s fp32"] = f.metrics.get("images_per_second")
+            row["img/s bf16"] = b.metrics.get("images_per_second")
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def verdicts(records: dict) -> pd.DataFrame:
+    """Per net and metric: the largest |bf16 - fp32| over the seeds, the seed range (largest over the two
+    precisions of max - min over the seeds), and whether the former is within the latter."""
+    rows = []
+    t = table(records)
+    for a in NETS:
+        for k, m in METRICS.items():
+            diffs = t.loc[t["net"] == a, f"{k} bf16 - fp32"].abs() if not t.empty else pd.Series(dtype=float)
+            ranges = []
+            for p in PRECISIONS:
+                vals = [100 * records[(a, s, p)].metrics[m] for s in SEEDS if (a, s, p) in records]
+                if len(vals) >= 2:
+                    ranges.append(max(vals) - min(vals))
+            if diffs.empty or not ranges:
+                continue
+            rows.append(dict(net=a, metric=k, pairs=len(diffs), largest_diff=float(diffs.max()),
+                             seed_range=max(ranges), within=bool(diffs.max() <= max(ranges))))
+    return pd.DataFrame(rows)
+
+
+def report(records: dict) -> str:
+    """Markdown: the verdict per net, computed from the records; names what is missing."""
+    v = verdicts(records)
+    lines = []
+    for a in NETS:
+        rows = v[v["net"] == a] if not v.empty else v
+        if rows.empty:
+            lines.append(f"- {a}: not enough runs recorded for a verdict (both precisions of a seed, and two "
+                         f"seeds of one precision, are needed).")
+            continue
+        parts = [f"{r.metric} error differs by at most {r.largest_diff:.2f} points between bf16 and fp32 "
+                 f"({r.pairs} seed{'s' if r.pairs > 1 else ''}), "
+                 f"{'within' if r.within else 'beyond'} the {r.seed_range:.2f}-point seed range"
+                 for r in rows.itertuples()]
+        ok = bool(rows["within"].all())
+        lines.append(f"- {a}: " + "; ".join(parts) + (". **bf16 keeps accuracy** at this budget." if ok else
+                                                      ". **bf16 is not shown to keep accuracy.**"))
+    gone = missing(records)
+    if gone:
+        lines.append(f"- Not recorded yet: {', '.join(gone)} (`python -m resnet_lab.parity` trains them).")
+    return "\n".join(lines)
+
+
+def keeps_accuracy(records: dict) -> bool:
+    """True only when every planned run is recorded and every verdict is 'within'."""
+    v = verdicts(records)
+    return not missing(records) and not v.empty and bool(v["within"].all()) and len(v) == len(NETS) * len(METRICS)
+
+
+def caption(records: dict) -> str:
+    """Which runs the figure shows: profile, seeds, data, precisions."""
+    if not records:
+        return "no parity run is recorded yet"
+    recs = list(records.values())
+    data = sorted({r.config.data_source for r in recs})
+    seeds = sorted({r.config.seed for r in recs})
+    dev = sorted({r.provenance.get("device", "?") for r in recs})
+    return (f"profile `{PROFILE}`, seeds {', '.join(map(str, seeds))}, CIFAR-10 {'/'.join(data)}, "
+            f"{len(recs)} of {len(plan())} runs, trained on {'; '.join(dev)}")
+
+
+def main(argv=None) -> int:
+    """``python -m resnet_lab.parity``: train the study's missing runs, then print the verdicts."""
+    import argparse
+
+    from .data import load_cifar10
+    from .runs import default_root
+
+    ap = argparse.ArgumentParser(prog="python -m resnet_lab.parity", description=__doc__.split("\n")[0])
+    ap.add_argument("--runs", default=None, help="run store (default: $RESNET_LAB_RUNS or ./runs)")
+    ap.add_argument("--data", default=None, help="CIFAR-10 source (default: $RESNET_LAB_CIFAR10)")
+    ap.add_argument("--device", default=None)
+    a = ap.parse_args(argv)
+    from .train import cpu_has_native_bf16, pick_device
+    device = pick_device(a.device)
+    if device.type == "cpu" and not cpu_has_native_bf16():
+        ap.error("this CPU emulates bf16 (no AVX-512 BF16 / AMX in /proc/cpuinfo): a bf16 run would take ~10x "
+                 "the fp32 time; run the parity study on a CPU with native bf16 or on a GPU")
+    root = Path(a.runs) if a.runs else default_root()
+    st = store(root)
+    data = None
+    for cfg in plan():
+        if st.get(cfg) is None:
+            data = data or load_cifar10(a.data)
+            st.get_or_train(cfg, data=data, device=device)
+    print(report(load(root)))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

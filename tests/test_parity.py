@@ -1,0 +1,81 @@
+"""The bf16/fp32 parity study: its verdict follows the numbers in the records, never a fixed answer."""
+import pytest
+
+from resnet_lab import parity, plots
+from resnet_lab.train import RunConfig
+
+HISTORY = {"train": [{"iter": 20, "lr": 0.1, "loss": 2.0, "error": 0.7}, {"iter": 40, "lr": 0.1, "loss": 1.8,
+                                                                          "error": 0.6}],
+           "eval": [{"iter": 40, "test_error": 0.55, "test_loss": 1.5, "val_error": 0.56, "val_loss": 1.5}]}
+
+
+def write(root, errors):
+    """errors: {(arch, seed, precision): (train %, test %)} -> records in the parity store under ``root``."""
+    st = parity.store(root)
+    for (arch, seed, precision), (train, test) in errors.items():
+        cfg = RunConfig(arch, profile=parity.PROFILE, seed=seed, precision=precision)
+        st.write(cfg, precision, "synthetic000", HISTORY,
+                 {"status": "completed", "final_train_error": train / 100, "final_test_error": test / 100, "final_val_error": test / 100,
+                  "images_per_second": 100.0 if precision == "fp32" else 170.0}, {"device": "test"})
+    return parity.load(root)
+
+
+def full(bf16_shift: float):
+    """Every planned run; seeds differ by 1 point; bf16 shifted from fp32 by ``bf16_shift`` points."""
+    out = {}
+    for arch, base in (("resnet20", 40.0), ("plain20", 45.0)):
+        for seed in parity.SEEDS:
+            for p in parity.PRECISIONS:
+                v = base + seed + (bf16_shift if p == "bf16" else 0.0)
+                out[(arch, seed, p)] = (v, v + 2)
+    return out
+
+
+def test_within_the_seed_range_keeps_accuracy(tmp_path):
+    recs = write(tmp_path, full(0.4))
+    v = parity.verdicts(recs)
+    assert len(v) == 4 and v["within"].all()
+    assert v["largest_diff"].round(6).eq(0.4).all() and v["seed_range"].round(6).eq(1.0).all()
+    assert parity.keeps_accuracy(recs)
+    assert parity.report(recs).count("**bf16 keeps accuracy**") == 2
+    t = parity.table(recs)
+    assert list(t["net"]) == ["resnet20", "resnet20", "plain20", "plain20"]
+    assert t["test bf16 - fp32"].round(6).eq(0.4).all()
+
+
+def test_beyond_the_seed_range_is_reported(tmp_path):
+    recs = write(tmp_path, full(1.5))
+    assert not parity.keeps_accuracy(recs)
+    rep = parity.report(recs)
+    assert "not shown to keep accuracy" in rep and "beyond the 1.00-point seed range" in rep
+
+
+def test_missing_runs_are_named_and_give_no_verdict(tmp_path):
+    errs = full(0.0)
+    del errs[("plain20", 1, "bf16")], errs[("plain20", 1, "fp32")]
+    recs = write(tmp_path, errs)
+    assert parity.missing(recs) == ["plain20 s1 fp32", "plain20 s1 bf16"]
+    assert not parity.keeps_accuracy(recs)  # resnet20 passes, but the study is not complete
+    rep = parity.report(recs)
+    assert "plain20: not enough runs recorded" in rep and "Not recorded yet: plain20 s1 fp32, plain20 s1 bf16" in rep
+
+
+def test_parity_store_is_apart_from_the_sweep(tmp_path):
+    write(tmp_path, {("resnet20", 0, "fp32"): (40, 42)})
+    from resnet_lab.runs import RunStore
+    assert RunStore(tmp_path).records() == []  # studies/ is not scanned as runs
+    assert len(parity.load(tmp_path)) == 1
+
+
+def test_figure_and_caption(tmp_path):
+    recs = write(tmp_path, full(0.2))
+    fig = plots.precision_parity(recs)
+    assert len(fig.axes) == 2 and all(len(ax.lines) == 8 for ax in fig.axes)  # 2 seeds x 2 precisions x (train, test)
+    assert parity.caption(recs).startswith("profile `quick`, seeds 0, 1") and "8 of 8 runs" in parity.caption(recs)
+    assert parity.caption({}) == "no parity run is recorded yet"
+
+
+def test_cli_refuses_emulated_bf16(monkeypatch, tmp_path):
+    monkeypatch.setattr("resnet_lab.train.cpu_has_native_bf16", lambda: False)
+    with pytest.raises(SystemExit):
+        parity.main(["--runs", str(tmp_path), "--device", "cpu"])
