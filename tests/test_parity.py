@@ -79,3 +79,11 @@ def test_cli_refuses_emulated_bf16(monkeypatch, tmp_path):
     monkeypatch.setattr("resnet_lab.train.cpu_has_native_bf16", lambda: False)
     with pytest.raises(SystemExit):
         parity.main(["--runs", str(tmp_path), "--device", "cpu"])
+
+
+def test_book_table_is_formatted_for_reading(tmp_path):
+    from resnet_lab import book
+    t = book.parity_table(write(tmp_path, full(-0.25)))
+    assert t.loc[("resnet20", 1), "test fp32"] == "43.00%" and t.loc[("resnet20", 1), "test bf16"] == "42.75%"
+    assert t.loc[("plain20", 0), "train bf16 - fp32"] == "-0.25" and t.loc[("plain20", 0), "img/s bf16"] == "170"
+    assert book.parity_table({}).empty

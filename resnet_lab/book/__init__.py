@@ -679,6 +679,29 @@ def warmup_report(record: RunRecord) -> str:
             f"{ended[0]}, and the lr returned to 0.1 there (the paper: 'about 400 iterations').")
 
 
+def parity() -> dict:
+    """The recorded runs of the bf16/fp32 parity study (``runs/studies/parity``), keyed (arch, seed, precision)."""
+    from .. import parity as P
+    return P.load(RunStore().root)
+
+
+def parity_table(records: dict) -> pd.DataFrame:
+    """The parity study's table formatted for reading: errors with '%', differences in signed points."""
+    from .. import parity as P
+    t = P.table(records)
+    if t.empty:
+        return t
+    t = t.set_index(["net", "seed"])
+    for c in t.columns:
+        if c.startswith("img/s"):
+            t[c] = t[c].map(lambda v: "?" if v is None or v != v else f"{v:.0f}")
+        elif c.endswith("- fp32"):
+            t[c] = t[c].map("{:+.2f}".format)
+        else:
+            t[c] = t[c].map("{:.2f}%".format)
+    return t
+
+
 # Studies added after chapters 1-4, one submodule each (imported last: they use the plumbing above).
 from . import variants  # noqa: E402
 from . import testing  # noqa: E402
