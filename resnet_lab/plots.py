@@ -153,8 +153,8 @@ def lr_study(records: Sequence[dict], stage: str = "stage3"):
 
 def precision_parity(records: dict, nets: Sequence[str] = ("resnet20", "plain20")):
     """bf16 against fp32, one panel per net: training error (dashed, each point the mean over its logging window) and
-    test error at the intermediate evaluations (bold), fp32 blue and bf16 orange, seed 0 solid colour and
-    seed 1 lighter. ``records`` maps (arch, seed, precision) to a run record."""
+    test error at the intermediate evaluations (bold), fp32 blue and bf16 orange, one line per seed, later
+    seeds lighter. ``records`` maps (arch, seed, precision) to a run record."""
     colors = {"fp32": "#1f77b4", "bf16": "#ff7f0e"}
     fig, axes = plt.subplots(1, len(nets), figsize=(5.5 * len(nets), 3.8), sharey=True, squeeze=False)
     for ax, net in zip(axes[0], nets):
@@ -162,7 +162,7 @@ def precision_parity(records: dict, nets: Sequence[str] = ("resnet20", "plain20"
             if arch != net:
                 continue
             h = rec.history
-            alpha = 1.0 if seed == 0 else 0.55
+            alpha = max(0.35, 1.0 - 0.2 * seed)
             tr = pd.DataFrame(h["train"])
             ax.plot(tr["iter"], 100 * tr["error"], "--", color=colors[precision], lw=1, alpha=alpha)
             if h["eval"]:

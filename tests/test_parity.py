@@ -21,12 +21,12 @@ def write(root, errors):
 
 
 def full(bf16_shift: float):
-    """Every planned run; seeds differ by 1 point; bf16 shifted from fp32 by ``bf16_shift`` points."""
+    """Every planned run; seed 1 is 1 point above the others; bf16 shifted from fp32 by ``bf16_shift`` points."""
     out = {}
     for arch, base in (("resnet20", 40.0), ("plain20", 45.0)):
         for seed in parity.SEEDS:
             for p in parity.PRECISIONS:
-                v = base + seed + (bf16_shift if p == "bf16" else 0.0)
+                v = base + (seed == 1) + (bf16_shift if p == "bf16" else 0.0)
                 out[(arch, seed, p)] = (v, v + 2)
     return out
 
@@ -39,7 +39,8 @@ def test_within_the_seed_range_keeps_accuracy(tmp_path):
     assert parity.keeps_accuracy(recs)
     assert parity.report(recs).count("**bf16 keeps accuracy**") == 2
     t = parity.table(recs)
-    assert list(t["net"]) == ["resnet20", "resnet20", "plain20", "plain20"]
+    n = len(parity.SEEDS)
+    assert list(t["net"]) == ["resnet20"] * n + ["plain20"] * n
     assert t["test bf16 - fp32"].round(6).eq(0.4).all()
 
 
@@ -51,13 +52,12 @@ def test_beyond_the_seed_range_is_reported(tmp_path):
 
 
 def test_missing_runs_are_named_and_give_no_verdict(tmp_path):
-    errs = full(0.0)
-    del errs[("plain20", 1, "bf16")], errs[("plain20", 1, "fp32")]
+    errs = {k: v for k, v in full(0.0).items() if not (k[0] == "plain20" and k[1] >= 1)}
     recs = write(tmp_path, errs)
-    assert parity.missing(recs) == ["plain20 s1 fp32", "plain20 s1 bf16"]
+    assert parity.missing(recs) == [f"plain20 s{s} {p}" for s in parity.SEEDS[1:] for p in parity.PRECISIONS]
     assert not parity.keeps_accuracy(recs)  # resnet20 passes, but the study is not complete
     rep = parity.report(recs)
-    assert "plain20: not enough runs recorded" in rep and "Not recorded yet: plain20 s1 fp32, plain20 s1 bf16" in rep
+    assert "plain20: not enough runs recorded" in rep and "Not recorded yet: plain20 s1 fp32, plain20 s1 bf16," in rep
 
 
 def test_parity_store_is_apart_from_the_sweep(tmp_path):
@@ -70,8 +70,8 @@ def test_parity_store_is_apart_from_the_sweep(tmp_path):
 def test_figure_and_caption(tmp_path):
     recs = write(tmp_path, full(0.2))
     fig = plots.precision_parity(recs)
-    assert len(fig.axes) == 2 and all(len(ax.lines) == 8 for ax in fig.axes)  # 2 seeds x 2 precisions x (train, test)
-    assert parity.caption(recs).startswith("profile `quick`, seeds 0, 1") and "8 of 8 runs" in parity.caption(recs)
+    assert len(fig.axes) == 2 and all(len(ax.lines) == 4 * len(parity.SEEDS) for ax in fig.axes)  # seeds x 2 precisions x (train, test)
+    assert parity.caption(recs).startswith("profile `quick`, seeds 0, 1, 2, 3") and "16 of 16 runs" in parity.caption(recs)
     assert parity.caption({}) == "no parity run is recorded yet"
 
 
