@@ -75,6 +75,22 @@ def test_lr_study_records_are_complete():
         assert {"commit", "torch", "device", "data_fingerprint", "numerics", "wall_seconds"} <= set(r["provenance"])
 
 
+def test_parity_records_are_complete():
+    """The bf16/fp32 parity runs (chapter 3): each trained in the precision its key says, at the quick profile's
+    full length, on one and the same data; no weights are kept (the study reads only curves and errors)."""
+    from resnet_lab import parity
+    recs = parity.load(STORE.root)
+    if not recs:
+        pytest.skip("the parity study is not recorded yet")
+    for (arch, seed, precision), r in recs.items():
+        assert r.precision == precision and r.provenance["numerics"]["precision"] == precision, r.id
+        assert r.provenance["numerics"]["memory_format"] == "channels_last", r.id
+        assert r.metrics["status"] == "completed", r.id
+        assert r.history["train"][-1]["iter"] == get_profile(parity.PROFILE).iterations, r.id
+        assert r.history["eval"][-1]["images"] == 10000 and not r.has_weights(), r.id
+    assert len({r.provenance["data_fingerprint"] for r in recs.values()}) == 1
+
+
 def test_saved_weights_reproduce_the_recorded_test_error(real_data):
     """The weights a chapter analyses are the ones that made the recorded numbers: on 1,000 test images (a
     binomial spread of at most 1.6 points) each loaded model lands within 4 points of its record's full test
