@@ -30,8 +30,8 @@ METRICS = {"train": "final_train_error", "test": "final_test_error"}
 
 
 def store(runs_root: str | Path) -> RunStore:
-    """The parity study's own run store under ``<runs_root>/studies/parity``."""
-    return RunStore(Path(runs_root) / "studies" / "parity")
+    """The parity study's own run store under ``<runs_root>/studies/parity`` (records without weights)."""
+    return RunStore(Path(runs_root) / "studies" / "parity", keep_weights=False)
 
 
 def plan(nets=NETS, seeds=SEEDS) -> list[RunConfig]:

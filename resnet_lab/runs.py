@@ -408,12 +408,15 @@ class InProgress(NamedTuple):
 
 
 class RunStore:
-    def __init__(self, root: str | os.PathLike | None = None):
+    def __init__(self, root: str | os.PathLike | None = None, keep_weights: bool = True):
+        """``keep_weights=False``: records carry no weights whatever the profile says (a study that reads only
+        curves and errors, e.g. the bf16/fp32 parity runs)."""
         if root is not None and not isinstance(root, (str, os.PathLike)):
             raise ValueError(f"run store must be a folder path; got {type(root).__name__}")
         if root is not None and not str(root).strip():
             raise ValueError("run store path is empty (give a folder, or leave it out for the default)")
         self.root = Path(root) if root is not None else default_root()
+        self.keep_weights = keep_weights
         if self.root.exists() and not self.root.is_dir():
             raise ValueError(f"run store {self.root} is not a folder (give --runs / RESNET_LAB_RUNS a folder)")
 
@@ -583,7 +586,7 @@ class RunStore:
                                                         identity=identity(config, precision, data_fingerprint)))
             atomic_write_json(tmp / "history.json", history)
             atomic_write_json(tmp / "provenance.json", provenance)
-            if model is not None and profile.save_weights:
+            if model is not None and profile.save_weights and self.keep_weights:
                 from safetensors.torch import save_file
                 # float32, as trained: float16 overflows (a deep plain net's BN running variances pass 65,504)
                 state = {k: (v.float() if v.is_floating_point() else v).contiguous()

@@ -87,3 +87,12 @@ def test_book_table_is_formatted_for_reading(tmp_path):
     assert t.loc[("resnet20", 1), "test fp32"] == "43.00%" and t.loc[("resnet20", 1), "test bf16"] == "42.75%"
     assert t.loc[("plain20", 0), "train bf16 - fp32"] == "-0.25" and t.loc[("plain20", 0), "img/s bf16"] == "170"
     assert book.parity_table({}).empty
+
+
+def test_parity_store_keeps_no_weights(tmp_path):
+    from resnet_lab.runs import RunStore
+    cfg = RunConfig("resnet20", profile=parity.PROFILE, seed=0, precision="fp32")
+    model = cfg.build()
+    metrics = {"status": "completed", "final_train_error": 0.4, "final_test_error": 0.4, "final_val_error": 0.4}
+    assert not parity.store(tmp_path).write(cfg, "fp32", "synthetic000", HISTORY, metrics, {}, model).has_weights()
+    assert RunStore(tmp_path / "sweep").write(cfg, "fp32", "synthetic000", HISTORY, metrics, {}, model).has_weights()
