@@ -91,20 +91,27 @@ def bare_step_images_per_second(arch: str, iterations: int, device: torch.device
     return iterations * 128 / (time.perf_counter() - t0)
 
 
-def engine_images_per_second(arch: str, data, iterations: int, device: torch.device, precision: str) -> float:
+def engine_images_per_second(arch: str, data, iterations: int, device: torch.device, precision: str,
+                             compiled: bool = False, details: dict | None = None) -> float:
+    """The engine's rate over ``iterations`` steps (with ``compiled``: over the steps after the first, which
+    compiles; its seconds go to ``details['compile_seconds']``)."""
     profile = replace(get_profile("cpu"), name="bench", iterations=iterations, eval_every=10 ** 9,
                       log_every=iterations, checkpoint_every=10 ** 9, final_eval_subset=128)
     if device.type == "cuda":  # CUDA context, cuDNN handles and kernels are set up outside the timed run
         train(RunConfig(arch, profile="cpu", precision=precision), data, device=device, progress=False,
               profile=replace(profile, iterations=2))
-    result = train(RunConfig(arch, profile="cpu", precision=precision), data, device=device, progress=False,
-                   profile=profile)
+    result = train(RunConfig(arch, profile="cpu", precision=precision, compiled=compiled), data, device=device,
+                   progress=False, profile=replace(profile, iterations=iterations + 1) if compiled else profile)
+    if details is not None and "compile_seconds" in result.metrics:
+        details["compile_seconds"] = result.metrics["compile_seconds"]
     return result.metrics["images_per_second"]
 
 
-def run_bench(arch: str = "resnet20", iterations: int = 20, device=None, data=None, workers: int | None = None) -> dict:
+def run_bench(arch: str = "resnet20", iterations: int = 20, device=None, data=None, workers: int | None = None,
+              compiled: bool = False) -> dict:
     """Measure, in one process and on one device: the bare training step, this engine at its default precision,
-    the engine in fp32, and the DataLoader + transforms loop (fp32, as most reimplementations). JSON-able dict."""
+    the engine in fp32, and the DataLoader + transforms loop (fp32, as most reimplementations); with
+    ``compiled``, also the engine at its default precision with torch.compile. JSON-able dict."""
     if not isinstance(iterations, int) or iterations < 1:
         raise ValueError(f"bench needs at least 1 iteration; got {iterations!r}")
     device = pick_device(device)
@@ -116,10 +123,16 @@ def run_bench(arch: str = "resnet20", iterations: int = 20, device=None, data=No
     engine = engine_images_per_second(arch, data, iterations, device, precision)
     engine32 = engine if precision == "fp32" else engine_images_per_second(arch, data, iterations, device, "fp32")
     base = baseline_images_per_second(arch, data, iterations, device, workers)
+    extra = {}
+    if compiled:
+        details = {}
+        fast = engine_images_per_second(arch, data, iterations, device, precision, compiled=True, details=details)
+        extra = dict(engine_compiled_images_per_second=round(fast, 1), ratio_compiled=round(fast / base, 2),
+                     compile_seconds=details.get("compile_seconds"))
     return dict(arch=arch, device=device_name(device), torch=torch.__version__, batch_size=128,
                 iterations=iterations, data_source=data.source, precision=precision,
                 memory_format=numerics(device, precision)["memory_format"],
                 baseline_dataloader_workers=workers, bare_step_images_per_second=round(bare, 1),
                 engine_images_per_second=round(engine, 1), engine_fp32_images_per_second=round(engine32, 1),
                 baseline_images_per_second=round(base, 1), ratio=round(engine / base, 2),
-                engine_vs_bare_step=round(engine / bare, 3))
+                engine_vs_bare_step=round(engine / bare, 3), **extra)

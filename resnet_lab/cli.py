@@ -34,7 +34,7 @@ def _config(a):
     from .runs import RunStore
 
     cfg = RunConfig(a.arch, shortcut=a.shortcut, variant=a.variant, profile=a.profile, seed=a.seed,
-                    precision=a.precision)
+                    precision=a.precision, compiled=getattr(a, "compile", False))
     device, store = pick_device(a.device), RunStore(a.runs)
     source = a.data_source or resolve_source(a.data)[0]
     return replace(cfg, data_source=source), device, store
@@ -175,7 +175,7 @@ def _cmd_sweep(a) -> int:
 def _cmd_bench(a) -> int:
     from .bench import run_bench
 
-    result = run_bench(arch=a.arch, iterations=a.iterations, device=a.device, data=a.data)
+    result = run_bench(arch=a.arch, iterations=a.iterations, device=a.device, data=a.data, compiled=a.compile)
     if a.json:
         print(json.dumps(result))
     else:
@@ -256,6 +256,10 @@ def parser() -> argparse.ArgumentParser:
 
     train = sub.add_parser("train", help="train (or find) a recorded run")
     run_args(train)
+    train.add_argument("--compile", action="store_true",
+                       help="torch.compile the training step (inductor; the first step compiles for about a minute; "
+                            "needs a C++ compiler on the CPU); a compiled run is another run: its id says 'compiled' "
+                            "and the book's figures do not read it")
     train.set_defaults(fn=_cmd_train)
     sweep = sub.add_parser("sweep", help="train (or find) every run the book uses")
     run_args(sweep, with_arch=False)
@@ -271,6 +275,8 @@ def parser() -> argparse.ArgumentParser:
     bench.add_argument("--device", default=None)
     bench.add_argument("--data", default=None)
     bench.add_argument("--json", action="store_true")
+    bench.add_argument("--compile", action="store_true",
+                       help="also measure the engine with torch.compile (its compile time is reported, not timed)")
     bench.set_defaults(fn=_cmd_bench)
     pack = sub.add_parser("pack-data", help="pack an ImageFolder copy of CIFAR-10 into one .jpegpack file")
     pack.add_argument("src", help="the ImageFolder copy, e.g. ../shared/data/cifar10-jpeg")

@@ -143,7 +143,7 @@ def training_allowed() -> bool:
 def identity(config: RunConfig, precision: str, data_fingerprint: str) -> dict:
     """Everything that shapes a run's result; its hash names the run."""
     p = get_profile(config.profile)
-    cfg = {k: v for k, v in config.as_dict().items() if k != "precision"}
+    cfg = config.identity_fields()
     return dict(config=cfg, settings=resolved_settings(p, config.residual, config.depth), precision=precision,
                 data_fingerprint=data_fingerprint)
 
@@ -153,7 +153,7 @@ def run_id(config: RunConfig, precision: str, data_fingerprint: str) -> str:
     digest = hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()[:10]
     variant = "" if config.variant == "basic" else f"-{config.variant}"
     return (f"{config.arch}{variant}-{config.shortcut or 'plain'}-{config.profile}-s{config.seed}-"
-            f"{config.data_source}-{precision}-{digest}")
+            f"{config.data_source}-{precision}{'-compiled' if config.compiled else ''}-{digest}")
 
 
 def git_commit() -> str:
@@ -581,7 +581,7 @@ class RunStore:
         old = None
         try:
             profile = get_profile(config.profile)
-            cfg = {k: v for k, v in config.as_dict().items() if k != "precision"}
+            cfg = config.identity_fields()
             atomic_write_json(tmp / "config.json", dict(config=cfg, profile=profile.as_dict(),
                                                         identity=identity(config, precision, data_fingerprint)))
             atomic_write_json(tmp / "history.json", history)

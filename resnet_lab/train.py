@@ -51,6 +51,7 @@ class RunConfig:
     seed: int = 0
     data_source: str = "jpeg"  # 'official' or 'jpeg'
     precision: str | None = None  # 'fp32' or 'bf16' (autocast); None: the profile's (see resolve_precision)
+    compiled: bool = False  # torch.compile the training step (inductor); named in the run id only when True
 
     def __post_init__(self):
         family, depth, residual = models.parse_name(self.arch)
@@ -70,6 +71,8 @@ class RunConfig:
             raise ValueError(f"seed must be a non-negative integer; got {self.seed!r}")
         if self.precision is not None and self.precision not in PRECISIONS:
             raise ValueError(f"unknown precision {self.precision!r}; allowed: {', '.join(PRECISIONS)}")
+        if not isinstance(self.compiled, bool):
+            raise ValueError(f"compiled must be True or False; got {self.compiled!r}")
         if isinstance(self.profile, Profile) and PROFILES.get(self.profile.name) == self.profile:
             object.__setattr__(self, "profile", self.profile.name)  # a registered profile, passed as an object
         if not isinstance(self.profile, str):
@@ -90,6 +93,14 @@ class RunConfig:
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+    def identity_fields(self) -> dict:
+        """The fields a record's config and id hash carry: all but the precision (named in the id on its own);
+        ``compiled`` only when True, so the ids of eager runs are what they were before it existed."""
+        out = {k: v for k, v in self.as_dict().items() if k != "precision"}
+        if not self.compiled:
+            del out["compiled"]
+        return out
 
 
 def pick_device(device: str | torch.device | None = None) -> torch.device:
@@ -184,14 +195,29 @@ def set_cuda_numerics(device: torch.device, precision: str) -> None:
     torch.backends.cudnn.deterministic = True
 
 
-def numerics(device: torch.device, precision: str) -> dict:
+def numerics(device: torch.device, precision: str, compiled: bool = False) -> dict:
     """What a run records about its arithmetic (provenance)."""
     fmt = "channels_last" if _memory_format(device) == torch.channels_last else "contiguous"
     out = dict(precision=precision, memory_format=fmt, device_type=device.type,
                cpu_native_bf16=cpu_has_native_bf16() if device.type == "cpu" else None)
+    if compiled:
+        out["compiled"] = "torch.compile (inductor), training step only; evaluation eager"
     if device.type == "cuda":
         out["cudnn_tf32"] = bool(torch.backends.cudnn.allow_tf32)
     return out
+
+
+def compiled_step_model(model: torch.nn.Module, device: torch.device) -> torch.nn.Module:
+    """``torch.compile(model)`` for the training step (it shares the model's parameters and buffers, so
+    checkpoints, evaluation and the record use the eager module). On the CPU inductor needs a C++ compiler:
+    without one, a one-line error now rather than a page of traceback at the first step."""
+    if device.type == "cpu":
+        import shutil
+        cxx = os.environ.get("CXX") or "g++"
+        if not (shutil.which(cxx) or shutil.which("clang++")):
+            raise ValueError(f"compiled training on the CPU needs a C++ compiler for torch.compile; {cxx!r} "
+                             f"(from $CXX or the default) and clang++ are not on PATH")
+    return torch.compile(model)
 
 
 def sgd_step(model, opt, xb, yb, device: torch.device, precision: str = "fp32"):
@@ -276,6 +302,7 @@ def train(config: RunConfig, data: Cifar10, device: str | torch.device | None = 
     # ---- model, optimiser, randomness -------------------------------------------------------
     torch.manual_seed(config.seed)
     model = config.build().to(device, memory_format=fmt)
+    step_model = compiled_step_model(model, device) if config.compiled else model
     opt = torch.optim.SGD(model.parameters(), lr=p.lr, momentum=p.momentum, weight_decay=p.weight_decay)
     gen = torch.Generator().manual_seed(config.seed)
     perm, pos, start, elapsed = torch.randperm(len(train_y), generator=gen), 0, 0, 0.0
@@ -340,6 +367,7 @@ def train(config: RunConfig, data: Cifar10, device: str | torch.device | None = 
     loss_sum = torch.zeros((), device=device)
     wrong_sum = torch.zeros((), device=device)
     seen, status, t0 = 0, "completed", time.perf_counter()
+    first_step = None if config.compiled else (start, t0)
     if window is not None:
         loss_sum, wrong_sum, seen = window["loss"].to(device), window["wrong"].to(device), int(window["seen"])
     model.train()
@@ -362,7 +390,10 @@ def train(config: RunConfig, data: Cifar10, device: str | torch.device | None = 
         yb = train_y[idx]
         for group in opt.param_groups:
             group["lr"] = lr_at(it, p, warmup)
-        loss, out = sgd_step(model, opt, xb, yb, device, precision)
+        loss, out = sgd_step(step_model, opt, xb, yb, device, precision)
+        if first_step is None:  # with compile: the first step compiles (tens of seconds), kept out of the rate
+            loss.item()
+            first_step = (it, time.perf_counter())
         loss_sum += loss.detach()
         wrong_sum += (out.argmax(1) != yb).sum()
         seen += len(yb)
@@ -398,12 +429,13 @@ def train(config: RunConfig, data: Cifar10, device: str | torch.device | None = 
     bar.close()
     if status == "completed" and start < p.iterations or status == "stopped" and it > start:
         save_checkpoint(it)  # the finished state is kept until the caller has written its record; a stopped
-    elapsed += time.perf_counter() - t0  # run resumes exactly where it stopped
+    t_end = time.perf_counter()
+    elapsed += t_end - t0  # run resumes exactly where it stopped
     if status == "stopped" and ckpt is not None:  # no final evaluation of a run that will resume
         metrics = dict(status=status, iterations=it, train_seconds=round(elapsed, 2))
         return TrainResult(model=model.cpu().to(memory_format=torch.contiguous_format), history=history,
                            metrics=metrics, device=device_name(device),
-                           extra=dict(numerics=numerics(device, precision), **earlier))
+                           extra=dict(numerics=numerics(device, precision, config.compiled), **earlier))
 
     # ---- final evaluation: the full val and test sets (a subset in the smoke profile) ------------------------------------------------
     fv, ft = _subset(len(data.val_y), p.final_eval_subset, 2), _subset(len(data.test_y), p.final_eval_subset, 3)
@@ -418,5 +450,9 @@ def train(config: RunConfig, data: Cifar10, device: str | torch.device | None = 
                    final_train_loss=last.get("loss"), final_val_error=final_val, final_test_error=final_test,
                    final_test_loss=final_test_loss, train_seconds=round(elapsed, 2),
                    images_per_second=round(it * p.batch_size / max(elapsed, 1e-9), 1))
+    if config.compiled and first_step is not None:  # the rate after the compiling first step, in this process
+        metrics["compile_seconds"] = round(first_step[1] - t0, 2)
+        metrics["images_per_second"] = round((it - first_step[0] - 1) * p.batch_size
+                                             / max(t_end - first_step[1], 1e-9), 1)
     return TrainResult(model=model.cpu().to(memory_format=torch.contiguous_format), history=history,
-                       metrics=metrics, device=device_name(device), extra=dict(numerics=numerics(device, precision), **earlier))
+                       metrics=metrics, device=device_name(device), extra=dict(numerics=numerics(device, precision, config.compiled), **earlier))

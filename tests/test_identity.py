@@ -27,6 +27,15 @@ def test_id_changes_with_precision_and_data_content():
     assert len({R.run_id(cfg, "fp32", FP), R.run_id(cfg, "bf16", FP), R.run_id(cfg, "fp32", "ffffffffffff")}) == 3
 
 
+def test_compiled_runs_are_other_runs_and_eager_ids_do_not_move():
+    eager, compiled = RunConfig("resnet20", profile="cpu"), RunConfig("resnet20", profile="cpu", compiled=True)
+    assert "compiled" not in eager.identity_fields() and compiled.identity_fields()["compiled"] is True
+    assert R.run_id(compiled, "bf16", FP) != R.run_id(eager, "bf16", FP)
+    assert R.run_id(compiled, "bf16", FP).startswith("resnet20-A-cpu-s0-jpeg-bf16-compiled-")
+    with pytest.raises(ValueError, match="compiled must be True or False"):
+        RunConfig("resnet20", compiled="yes")
+
+
 SHAPING = [f.name for f in fields(PROFILES["cpu"]) if f.name not in
            ("name", "summary", "checkpoint_every", "save_weights", "precision", "warmup_from_depth", "warmup_lr",
             "warmup_until_error", "warmup_window")]
