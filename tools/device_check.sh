@@ -17,8 +17,10 @@
 #                              finish), in parts of at most 15 MiB. Unpack here, from the repo root, with
 #                                cat <files_at>/runs.tar.part-* | tar x --skip-old-files
 #                              (nothing recorded here is overwritten), check `python -m resnet_lab runs`, commit.
-#   4. extra.tar.gz            bf16 vs fp32 parity: ResNet-20 and plain-20 x seeds 0, 1 x both precisions at the
-#                              `quick` profile (800 iterations, 2.3 epochs), store parity_runs/ (no weights); and
+#   4. extra.tar.gz            bf16 vs fp32 parity: the missing runs of `python -m resnet_lab.parity` (ResNet-20
+#                              and plain-20 x seeds 0-3 x both precisions, `quick` profile; they land in
+#                              runs/studies/parity/ and come back in the runs tar of 3.; a dry run with another
+#                              PARITY profile trains seeds 0, 1 into parity_runs/ instead); and
 #                              two minutes of a `paper`-profile ResNet-20 (seed 0; bf16 on CUDA), store
 #                              paper_runs/: its log (rate, first curve), and a checkpoint only if it got past
 #                              iteration 2,000 (the paper profile's checkpoint interval).
@@ -91,10 +93,16 @@ pids+=($!)
 lr_args=(); [ -n "$LR_ITERS" ] && lr_args=(--iterations "$LR_ITERS")
 [ $limit -gt 0 ] && [ $SAME_DATA = 1 ] && ( RESNET_LAB_DEVICE=$DEVICE timeout $limit $PY -m resnet_lab.analysis.lr_study --seeds 0 1 2 3 4 "${lr_args[@]}" \
     > $W/lr.log 2>&1 ) & pids+=($!)
-[ $limit -gt 0 ] && ( for a in resnet20 plain20; do for s in 0 1; do for p in bf16 fp32; do
-    timeout $(until_deadline) $PY -m resnet_lab train --arch $a --seed $s --precision $p \
-      --profile "$PARITY" --device "$DEVICE" --runs $W/parity_runs || echo "parity run $a s$s $p failed"
-  done; done; done > $W/parity.log 2>&1 ) & pids+=($!)
+if [ "$PARITY" = quick ]; then  # the study's own command: its missing runs into runs/studies/parity (come back
+  # with the runs tar, beside the CPU's records), then its verdict
+  [ $limit -gt 0 ] && [ $SAME_DATA = 1 ] && ( timeout $(until_deadline) $PY -m resnet_lab.parity --device "$DEVICE" \
+    > $W/parity.log 2>&1 ) & pids+=($!)
+else  # a dry run's tiny stand-in (another profile), kept apart in parity_runs/
+  [ $limit -gt 0 ] && ( for a in resnet20 plain20; do for s in 0 1; do for p in bf16 fp32; do
+      timeout $(until_deadline) $PY -m resnet_lab train --arch $a --seed $s --precision $p \
+        --profile "$PARITY" --device "$DEVICE" --runs $W/parity_runs || echo "parity run $a s$s $p failed"
+    done; done; done > $W/parity.log 2>&1 ) & pids+=($!)
+fi
 [ $limit -gt 0 ] && ( timeout $(( limit < 120 ? limit : 120 )) $PY -m resnet_lab train --arch resnet20 --profile "$PAPER" --seed 0 --device "$DEVICE" \
     --runs $W/paper_runs > $W/paper.log 2>&1 ) & pids+=($!)
 wait "${pids[@]}" "${sweep_pids[@]}"
