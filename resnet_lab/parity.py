@@ -15,6 +15,7 @@ sweep: ``python -m resnet_lab.parity`` trains the missing ones (resumable, one r
 """
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -55,21 +56,23 @@ def missing(records: dict) -> list[str]:
 
 
 def table(records: dict) -> pd.DataFrame:
-    """One row per (net, seed) with both precisions recorded: final training and test error (%) in fp32 and
-    bf16, their difference (bf16 - fp32, points), and the training speed each run recorded (images/s)."""
+    """One row per (net, seed) with either precision recorded (every run that enters a seed range): final
+    training and test error (%) in fp32 and bf16, their difference (bf16 - fp32, points; NaN until both are
+    recorded), and the training speed each run recorded (images/s)."""
+    nan = float("nan")
     rows = []
     for a in NETS:
         for s in SEEDS:
             f, b = records.get((a, s, "fp32")), records.get((a, s, "bf16"))
-            if f is None or b is None:
+            if f is None and b is None:
                 continue
             row = {"net": a, "seed": s}
             for k, m in METRICS.items():
-                row[f"{k} fp32"] = 100 * f.metrics[m]
-                row[f"{k} bf16"] = 100 * b.metrics[m]
-                row[f"{k} bf16 - fp32"] = 100 * (b.metrics[m] - f.metrics[m])
-            row["img/s fp32"] = f.metrics.get("images_per_second")
-            row["img/s bf16"] = b.metrics.get("images_per_second")
+                row[f"{k} fp32"] = 100 * f.metrics[m] if f else nan
+                row[f"{k} bf16"] = 100 * b.metrics[m] if b else nan
+                row[f"{k} bf16 - fp32"] = 100 * (b.metrics[m] - f.metrics[m]) if f and b else nan
+            row["img/s fp32"] = f.metrics.get("images_per_second") if f else None
+            row["img/s bf16"] = b.metrics.get("images_per_second") if b else None
             rows.append(row)
     return pd.DataFrame(rows)
 
@@ -81,7 +84,8 @@ def verdicts(records: dict) -> pd.DataFrame:
     t = table(records)
     for a in NETS:
         for k, m in METRICS.items():
-            diffs = t.loc[t["net"] == a, f"{k} bf16 - fp32"].abs() if not t.empty else pd.Series(dtype=float)
+            diffs = (t.loc[t["net"] == a, f"{k} bf16 - fp32"].abs().dropna() if not t.empty
+                     else pd.Series(dtype=float))
             ranges = []
             for p in PRECISIONS:
                 vals = [100 * records[(a, s, p)].metrics[m] for s in SEEDS if (a, s, p) in records]
@@ -128,11 +132,10 @@ def caption(records: dict) -> str:
     if not records:
         return "no parity run is recorded yet"
     recs = list(records.values())
-    data = sorted({r.config.data_source for r in recs})
-    seeds = sorted({r.config.seed for r in recs})
-    dev = sorted({r.provenance.get("device", "?") for r in recs})
-    return (f"profile `{PROFILE}`, seeds {', '.join(map(str, seeds))}, CIFAR-10 {'/'.join(data)}, "
-            f"{len(recs)} of {len(plan())} runs, trained on {'; '.join(dev)}")
+    from .plots import provenance_line
+    dev = sorted({re.sub(r"\b1 threads\b", "1 thread", r.provenance.get("device", "?")) for r in recs})
+    return (f"{provenance_line(recs)}; {len(recs)} of {len(plan())} runs, trained on {'; '.join(dev)} "
+            f"(one training process per core)")
 
 
 def main(argv=None) -> int:

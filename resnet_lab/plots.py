@@ -14,12 +14,17 @@ def _colors(n: int):
     return [PALETTE(x) for x in np.linspace(0.0, 0.85, max(n, 1))]
 
 
-def provenance_line(records: Iterable) -> str:
-    """'profile cpu, CIFAR-10 JPEG q75 copy' -- what every caption must say."""
+def provenance_line(records: Iterable, seeds: bool = True) -> str:
+    """'profile cpu, CIFAR-10 JPEG q75 copy, seed 0' -- what every caption must say (the seeds of the runs
+    shown: 'seed 0', or 'seeds 0, 1, 2')."""
     records = list(records)
     profiles = sorted({r.config.profile for r in records})
     data = sorted({r.provenance.get("data", r.config.data_source).split(" (")[0] for r in records})
-    return f"profile {'/'.join(profiles)}, {'; '.join(data)}"
+    line = f"profile {'/'.join(profiles)}, {'; '.join(data)}"
+    if seeds and records:
+        s = sorted({r.config.seed for r in records})
+        line += f", seed{'s' if len(s) > 1 else ''} {', '.join(map(str, s))}"
+    return line
 
 
 def training_curves(records: Sequence, ax=None, title: str | None = None, labels: Sequence[str] | None = None,

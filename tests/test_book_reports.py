@@ -56,7 +56,7 @@ def test_recovery_report_says_when_a_run_never_left_chance_and_skips_unrecorded(
     assert B.recovery_report([]) == ""
 
 
-@pytest.mark.parametrize("n, shown", [(3, "(1.2 points; 3 seeds)"), (None, "(1.2 points)")])
+@pytest.mark.parametrize("n, shown", [(3, "(1.20 points; 3 seeds)"), (None, "(1.20 points)")])
 def test_judge_says_how_many_seeds_the_spread_rests_on(monkeypatch, n, shown):
     monkeypatch.setattr(B, "spread_seeds", lambda metric="final_test_error": n)
     assert B.judge(0.02, 0.012) == f"larger than the seed spread {shown}: a finding"
@@ -113,12 +113,12 @@ def test_each_step_of_depth_is_judged_against_the_spread(monkeypatch):
     recs = {"resnet20": _res(0.140, 0.172), "resnet32": _res(0.127, 0.165), "resnet56": _res(0.160, 0.184),
             "plain20": _res(0.176, 0.198), "plain56": _res(0.513, 0.495)}
     text = B.degradation_report(recs)
-    assert ("- ResNets, step by step in training error: resnet32 1.3 points below resnet20 (a finding); resnet56 "
-            "3.3 points above resnet32 (a finding).") in text
-    assert "- ResNets, step by step in test error: resnet32 0.7 points below resnet20 (within the spread);" in text
+    assert ("- ResNets, step by step in training error: resnet32 1.30 points below resnet20 (a finding); resnet56 "
+            "3.30 points above resnet32 (a finding).") in text
+    assert "- ResNets, step by step in test error: resnet32 0.70 points below resnet20 (within the spread);" in text
     assert "Plain nets, step by step" not in text  # two plain depths: the endpoints' line says it all
     recs["plain32"] = _res(0.212, 0.233)
-    assert "- Plain nets, step by step in training error: plain32 3.6 points above plain20 (a finding)" in \
+    assert "- Plain nets, step by step in training error: plain32 3.60 points above plain20 (a finding)" in \
         B.degradation_report(recs)
 
 
@@ -182,3 +182,21 @@ def test_caption_names_the_runs_a_figure_lacks():
     assert line.endswith("; not recorded yet, so not shown: plain32, resnet32 option B, resnet20 (one-layer), "
                          "resnet20 seed 2"), line
     assert "not recorded" not in B.caption(B.RunSet({}))
+
+
+def _resp(mean_std):
+    import pandas as pd
+    return pd.DataFrame({"std": [mean_std] * 3, "channel_std": [1.0] * 3, "gamma_abs": [1.0] * 3})
+
+
+@pytest.mark.parametrize("spread, says", [((0.01, 3), "Deeper ResNets respond less at every step, beyond the spread"),
+                                          ((0.05, 3), "do not show deeper ResNets responding less at every step"),
+                                          (None, "do not show deeper ResNets responding less at every step")])
+def test_response_report_judges_each_difference_against_the_seed_spread(spread, says):
+    resp = {"plain20": _resp(0.9), "resnet20": _resp(0.80), "resnet56": _resp(0.77), "resnet110": _resp(0.75)}
+    text = B.response_report(resp, spread)
+    assert says in text
+    depth20 = next(ln for ln in text.splitlines() if ln.startswith("- Depth 20"))
+    assert ("a finding" in depth20) == (spread is not None and 0.1 > spread[0])
+    if spread is None:
+        assert "not judged" in depth20

@@ -142,7 +142,7 @@ def test_report_judges_each_net_against_the_seed_spread(monkeypatch):
     from resnet_lab.book.testing import _verdicts
     monkeypatch.setattr(resnet_lab.book, "spread_seeds", lambda metric="final_test_error": 2)
     assert _verdicts({"a": -0.011, "b": -0.013}, 0.012) == (
-        "a: within the seed spread (1.2 points; 2 seeds): no finding; "
-        "b: larger than the seed spread (1.2 points; 2 seeds): a finding.")
+        "a: within the seed spread (1.20 points; 2 seeds): no finding; "
+        "b: larger than the seed spread (1.20 points; 2 seeds): a finding.")
     assert _verdicts({"a": 0.2, "b": -0.3}, 0.012).startswith("For every net the change is larger than")
     assert "not judged" in _verdicts({"a": 0.0}, None)

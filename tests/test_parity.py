@@ -71,7 +71,9 @@ def test_figure_and_caption(tmp_path):
     recs = write(tmp_path, full(0.2))
     fig = plots.precision_parity(recs)
     assert len(fig.axes) == 2 and all(len(ax.lines) == 4 * len(parity.SEEDS) for ax in fig.axes)  # seeds x 2 precisions x (train, test)
-    assert parity.caption(recs).startswith("profile `quick`, seeds 0, 1, 2, 3") and "16 of 16 runs" in parity.caption(recs)
+    cap = parity.caption(recs)
+    assert cap.startswith("profile quick, ") and "seeds 0, 1, 2, 3" in cap and "16 of 16 runs" in cap
+    assert "`" not in cap  # a glued caption is plain text: Markdown would show raw
     assert parity.caption({}) == "no parity run is recorded yet"
 
 
@@ -96,3 +98,13 @@ def test_parity_store_keeps_no_weights(tmp_path):
     metrics = {"status": "completed", "final_train_error": 0.4, "final_test_error": 0.4, "final_val_error": 0.4}
     assert not parity.store(tmp_path).write(cfg, "fp32", "synthetic000", HISTORY, metrics, {}, model).has_weights()
     assert RunStore(tmp_path / "sweep").write(cfg, "fp32", "synthetic000", HISTORY, metrics, {}, model).has_weights()
+
+
+def test_table_shows_every_run_that_enters_a_seed_range(tmp_path):
+    recs = write(tmp_path, full(0.2))
+    del recs[("resnet20", 3, "bf16")]
+    t = parity.table(recs)
+    row = t[(t["net"] == "resnet20") & (t["seed"] == 3)]
+    assert len(row) == 1 and row["train bf16 - fp32"].isna().all() and row["train fp32"].notna().all()
+    v = parity.verdicts(recs)
+    assert v.loc[v["net"] == "resnet20", "pairs"].tolist() == [3, 3]  # the lone fp32 run is no pair

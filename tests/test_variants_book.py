@@ -36,7 +36,7 @@ def test_options_report_judges_against_the_spread(monkeypatch, spread, verdict):
     monkeypatch.setattr(resnet_lab.book, "spread_seeds", lambda metric="final_test_error": None)  # no store reads
     recs = RunSet({"A": fake(0.20), "B": fake(0.19), "C": fake(0.185)})
     text = variants.options_report(recs)
-    assert "B's test error 19.0% is below A's 20.0% by 1.0 points" in text
+    assert "B's test error 19.00% is below A's 20.00% by 1.00 points" in text
     assert text.count(verdict) == 3
 
 

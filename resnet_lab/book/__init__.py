@@ -26,18 +26,26 @@ ANALYSIS_IMAGES = {"smoke": 500}  # test images for the analyses of untrained ne
 GRADIENT_IMAGES = {"smoke": 250}  # images (batches of 125, BN in training mode) for the gradient analysis; default 500
 
 
-def profile_note(records=None) -> str:
-    """The chapter's one statement of what produced its results (a MyST admonition, Markdown)."""
+def show(text: str) -> None:
+    """Display ``text`` as Markdown, or nothing when it is empty (an empty ``Markdown`` would show its repr)."""
+    if text and text.strip():
+        from IPython.display import Markdown, display
+        display(Markdown(text))
+
+
+def profile_note(records=None, scope: str | None = None) -> str:
+    """The chapter's one statement of what produced its results (a MyST admonition, Markdown); ``scope``
+    replaces its closing sentence where a chapter's numbers do not all come from the recorded runs."""
     from ..profiles import get_profile
     p = get_profile(profile_name())
     recs = list(records.values()) if isinstance(records, dict) else list(records or [])
     data_line = ""
     if recs:
         from ..plots import provenance_line
-        data_line = f" Data and precision: {provenance_line(recs).split(', ', 1)[1]}."
-    return (f":::{{admonition}} Results on this page: profile `{p.name}`\n:class: note\n{p.summary}{data_line} "
-            f"Seeds are named where several were run; every number below is computed from the recorded runs "
-            f"when the book is built.\n:::")
+        data_line = f" Data: {provenance_line(recs, seeds=False).split(', ', 1)[1]}."
+    return (f":::{{admonition}} Results on this page: profile `{p.name}`\n:class: note\n{p.summary}{data_line}"
+            + (f" {scope}" if scope else " Seeds are named where several were run; every number below is computed "
+                                          "from the recorded runs when the book is built.") + "\n:::")
 
 
 def profile_name() -> str:
@@ -304,6 +312,12 @@ def pct(x: float) -> str:
     return f"{100 * x:.1f}%"
 
 
+def pct2(x: float) -> str:
+    """Two decimals: for errors set beside a difference and a seed spread, so that rounding never makes a
+    difference look equal to the spread it is judged against."""
+    return f"{100 * x:.2f}%"
+
+
 def final_table(records) -> pd.DataFrame:
     """Final train/val/test error of records, one row per run, formatted for reading ('12.3%')."""
     from ..plots import final_errors
@@ -369,7 +383,7 @@ def judge(diff: float, spread: float | None, metric: str = "final_test_error") -
     if spread is None:
         return "not judged: the seed spread is not measured yet at this profile"
     n = spread_seeds(metric)
-    what = f"{100 * spread:.1f} points" + (f"; {n} seeds" if n else "")
+    what = f"{100 * spread:.2f} points" + (f"; {n} seeds" if n else "")
     if abs(diff) > spread:
         return f"larger than the seed spread ({what}): a finding"
     return f"within the seed spread ({what}): no finding"
@@ -380,7 +394,7 @@ def compare(name_a: str, a: RunRecord, name_b: str, b: RunRecord, metric: str = 
     what = {"final_test_error": "test error", "final_train_error": "training error"}[metric]
     ea, eb = a.metrics[metric], b.metrics[metric]
     rel = "below" if ea < eb else "above" if ea > eb else "equal to"
-    return (f"{name_a} {what} {pct(ea)} is {rel} {name_b}'s {pct(eb)} by {100 * abs(ea - eb):.1f} points -- "
+    return (f"{name_a} {what} {pct2(ea)} is {rel} {name_b}'s {pct2(eb)} by {100 * abs(ea - eb):.2f} points -- "
             f"{judge(ea - eb, seed_spread(metric), metric)}.")
 
 
@@ -403,7 +417,7 @@ def steps_report(records: dict[str, RunRecord], names: list[str], metric: str = 
         d = records[b].metrics[metric] - records[a].metrics[metric]
         rel = "below" if d < 0 else "above" if d > 0 else "equal to"
         verdict = ("not judged" if spread is None else "a finding" if abs(d) > spread else "within the spread")
-        parts.append(f"{b} {100 * abs(d):.1f} points {rel} {a} ({verdict})")
+        parts.append(f"{b} {100 * abs(d):.2f} points {rel} {a} ({verdict})")
     what = {"final_test_error": "test error", "final_train_error": "training error"}[metric]
     return f"step by step in {what}: " + "; ".join(parts)
 
@@ -487,28 +501,32 @@ def schedule_report(records: dict[str, RunRecord]) -> str:
 
 
 def table6(records: dict[str, RunRecord]) -> pd.DataFrame:
-    """Table 6 side by side: our test error (mean ± std over seeds, %), the paper's, the reproductions'."""
+    """Table 6 side by side (test error, %): ours (mean ± std over seeds), the paper's, the reproductions'. Every
+    net of the paper's table has a row, so the quoted numbers show even where our run is not recorded yet."""
     from ..reference import PAPER_RESNET110_MEAN, PAPER_TABLE6, REPRODUCTIONS
     from ..summary import count_params
 
-    rows = []
-    archs = sorted({r.config.arch for r in records.values() if r.config.variant == "basic"},
+    def num(v):
+        return f"{v[0]:.2f} ± {v[1]:.2f}" if isinstance(v, tuple) else f"{v:.2f}" if v != "" else ""
+
+    ours_col = f"this project ({profile_name()}): mean ± std over seeds"
+    recorded = {r.config.arch for r in records.values() if r.config.variant == "basic"}
+    archs = sorted(set(experiments.SWEEP_ARCHS) | set(PAPER_TABLE6) | recorded,
                    key=lambda a: (a.startswith("resnet"), int(re.sub(r"\D", "", a))))
+    rows = []
     for arch in archs:
-        errs = pd.Series([100 * r.metrics["final_test_error"] for r in seeds(arch).values() if not r.failed])
-        if errs.empty:
-            continue
-        ours = f"{errs.mean():.2f}" + (f" ± {errs.std():.2f} (n={len(errs)})" if len(errs) > 1 else " (n=1)")
-        row = {"net": arch, "params": f"{count_params(RunConfig(arch).build()) / 1e6:.2f}M",
-               f"this project ({profile_name()}): mean ± std over seeds": ours,
-               "paper": PAPER_TABLE6.get(arch, ("",))[0]}
+        errs = pd.Series([100 * r.metrics["final_test_error"] for r in seeds(arch).values() if not r.failed]
+                         if arch in recorded else [], dtype=float)
+        ours = ("not recorded" if arch in experiments.SWEEP_ARCHS else "not trained") if errs.empty else (
+            f"{errs.mean():.2f}" + (f" ± {errs.std():.2f} (n={len(errs)})" if len(errs) > 1 else " (n=1)"))
+        row = {"net": arch, "params": f"{count_params(RunConfig(arch).build()) / 1e6:.2f}M", ours_col: ours,
+               "paper": num(PAPER_TABLE6.get(arch, ("",))[0])}
         if arch == "resnet110":  # the paper's 6.43 is its best of 5 runs; set it beside their mean, not alone
-            row["paper"] = f"{PAPER_TABLE6[arch][0]} (best of 5); {PAPER_RESNET110_MEAN[0]} ± {PAPER_RESNET110_MEAN[1]}"
+            row["paper"] = f"{PAPER_TABLE6[arch][0]:.2f} (best of 5); {PAPER_RESNET110_MEAN[0]:.2f} ± {PAPER_RESNET110_MEAN[1]:.2f}"
         for repo, info in REPRODUCTIONS.items():
-            v = info["errors"].get(arch, "")
-            row[repo.split("/")[0]] = f"{v[0]:.2f} ± {v[1]:.2f}" if isinstance(v, tuple) else v
+            row[repo.split("/")[0]] = num(info["errors"].get(arch, ""))
         rows.append(row)
-    return pd.DataFrame(rows).set_index("net") if rows else pd.DataFrame()
+    return pd.DataFrame(rows).set_index("net").rename_axis(None)
 
 
 def gradient_report(stats: dict[str, pd.DataFrame]) -> str:
@@ -560,20 +578,39 @@ def recorded(archs, profile: str, variant: str = "basic", seed: int = 0) -> dict
     return out
 
 
-def response_report(resp: dict[str, pd.DataFrame]) -> str:
-    """Fig. 7's two claims checked on our frames: ResNets respond less than plain nets; deeper ResNets less still."""
+def response_spread() -> tuple[float, int] | None:
+    """(range, seeds): the seed-to-seed spread of the mean response std over the 3x3 layers -- the largest range
+    over the seeds of ResNet-20 and of plain-20 (computed and cached once per run, like Fig. 7's own
+    statistics); None until one of them has two seeds recorded."""
+    return _widest_range("responses", lambda a: [float(responses(r)["std"].mean())
+                                                 for r in seeds(a).values() if not r.failed])
+
+
+def _judged(diff: float, spread: tuple[float, int] | None) -> str:
+    if spread is None:
+        return "not judged: no seed spread yet"
+    what = f"the seed spread of {spread[0]:.3f} ({spread[1]} seeds)"
+    return f"beyond {what}: a finding" if abs(diff) > spread[0] else f"within {what}: no finding"
+
+
+def response_report(resp: dict[str, pd.DataFrame], spread: tuple[float, int] | None = None) -> str:
+    """Fig. 7's two claims checked on our frames: ResNets respond less than plain nets; deeper ResNets less still.
+    Each difference of the mean response std is judged against ``spread`` (:func:`response_spread`)."""
     mean = {k: float(f["std"].mean()) for k, f in resp.items()}
     lines = ["- Mean response std over the 3x3 layers: " + ", ".join(f"{k} {v:.3f}" for k, v in mean.items()) + "."]
     for d in (20, 56):
         p, r = mean.get(f"plain{d}"), mean.get(f"resnet{d}")
         if p is not None and r is not None:
             lines.append(f"- Depth {d}: ResNet {'below' if r < p else 'NOT below'} its plain twin "
-                         f"({r:.3f} vs {p:.3f}).")
+                         f"({r:.3f} vs {p:.3f}, {abs(r - p):.3f} apart) -- {_judged(r - p, spread)}.")
     res = [k for k in ("resnet20", "resnet56", "resnet110") if k in mean]
     if len(res) >= 2:
-        mono = all(mean[a] > mean[b] for a, b in zip(res, res[1:]))
-        lines.append("- Deeper ResNets " + ("respond less at every step" if mono else "do NOT respond less at every step")
-                     + ": " + " > ".join(f"{k} {mean[k]:.3f}" for k in res) + ".")
+        steps = [(a, b, mean[b] - mean[a]) for a, b in zip(res, res[1:])]
+        found = spread is not None and all(d < 0 and -d > spread[0] for _, _, d in steps)
+        lines.append("- Deeper ResNets, step by step: " + "; ".join(
+            f"{b} {abs(d):.3f} {'below' if d < 0 else 'above'} {a}, {_judged(d, spread)}" for a, b, d in steps)
+            + (". Deeper ResNets respond less at every step, beyond the spread." if found else
+               ". So these runs do not show deeper ResNets responding less at every step."))
     gap = {k: float(((f.channel_std - f.gamma_abs).abs() / f.gamma_abs).median()) for k, f in resp.items()}
     lines.append("- Median relative gap between a layer's mean channel std and its mean |gamma|: "
                  + ", ".join(f"{k} {v:.0%}" for k, v in gap.items()) + ".")
@@ -696,9 +733,9 @@ def parity_table(records: dict) -> pd.DataFrame:
         if c.startswith("img/s"):
             t[c] = t[c].map(lambda v: "?" if v is None or v != v else f"{v:.0f}")
         elif c.endswith("- fp32"):
-            t[c] = t[c].map("{:+.2f}".format)
+            t[c] = t[c].map(lambda v: "–" if v != v else f"{v:+.2f}")
         else:
-            t[c] = t[c].map("{:.2f}%".format)
+            t[c] = t[c].map(lambda v: "not recorded" if v != v else f"{v:.2f}%")
     return t
 
 

@@ -136,7 +136,7 @@ def multicrop_report(results: dict[str, dict], records=None) -> str:
     gains = {net: r["errors"]["single"] - min(r["errors"].values()) for net, r in results.items()}
     top = max(gains, key=gains.get)
     q = quoted_gains()
-    lines.append(f"- **What multi-crop buys here:** at most {100 * gains[top]:.1f} points over the single view "
+    lines.append(f"- **What multi-crop buys here:** at most {100 * gains[top]:.2f} points over the single view "
                  f"({top}) -- {judge(gains[top], spread)}. On ImageNet the paper's protocols bought (quoted, "
                  f"top-1): {q['ten_crop']} points from the centre crop to 10 crops, and another {q['multiscale']} "
                  f"from 10-crop to the fully-convolutional multi-scale form.")

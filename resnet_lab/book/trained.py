@@ -169,9 +169,9 @@ def lesion_report(lesions: dict[str, dict]) -> str:
         if name.startswith("resnet") and f"plain{name[6:]}" in lesions:
             p, q = stats[name], stats[f"plain{name[6:]}"]
             rise_r, rise_p = p["same_mean"] - p["base"], q["same_mean"] - q["base"]
-            lines.append(f"- Depth {name[6:]}: one deleted same-shape block costs {name} {100 * rise_r:.1f} points "
-                         f"and plain{name[6:]} {100 * rise_p:.1f} points on average; the difference, "
-                         f"{100 * (rise_p - rise_r):.1f} points, is {judge(rise_p - rise_r, spread)}.")
+            lines.append(f"- Depth {name[6:]}: one deleted same-shape block costs {name} {100 * rise_r:.2f} points "
+                         f"and plain{name[6:]} {100 * rise_p:.2f} points on average; the difference, "
+                         f"{100 * (rise_p - rise_r):.2f} points, is {judge(rise_p - rise_r, spread)}.")
     return "\n".join(lines) if lines else "- No run of this chapter is recorded at this profile yet."
 
 
@@ -328,11 +328,11 @@ def conclusion(lesions: dict[str, dict], lands: dict[str, dict], missing=(), unc
         rise = s["same_mean"] - s["base"]
         if r["residual"]:
             down = list(s["down"].values())
-            line = (f"- {name}: deleting one same-shape block raises the test error by {100 * rise:.1f} points on "
+            line = (f"- {name}: deleting one same-shape block raises the test error by {100 * rise:.2f} points on "
                     f"average -- {judge(rise, spread)}")
             if down:
                 d = float(np.mean(down)) - s["same_mean"]
-                line += (f"; the downsampling blocks cost {100 * abs(d):.1f} points {'more' if d > 0 else 'less'} "
+                line += (f"; the downsampling blocks cost {100 * abs(d):.2f} points {'more' if d > 0 else 'less'} "
                          f"than the average same-shape block ({judge(d, spread)})")
             lines.append(line + ".")
         else:
@@ -342,7 +342,7 @@ def conclusion(lesions: dict[str, dict], lands: dict[str, dict], missing=(), unc
             q = _single_stats(lesions[f"plain{name[6:]}"])
             diff = (q["same_mean"] - q["base"]) - rise
             lines.append(f"- The shortcut's share at depth {name[6:]}: one deleted block costs plain{name[6:]} "
-                         f"{100 * abs(diff):.1f} points {'more' if diff > 0 else 'less'} than {name} -- "
+                         f"{100 * abs(diff):.2f} points {'more' if diff > 0 else 'less'} than {name} -- "
                          f"{judge(diff, spread)}.")
     for name in lands:
         other = f"plain{name[6:]}"

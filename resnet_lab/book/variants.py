@@ -11,7 +11,7 @@ import pandas as pd
 from .. import experiments
 from ..runs import RunNotRecorded, RunRecord
 from ..summary import count_params
-from . import RunSet, _config, judge, pct, run, seed_spread
+from . import RunSet, _config, judge, pct, pct2, run, seed_spread
 
 OPTION_LABELS = {"A": "A: zero-padding", "B": "B: projection where dims change", "C": "C: projection everywhere"}
 
@@ -76,7 +76,7 @@ def _versus(label_a: str, a: RunRecord, label_b: str, b: RunRecord, metric: str,
     ea, eb = a.metrics[metric], b.metrics[metric]
     what = "test" if metric == "final_test_error" else "training"
     rel = "below" if ea < eb else "above" if ea > eb else "equal to"
-    return (f"{label_a}'s {what} error {pct(ea)} is {rel} {label_b}'s {pct(eb)} by {100 * abs(ea - eb):.1f} "
+    return (f"{label_a}'s {what} error {pct2(ea)} is {rel} {label_b}'s {pct2(eb)} by {100 * abs(ea - eb):.2f} "
             f"points -- {judge(ea - eb, spread, metric)}.")
 
 
