@@ -108,6 +108,26 @@ def layer_stat_plot(frames: dict[str, pd.DataFrame], column: str = "std", sort: 
     return fig
 
 
+def trained_vs_init(init: dict[str, pd.DataFrame], trained: dict[str, pd.DataFrame], column: str = "ratio",
+                    ylabel: str = "std F(x) / std x", xlabel: str = "residual block"):
+    """One colour per net: its untrained frame thin and dotted, its trained frame bold, so each trained line is
+    read against its own initialisation. ``init`` and ``trained`` are keyed by net name; a net only in ``init``
+    (not trained yet) shows its untrained line alone."""
+    fig, ax = plt.subplots(figsize=(7.5, 3.6))
+    for net, color in zip(init, _colors(len(init))):
+        v = init[net][column].to_numpy()
+        ax.plot(np.arange(1, len(v) + 1), v, ":", color=color, lw=1.1, label=f"{net} (init)")
+        if net in trained:
+            v = trained[net][column].to_numpy()
+            ax.plot(np.arange(1, len(v) + 1), v, "-", color=color, lw=2.2, label=f"{net} (trained)")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, ncol=2)
+    fig.tight_layout()
+    return fig
+
+
 def fig7(frames: dict[str, pd.DataFrame], column: str = "std"):
     """Both panels of Fig. 7: original order (top) and sorted descending (bottom)."""
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(7, 6.5))

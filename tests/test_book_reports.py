@@ -200,3 +200,15 @@ def test_response_report_judges_each_difference_against_the_seed_spread(spread, 
     assert ("a finding" in depth20) == (spread is not None and 0.1 > spread[0])
     if spread is None:
         assert "not judged" in depth20
+
+
+def test_trained_vs_init_gives_each_net_one_colour_and_shows_untrained_only_nets():
+    import pandas as pd
+    from resnet_lab import plots
+    f = pd.DataFrame({"ratio": [1.0, 0.8, 0.6]})
+    fig = plots.trained_vs_init({"resnet20": f, "resnet110": f}, {"resnet20": f * 0.9})
+    lines = {ln.get_label(): ln for ln in fig.axes[0].get_lines()}
+    assert set(lines) == {"resnet20 (init)", "resnet20 (trained)", "resnet110 (init)"}
+    assert lines["resnet20 (init)"].get_color() == lines["resnet20 (trained)"].get_color()
+    assert lines["resnet20 (init)"].get_color() != lines["resnet110 (init)"].get_color()
+    assert lines["resnet20 (trained)"].get_linewidth() > lines["resnet20 (init)"].get_linewidth()

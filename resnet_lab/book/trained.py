@@ -284,8 +284,7 @@ def caption_line(records: dict[str, RunRecord]) -> str:
     from . import caption
     if not records:
         return caption(records)
-    seeds = sorted({r.config.seed for r in records.values()})
-    return f"{caption(records)}, seed {', '.join(map(str, seeds))}; nets: {', '.join(records)}"
+    return f"{caption(records)}; nets: {', '.join(records)}"
 
 
 def lesion_method(profile: str | None = None) -> str:
@@ -313,10 +312,12 @@ def landscape_data_line(profile: str | None = None) -> str:
             f"images, directions seed {s['seed']}")
 
 
-def lesion_data_line(profile: str | None = None) -> str:
+def lesion_data_line(profile: str | None = None, draws: bool = True) -> str:
+    """For captions: what the lesions are evaluated on; with ``draws``, how the random sets of k blocks are drawn."""
     s = lesion_settings(profile)
     n = f"{s['images']:,} test images" if s["images"] else "all 10,000 test images"
-    return f"{n}, BN in eval mode, {s['draws']} random draws per k (seed {s['seed']})"
+    return (f"Evaluated on {n}, BN in eval mode"
+            + (f", {s['draws']} random sets of blocks per k (drawn with seed {s['seed']})" if draws else ""))
 
 
 def conclusion(lesions: dict[str, dict], lands: dict[str, dict], missing=(), uncached=()) -> str:
