@@ -94,7 +94,7 @@ def shortcut_options(name: str = "resnet34") -> pd.DataFrame:
                      "vs A": f"+{100 * (p / base - 1):.1f}%", "multiply-adds": giga(count_macs(net)),
                      "top-1 error (paper, quoted)": f"{quoted[0]:.2f}%" if quoted[0] else "",
                      "top-5 error (paper, quoted)": f"{quoted[1]:.2f}%" if quoted[1] else ""})
-    return pd.DataFrame(rows).set_index("option")
+    return pd.DataFrame(rows).set_index("option").rename_axis(None)
 
 
 def table1() -> pd.DataFrame:
@@ -113,7 +113,7 @@ def table1() -> pd.DataFrame:
                      "paper (quoted)": f"{paper / 1e9:.1f}G",
                      "v1 vs paper": f"{100 * (v1 / paper - 1):+.1f}%",
                      "v1.5 vs paper": f"{100 * (v15 / paper - 1):+.1f}%"})
-    return pd.DataFrame(rows).set_index("net")
+    return pd.DataFrame(rows).set_index("net").rename_axis(None)
 
 
 def vgg19_comparison() -> dict:

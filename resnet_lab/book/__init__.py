@@ -305,7 +305,7 @@ def profile_table() -> pd.DataFrame:
         rows.append({"profile": p.name, "iterations": p.iterations, "lr drops at": p.milestones,
                      "batch": p.batch_size, "training images": p.train_subset or 45000,
                      "epochs": round(p.epochs(), 1), "what it can show": p.summary})
-    return pd.DataFrame(rows).set_index("profile")
+    return pd.DataFrame(rows).set_index("profile").rename_axis(None)
 
 
 def pct(x: float) -> str:
@@ -324,7 +324,7 @@ def final_table(records) -> pd.DataFrame:
     recs = list(records.values()) if isinstance(records, dict) else list(records)
     if not recs:
         return pd.DataFrame()
-    frame = final_errors(recs).set_index("arch")[["train_error", "val_error", "test_error"]]
+    frame = final_errors(recs).set_index("arch").rename_axis(None)[["train_error", "val_error", "test_error"]]
     frame.columns = ["training error", "validation error", "test error"]
     return frame.map(lambda v: f"{v:.1f}%")
 

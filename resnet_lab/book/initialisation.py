@@ -239,7 +239,7 @@ def shattering_summary(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
                      "lag 1 (centred)": round(f.autocorr_centred.iloc[1], 3),
                      "first lag below 0.5": n if n is not None else f"> {len(r) - 1}",
                      "median |g|": f"{f.grad_norm.median():.3g}"})
-    return pd.DataFrame(rows).set_index("net")
+    return pd.DataFrame(rows).set_index("net").rename_axis(None)
 
 
 WHITE = 0.02  # |lag-1 autocorrelation| below this: indistinguishable from white noise at our line length
