@@ -212,3 +212,15 @@ def test_trained_vs_init_gives_each_net_one_colour_and_shows_untrained_only_nets
     assert lines["resnet20 (init)"].get_color() == lines["resnet20 (trained)"].get_color()
     assert lines["resnet20 (init)"].get_color() != lines["resnet110 (init)"].get_color()
     assert lines["resnet20 (trained)"].get_linewidth() > lines["resnet20 (init)"].get_linewidth()
+
+
+def test_warmup_lines_say_where_the_warmup_ended_and_what_followed():
+    ended = study_record("resnet110+warmup", 0, 0.88)
+    ended["warmup"] = True
+    ended["history"][9]["warmup_ended"] = True  # at iteration 100, then at chance until 300
+    still = study_record("resnet110+warmup", 1, 0.85)
+    still["warmup"] = True
+    lines = B.warmup_study_lines([ended, still, study_record("resnet56", 0, 0.88)])
+    assert lines == ["- resnet110+warmup: the warm-up ended for seed 0 at iteration 100; seed 1 never (still at lr "
+                     "0.01 at iteration 300) (the paper: after about 400 iterations); 1 of 2 seeds collapsed after "
+                     "it had ended, at lr 0.1."]

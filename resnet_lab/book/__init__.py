@@ -659,8 +659,28 @@ def lr_study_report(records: list[dict]) -> str:
                                                               f"{', '.join(map(str, s))}" for n, s in short.items())
                      + " (`python -m resnet_lab.analysis.lr_study` resumes); a collapse rate over fewer seeds is "
                        "a count, not yet a rate.")
+    lines += warmup_study_lines(records)
     recovery = recovery_report(records)
     return "\n".join(lines) + (f"\n{recovery}" if recovery else "")
+
+
+def warmup_study_lines(records: list[dict]) -> list[str]:
+    """For the lr-0.1 study's warm-up nets: where each seed's warm-up ended (Sec. 4.2's rule: lr 0.01 until the
+    training error over the last 100 iterations is below 80%) and whether the net collapsed after it."""
+    from ..analysis import lr_study as L
+    out = []
+    summ = L.summary(records)
+    for net in dict.fromkeys(r["net"] for r in records if r.get("warmup")):
+        ends, after = [], 0
+        for r in (r for r in records if r["net"] == net):
+            end = next((p["iter"] for p in r["history"] if p.get("warmup_ended")), None)
+            ends.append(f"seed {r['seed']} at iteration {end}" if end is not None else
+                        f"seed {r['seed']} never (still at lr 0.01 at iteration {r['iterations']})")
+            row = summ[(summ.net == net) & (summ.seed == r["seed"])]
+            after += int(end is not None and not row.empty and bool(row.collapsed.iloc[0]))
+        out.append(f"- {net}: the warm-up ended for {'; '.join(ends)} (the paper: after about 400 iterations); "
+                   f"{after} of {len(ends)} seed{'s' if len(ends) > 1 else ''} collapsed after it had ended, at lr 0.1.")
+    return out
 
 
 def recovery_report(records: list[dict]) -> str:
