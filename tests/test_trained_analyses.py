@@ -248,3 +248,23 @@ def test_partial_file_damaged_is_named_and_replaced(tmp_path):
     assert len(p) == 0 and p("k", lambda: {"error": 0.5}, "cpu") == {"error": 0.5}
     again = PartialAnalysis(f, {"a": 1})
     assert again("k", lambda: pytest.fail("recomputed")) == {"error": 0.5} and again.devices == ["cpu"]
+
+
+def test_the_init_control_starts_from_the_runs_own_initial_weights(tiny_data):
+    """Chapter 6's control slices the loss around the weights the run started from: the same arch and seed give
+    the weights train() begins with; BN gets running statistics from the images (eval mode needs them)."""
+    from dataclasses import replace as dc_replace
+    from resnet_lab.book.trained import initial_net
+    from resnet_lab.profiles import PROFILES
+    from resnet_lab.train import RunConfig, train
+    cfg = RunConfig("resnet20", profile="smoke", seed=3)
+    start = train(cfg, tiny_data, progress=False, should_stop=lambda it: True,
+                  profile=dc_replace(PROFILES["smoke"], final_eval_subset=64)).model
+    net = initial_net(cfg, tiny_data.train_x[:128], tiny_data.mean)
+    ours, theirs = net.state_dict(), start.state_dict()
+    weights = [k for k in theirs if k.endswith("weight")]
+    assert weights and all(torch.equal(ours[k].float(), theirs[k].float()) for k in weights)
+    bn_mean = [k for k in ours if k.endswith("running_mean")]
+    assert not net.training and any(ours[k].abs().sum() > 0 for k in bn_mean)  # estimated, not the zeros of init
+    other = initial_net(RunConfig("resnet20", profile="smoke", seed=4), tiny_data.train_x[:128], tiny_data.mean)
+    assert not torch.equal(other.state_dict()["conv1.weight"], ours["conv1.weight"])

@@ -20,8 +20,8 @@ import time
 
 from tqdm.auto import tqdm
 
-ANALYSES = ("responses", "gradients", "branch_identity", "multicrop", "lesion", "landscape")
-RESUMABLE = ("lesion", "landscape")  # kept evaluation by evaluation in analysis/.partial/ while they run
+ANALYSES = ("responses", "gradients", "branch_identity", "multicrop", "lesion", "landscape", "init_landscape")
+RESUMABLE = ("lesion", "landscape", "init_landscape")  # kept evaluation by evaluation in analysis/.partial/ while they run
 
 
 def plan(only=ANALYSES) -> list[tuple[str, str, object]]:
@@ -38,6 +38,8 @@ def plan(only=ANALYSES) -> list[tuple[str, str, object]]:
         "multicrop": (testing.TESTING_ARCHS, testing.multicrop),  # chapter 3
         "lesion": (trained.SMOKE_NETS if trained.profile_name() == "smoke" else trained.NETS, trained.lesion),
         "landscape": (trained.SMOKE_NETS if trained.profile_name() == "smoke" else trained.NETS, trained.landscape),
+        "init_landscape": (trained.SMOKE_NETS if trained.profile_name() == "smoke" else trained.NETS,
+                           trained.init_landscape),  # chapter 6's control
     }
     out, missing = [], set()
     for name in only:
@@ -116,7 +118,7 @@ def _run(a) -> int:
         t = time.perf_counter()
         try:
             if name in RESUMABLE:  # long: a progress bar, and a stopped job resumes from its partial results
-                with tqdm(desc=f"{name} of {arch}", unit="row" if name == "landscape" else "eval", leave=False, file=sys.stderr) as bar:
+                with tqdm(desc=f"{name} of {arch}", unit="row" if name.endswith("landscape") else "eval", leave=False, file=sys.stderr) as bar:
                     fn(rec, progress=_follow(bar))
             else:
                 fn(rec)

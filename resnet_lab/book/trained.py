@@ -34,6 +34,7 @@ def _cache_names(record: RunRecord) -> list[str]:
 
 
 ANALYSES = ("lesion", "landscape")
+INIT_LANDSCAPE = "init_landscape"  # the control: the same slice around the run's initial weights
 
 
 def nets(which: str | tuple[str, ...] = ANALYSES) -> RunSet:
@@ -124,6 +125,73 @@ def landscape(record: RunRecord, progress=None) -> dict:
         out["data"] = f"{s['images']} training images (fixed subset, seed {TRAIN_SUBSET_SEED}), no augmentation"
         return out
     return record.cached(name, compute, settings=dict(s, train_subset_seed=TRAIN_SUBSET_SEED))
+
+
+def init_landscape_name(profile: str | None = None) -> str:
+    s = landscape_settings(profile)
+    return f"{INIT_LANDSCAPE}-{s['steps']}x{s['steps']}-n{s['images']}-s{s['seed']}"
+
+
+def initial_net(config, x: torch.Tensor, mean: torch.Tensor) -> torch.nn.Module:
+    """The run's initial weights (``train()`` seeds and builds the same way) with BN running statistics
+    estimated on the uint8 images ``x`` (an untrained net has none: eval mode needs them), in eval mode."""
+    from ..analysis.shattered import calibrated
+    torch.manual_seed(config.seed)
+    return calibrated(config.build(), x, mean)
+
+
+def init_landscape(record: RunRecord, progress=None) -> dict:
+    """The control of :func:`landscape`: the same slice (same settings, directions seed and training subset)
+    around the *initial* weights of the run (its arch and seed), BN statistics estimated on that subset. Cached
+    in the run's ``analysis/init_landscape-...json``; resumable like the trained slice."""
+    s = landscape_settings(record.config.profile)
+
+    def compute(partial):
+        run_data(record)
+        x, y = train_images(s["images"])
+        dev = analysis_device()
+        net = initial_net(record.config, x, data().mean).to(dev)
+        out = LS.landscape(net, x, y, data().mean, steps=s["steps"], span=s["span"], seed=s["seed"],
+                           partial=partial, progress=progress)
+        out["cpu_seconds"] = partial.cpu_seconds()
+        out["device"] = "+".join(partial.devices) or dev.type
+        out["data"] = f"{s['images']} training images (fixed subset, seed {TRAIN_SUBSET_SEED}), no augmentation"
+        out["weights"] = (f"initialisation (seed {record.config.seed}); BN running statistics estimated on the "
+                          f"same images")
+        return out
+    return record.cached(init_landscape_name(record.config.profile), compute,
+                         settings=dict(s, train_subset_seed=TRAIN_SUBSET_SEED, weights="init"))
+
+
+def init_nets() -> RunSet:
+    """The chapter's runs whose initial-weights slice is cached (with training off; the others in ``.uncached``)."""
+    out = analysed(runs(SMOKE_NETS if profile_name() == "smoke" else NETS),
+                   lambda r: [init_landscape_name(r.config.profile)])
+    out.analyses = ("landscape at initialisation",)
+    return out
+
+
+def init_landscape_report(init: dict[str, dict], lands: dict[str, dict]) -> str:
+    """Per net: the slice around the initial weights against the trained one; per depth: ResNet against plain
+    twin at initialisation (one seed each: described, not judged)."""
+    lines = []
+    for name, g in init.items():
+        s = LS.sharpness(g)
+        line = (f"- {name} at initialisation: loss {s['centre_loss']:.3f} at the initial weights, rising by "
+                f"{s['rise_0.5']:.3f} half a unit away and {s['rise_1.0']:.3f} one unit away")
+        if name in lands:
+            t = LS.sharpness(lands[name])
+            line += (f"; trained: {t['centre_loss']:.3f} at the centre, rising by {t['rise_0.5']:.3f} and "
+                     f"{t['rise_1.0']:.3f}")
+        lines.append(line + ".")
+    for name in init:
+        other = f"plain{name[6:]}"
+        if name.startswith("resnet") and other in init:
+            r, p = LS.sharpness(init[name]), LS.sharpness(init[other])
+            lines.append(f"- Depth {name[6:]} at initialisation: half a unit away the loss rises {p['rise_0.5']:.3f} "
+                         f"for {other} and {r['rise_0.5']:.3f} for {name}; one unit away {p['rise_1.0']:.3f} and "
+                         f"{r['rise_1.0']:.3f}. One seed and one pair of directions: a description, not a finding.")
+    return "\n".join(lines) if lines else "- No initial-weights slice is cached at this profile yet."
 
 
 # ---------------------------------------------------------------------------------------------------------
