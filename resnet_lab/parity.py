@@ -71,10 +71,18 @@ def table(records: dict) -> pd.DataFrame:
                 row[f"{k} fp32"] = 100 * f.metrics[m] if f else nan
                 row[f"{k} bf16"] = 100 * b.metrics[m] if b else nan
                 row[f"{k} bf16 - fp32"] = 100 * (b.metrics[m] - f.metrics[m]) if f and b else nan
-            row["img/s fp32"] = f.metrics.get("images_per_second") if f else None
-            row["img/s bf16"] = b.metrics.get("images_per_second") if b else None
+            row["img/s fp32"] = _rate(f)
+            row["img/s bf16"] = _rate(b)
             rows.append(row)
     return pd.DataFrame(rows)
+
+
+def _rate(record) -> float | None:
+    """A run's training images/s; None for a run resumed from a checkpoint (its wall time spans two processes,
+    and whatever happened between them) or not recorded."""
+    if record is None or record.provenance.get("resumed_at"):
+        return None
+    return record.metrics.get("images_per_second")
 
 
 def verdicts(records: dict) -> pd.DataFrame:

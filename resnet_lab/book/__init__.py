@@ -751,7 +751,7 @@ def parity_table(records: dict) -> pd.DataFrame:
     t = t.set_index(["net", "seed"])
     for c in t.columns:
         if c.startswith("img/s"):
-            t[c] = t[c].map(lambda v: "?" if v is None or v != v else f"{v:.0f}")
+            t[c] = t[c].map(lambda v: "–" if v is None or v != v else f"{v:.0f}")  # resumed or not recorded
         elif c.endswith("- fp32"):
             t[c] = t[c].map(lambda v: "–" if v != v else f"{v:+.2f}")
         else:
