@@ -250,7 +250,7 @@ def parser() -> argparse.ArgumentParser:
         q.add_argument("--data-source", choices=["official", "jpeg"], help=argparse.SUPPRESS)
         q.add_argument("--device", default=None, help="cuda, mps or cpu (default: the best available)")
         q.add_argument("--precision", choices=["fp32", "bf16"], default=None,
-                       help="default: the profile's (cpu: fp32; paper: bf16 on CUDA and CPUs with native bf16)")
+                       help="default: the profile's (fp32 for cpu and paper: bf16 has not passed the parity study)")
         q.add_argument("--retry", action="store_true", help="train again a run recorded as failed")
         q.add_argument("--runs", default=None, help="run store folder (default: $RESNET_LAB_RUNS or ./runs)")
 

@@ -67,9 +67,13 @@ PROFILES = {
                 "Nets learn something; depth orderings read from it mean nothing."),
     "paper": Profile(
         name="paper", iterations=64000, milestones=(32000, 48000), train_subset=None, eval_every=1000,
-        eval_subset=None, log_every=100, checkpoint_every=2000, precision="auto",
+        eval_subset=None, log_every=100, checkpoint_every=2000,
+        # fp32 (IEEE on CUDA): bf16 has not passed the parity study (chapter 3; plain-20's training error moved
+        # 4.53 points against a 4.38-point seed range); tests/test_recorded_runs.py ties this to the records
+        precision="fp32",
         summary="The paper's full recipe (Sec. 4.2): 64k iterations of batch 128 on 45k images "
-                "(about 182 epochs), lr 0.1 / 10 at 32k and 48k. For a GPU."),
+                "(about 182 epochs), lr 0.1 / 10 at 32k and 48k; fp32 (bf16 has not passed the parity test of "
+                "chapter 3; --precision bf16 asks for it). For a GPU."),
 }
 
 

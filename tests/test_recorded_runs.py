@@ -91,6 +91,17 @@ def test_parity_records_are_complete():
     assert len({r.provenance["data_fingerprint"] for r in recs.values()}) == 1
 
 
+def test_paper_profile_uses_bf16_only_if_the_parity_study_passed_it():
+    """The book's rule (chapter 3): bf16 may be a profile's default only once the parity study has shown, on
+    every net and metric, that it keeps accuracy; the sentence chapter 3 prints says which case holds."""
+    from resnet_lab import book, parity
+    recs = parity.load(STORE.root)
+    if parity.missing(recs):
+        pytest.skip(f"the parity study is not complete: {', '.join(parity.missing(recs))}")
+    assert (get_profile("paper").precision == "auto") == parity.keeps_accuracy(recs)
+    assert "contradiction" not in book.paper_precision_note(recs)
+
+
 def test_saved_weights_reproduce_the_recorded_test_error(real_data):
     """The weights a chapter analyses are the ones that made the recorded numbers: on 1,000 test images (a
     binomial spread of at most 1.6 points) each loaded model lands within 4 points of its record's full test

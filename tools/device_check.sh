@@ -21,7 +21,7 @@
 #                              and plain-20 x seeds 0-3 x both precisions, `quick` profile; they land in
 #                              runs/studies/parity/ and come back in the runs tar of 3.; a dry run with another
 #                              PARITY profile trains seeds 0, 1 into parity_runs/ instead); and
-#                              two minutes of a `paper`-profile ResNet-20 (seed 0; bf16 on CUDA), store
+#                              two minutes of a `paper`-profile ResNet-20 (seed 0; fp32), store
 #                              paper_runs/: its log (rate, first curve), and a checkpoint only if it got past
 #                              iteration 2,000 (the paper profile's checkpoint interval).
 #   5. device.log              every phase's output

@@ -742,6 +742,25 @@ def parity() -> dict:
     return P.load(RunStore().root)
 
 
+def paper_precision_note(records: dict) -> str:
+    """What the ``paper`` profile trains in, and why, against the parity study's verdict (Markdown)."""
+    from .. import parity as P
+    prec = get_profile("paper").precision
+    passed = P.keeps_accuracy(records)
+    uses = "bf16" if prec == "auto" else prec
+    if uses == "bf16":
+        why = ("bf16 passed this test for both nets" if passed else
+               "**although this test has not shown that bf16 keeps accuracy** (a contradiction: "
+               "`tests/test_recorded_runs.py` should have caught it)")
+        return (f"The `paper` profile trains in bf16 on a GPU and on CPUs with native bf16, fp32 elsewhere: {why}. "
+                f"`--precision fp32` asks for fp32.")
+    why = ("bf16 has passed this test, but the profile has not been switched" if passed else
+           "bf16 has not passed this test for both nets (above), so by this book's own rule no recorded run "
+           "may use it by default")
+    return (f"The `paper` profile trains in {uses} on every device: {why}. `--precision bf16` asks for bf16 "
+            f"anyway (about twice as fast on a GPU or an AMX CPU), and the run's name says so.")
+
+
 def parity_table(records: dict) -> pd.DataFrame:
     """The parity study's table formatted for reading: errors with '%', differences in signed points."""
     from .. import parity as P
