@@ -732,8 +732,15 @@ def warmup_report(record: RunRecord) -> str:
     ended = [p["iter"] for p in record.history["train"] if p.get("warmup_ended")]
     if not ended:
         return f"In {record.label()} the warm-up never ended."
-    return (f"In {record.label()} the training error over the last 100 iterations fell below 80% at iteration "
+    line = (f"In {record.label()} the training error over the last 100 iterations fell below 80% at iteration "
             f"{ended[0]}, and the lr returned to 0.1 there (the paper: 'about 400 iterations').")
+    after = [p for p in record.history["train"] if p["iter"] > ended[0]]
+    worst = max(after[:max(1, len(after) // 10)], key=lambda p: p["error"], default=None)  # the next tenth of the run
+    if worst is not None and worst["error"] >= 0.8:
+        back = next((p["iter"] for p in after if p["iter"] > worst["iter"] and p["error"] < 0.8), None)
+        line += (f" At lr 0.1 the training error went back up to {pct(worst['error'])} (iteration {worst['iter']}"
+                 + (f") and fell below 80% again by iteration {back}." if back else ") and never fell below 80% again."))
+    return line
 
 
 def parity() -> dict:
