@@ -68,9 +68,9 @@ def table(records: dict) -> pd.DataFrame:
                 continue
             row = {"net": a, "seed": s}
             for k, m in METRICS.items():
-                row[f"{k} fp32"] = 100 * f.metrics[m] if f else nan
-                row[f"{k} bf16"] = 100 * b.metrics[m] if b else nan
-                row[f"{k} bf16 - fp32"] = 100 * (b.metrics[m] - f.metrics[m]) if f and b else nan
+                row[f"{k} fp32"] = 100 * f.metrics[m] if f is not None else nan
+                row[f"{k} bf16"] = 100 * b.metrics[m] if b is not None else nan
+                row[f"{k} bf16 - fp32"] = 100 * (b.metrics[m] - f.metrics[m]) if f is not None and b is not None else nan
             row["img/s fp32"] = _rate(f)
             row["img/s bf16"] = _rate(b)
             rows.append(row)
