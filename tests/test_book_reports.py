@@ -236,3 +236,9 @@ def test_warmup_report_says_when_the_error_rose_again_after_the_warmup():
     calm = SimpleNamespace(history={"train": hist[:1] + [dict(iter=i, error=0.6) for i in range(200, 6500, 100)]},
                            label=lambda: "resnet110 (seed 0)")
     assert "went back up" not in B.warmup_report(calm)
+
+
+def test_fisher_exact_p():
+    assert B.fisher_exact_p(4, 1, 2, 3) == pytest.approx(0.5238, abs=1e-4)  # scipy.stats.fisher_exact
+    assert B.fisher_exact_p(5, 0, 0, 5) == pytest.approx(0.00794, abs=1e-5)
+    assert B.fisher_exact_p(2, 3, 2, 3) == pytest.approx(1.0)

@@ -660,8 +660,29 @@ def lr_study_report(records: list[dict]) -> str:
                      + " (`python -m resnet_lab.analysis.lr_study` resumes); a collapse rate over fewer seeds is "
                        "a count, not yet a rate.")
     lines += warmup_study_lines(records)
+    if {"resnet110", "resnet110+warmup"} <= set(t.index):
+        a, n = int(t.loc["resnet110", "collapsed"]), int(t.loc["resnet110", "seeds"])
+        b, m = int(t.loc["resnet110+warmup", "collapsed"]), int(t.loc["resnet110+warmup", "seeds"])
+        p = fisher_exact_p(a, n - a, b, m - b)
+        lines.append(f"- Warm-up or not, ResNet-110: {a} of {n} seeds collapsed without it, {b} of {m} with it "
+                     f"(Fisher's exact two-sided p = {p:.2f}: "
+                     + ("a difference these seeds can show)." if p < 0.05 else
+                        f"{n + m} seeds cannot tell these rates apart)."))
     recovery = recovery_report(records)
     return "\n".join(lines) + (f"\n{recovery}" if recovery else "")
+
+
+def fisher_exact_p(a: int, b: int, c: int, d: int) -> float:
+    """Two-sided Fisher exact test of the 2x2 table [[a, b], [c, d]]: the probability, with the margins fixed, of
+    a table at most as likely as the one observed."""
+    from math import comb
+    r1, c1, n = a + b, a + c, a + b + c + d
+
+    def prob(x):
+        return comb(c1, x) * comb(n - c1, r1 - x) / comb(n, r1)
+    seen = prob(a)
+    return min(1.0, sum(prob(x) for x in range(max(0, r1 + c1 - n), min(r1, c1) + 1)
+                        if prob(x) <= seen * (1 + 1e-9)))
 
 
 def warmup_study_lines(records: list[dict]) -> list[str]:
