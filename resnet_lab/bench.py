@@ -91,10 +91,10 @@ def bare_step_images_per_second(arch: str, iterations: int, device: torch.device
     return iterations * 128 / (time.perf_counter() - t0)
 
 
-def engine_images_per_second(arch: str, data, iterations: int, device: torch.device, precision: str,
-                             compiled: bool = False, details: dict | None = None) -> float:
-    """The engine's rate over ``iterations`` steps (with ``compiled``: over the steps after the first, which
-    compiles; its seconds go to ``details['compile_seconds']``)."""
+def engine_metrics(arch: str, data, iterations: int, device: torch.device, precision: str,
+                   compiled: bool = False) -> dict:
+    """The engine's run metrics over ``iterations`` steps: ``images_per_second`` (with ``compiled``, over the
+    steps after the first, which compiles; its time is ``compile_seconds``)."""
     profile = replace(get_profile("cpu"), name="bench", iterations=iterations, eval_every=10 ** 9,
                       log_every=iterations, checkpoint_every=10 ** 9, final_eval_subset=128)
     if device.type == "cuda":  # CUDA context, cuDNN handles and kernels are set up outside the timed run
@@ -102,9 +102,7 @@ def engine_images_per_second(arch: str, data, iterations: int, device: torch.dev
               profile=replace(profile, iterations=2))
     result = train(RunConfig(arch, profile="cpu", precision=precision, compiled=compiled), data, device=device,
                    progress=False, profile=replace(profile, iterations=iterations + 1) if compiled else profile)
-    if details is not None and "compile_seconds" in result.metrics:
-        details["compile_seconds"] = result.metrics["compile_seconds"]
-    return result.metrics["images_per_second"]
+    return result.metrics
 
 
 def run_bench(arch: str = "resnet20", iterations: int = 20, device=None, data=None, workers: int | None = None,
@@ -120,15 +118,15 @@ def run_bench(arch: str = "resnet20", iterations: int = 20, device=None, data=No
         workers = min(8 if device.type == "cuda" else 2, os.cpu_count() or 1)
     precision = resolve_precision("auto", device)
     bare = bare_step_images_per_second(arch, iterations, device, precision)
-    engine = engine_images_per_second(arch, data, iterations, device, precision)
-    engine32 = engine if precision == "fp32" else engine_images_per_second(arch, data, iterations, device, "fp32")
+    engine = engine_metrics(arch, data, iterations, device, precision)["images_per_second"]
+    engine32 = engine if precision == "fp32" else engine_metrics(arch, data, iterations, device, "fp32")["images_per_second"]
     base = baseline_images_per_second(arch, data, iterations, device, workers)
     extra = {}
     if compiled:
-        details = {}
-        fast = engine_images_per_second(arch, data, iterations, device, precision, compiled=True, details=details)
+        m = engine_metrics(arch, data, iterations, device, precision, compiled=True)
+        fast = m["images_per_second"]
         extra = dict(engine_compiled_images_per_second=round(fast, 1), ratio_compiled=round(fast / base, 2),
-                     compile_seconds=details.get("compile_seconds"))
+                     compile_seconds=m.get("compile_seconds"))
     return dict(arch=arch, device=device_name(device), torch=torch.__version__, batch_size=128,
                 iterations=iterations, data_source=data.source, precision=precision,
                 memory_format=numerics(device, precision)["memory_format"],

@@ -141,6 +141,7 @@ def caption(records: dict) -> str:
         return "no parity run is recorded yet"
     recs = list(records.values())
     from .plots import provenance_line
+    # records written before train.device_name learnt the singular say "1 threads"
     dev = sorted({re.sub(r"\b1 threads\b", "1 thread", r.provenance.get("device", "?")) for r in recs})
     return (f"{provenance_line(recs)}; {len(recs)} of {len(plan())} runs, trained on {'; '.join(dev)} "
             f"(one training process per core)")

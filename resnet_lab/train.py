@@ -140,7 +140,8 @@ def device_name(device: torch.device) -> str:
         return torch.cuda.get_device_name(device)
     if device.type == "cpu":
         import platform
-        return f"cpu ({platform.machine()}, {torch.get_num_threads()} threads)"
+        n = torch.get_num_threads()
+        return f"cpu ({platform.machine()}, {n} thread{'' if n == 1 else 's'})"
     return str(device)
 
 

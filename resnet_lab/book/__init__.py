@@ -377,13 +377,15 @@ def spread_seeds(metric: str = "final_test_error") -> int | None:
     return best[1] if best else None
 
 
-def judge(diff: float, spread: float | None, metric: str = "final_test_error") -> str:
+def judge(diff: float, spread: float | None, metric: str = "final_test_error", seeds: int | None = None,
+          unit: str = "points") -> str:
     """'a finding' only when |diff| exceeds the measured seed spread of ``metric`` (whose number of seeds is
-    said)."""
+    said: ``seeds``, else read from the store). ``unit``: 'points' for an error (a fraction, shown in percentage
+    points), or '' for a quantity shown as it is (e.g. a response std)."""
     if spread is None:
         return "not judged: the seed spread is not measured yet at this profile"
-    n = spread_seeds(metric)
-    what = f"{100 * spread:.2f} points" + (f"; {n} seeds" if n else "")
+    n = seeds if seeds is not None else spread_seeds(metric)
+    what = (f"{100 * spread:.2f} points" if unit == "points" else f"{spread:.3f}") + (f"; {n} seeds" if n else "")
     if abs(diff) > spread:
         return f"larger than the seed spread ({what}): a finding"
     return f"within the seed spread ({what}): no finding"
@@ -586,29 +588,25 @@ def response_spread() -> tuple[float, int] | None:
                                                  for r in seeds(a).values() if not r.failed])
 
 
-def _judged(diff: float, spread: tuple[float, int] | None) -> str:
-    if spread is None:
-        return "not judged: no seed spread yet"
-    what = f"the seed spread of {spread[0]:.3f} ({spread[1]} seeds)"
-    return f"beyond {what}: a finding" if abs(diff) > spread[0] else f"within {what}: no finding"
-
-
 def response_report(resp: dict[str, pd.DataFrame], spread: tuple[float, int] | None = None) -> str:
     """Fig. 7's two claims checked on our frames: ResNets respond less than plain nets; deeper ResNets less still.
     Each difference of the mean response std is judged against ``spread`` (:func:`response_spread`)."""
     mean = {k: float(f["std"].mean()) for k, f in resp.items()}
+
+    def verdict(d):
+        return judge(d, spread[0], seeds=spread[1], unit="") if spread else judge(d, None)
     lines = ["- Mean response std over the 3x3 layers: " + ", ".join(f"{k} {v:.3f}" for k, v in mean.items()) + "."]
     for d in (20, 56):
         p, r = mean.get(f"plain{d}"), mean.get(f"resnet{d}")
         if p is not None and r is not None:
             lines.append(f"- Depth {d}: ResNet {'below' if r < p else 'NOT below'} its plain twin "
-                         f"({r:.3f} vs {p:.3f}, {abs(r - p):.3f} apart) -- {_judged(r - p, spread)}.")
+                         f"({r:.3f} vs {p:.3f}, {abs(r - p):.3f} apart) -- {verdict(r - p)}.")
     res = [k for k in ("resnet20", "resnet56", "resnet110") if k in mean]
     if len(res) >= 2:
         steps = [(a, b, mean[b] - mean[a]) for a, b in zip(res, res[1:])]
         found = spread is not None and all(d < 0 and -d > spread[0] for _, _, d in steps)
         lines.append("- Deeper ResNets, step by step: " + "; ".join(
-            f"{b} {abs(d):.3f} {'below' if d < 0 else 'above'} {a}, {_judged(d, spread)}" for a, b, d in steps)
+            f"{b} {abs(d):.3f} {'below' if d < 0 else 'above'} {a}, {verdict(d)}" for a, b, d in steps)
             + (". Deeper ResNets respond less at every step, beyond the spread." if found else
                ". So these runs do not show deeper ResNets responding less at every step."))
     gap = {k: float(((f.channel_std - f.gamma_abs).abs() / f.gamma_abs).median()) for k, f in resp.items()}
