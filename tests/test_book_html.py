@@ -2,6 +2,7 @@
 
 * no page shows the same image twice (same bytes: an inline data: URI or the file an <img> points to);
 * every image in a page's content sits in a numbered figure with a caption (``{glue:figure}`` with ``:name:``);
+* every table has a number and a caption (``book.table``: a MyST ``{table}``);
 * no <script> or <link> points outside the site (the widget JavaScript and MathJax are served by the site).
 
 Skips when the book is not built (``jupyter-book build book/``), unless ``RESNET_LAB_BOOK_HTML_REQUIRED=1``
@@ -115,3 +116,22 @@ def test_no_script_or_link_leaves_the_site(page):
             if parts.scheme in ("http", "https") or url.startswith("//"):
                 outside.append(f"<{tag} {attr}={url!r}>")
     assert not outside, f"{page.name} loads from outside the site: {outside}"
+
+
+
+@pytest.mark.parametrize("page", _pages(), ids=lambda p: p.name if p else "none")
+def test_every_table_has_a_number_and_a_caption(page):
+    """Tables come from ``book.table`` or a MyST ``{table}``: 'Table 3.2 ...' above each, never a bare DataFrame."""
+    content = _content(_soup(page))
+    bad = []
+    for t in content.find_all("table"):
+        if t.find_parent(class_="widget-subarea"):
+            continue  # a widget's own layout
+        cap = t.find("caption")
+        number = cap.find(class_="caption-number") if cap else None
+        text = cap.get_text(" ", strip=True) if cap else ""
+        if number is None:
+            bad.append(f"table without a number and caption (use book.table): {t.get_text(' ', strip=True)[:60]!r}")
+        elif len(text) - len(number.get_text(strip=True)) < 10:
+            bad.append(f"table {number.get_text(strip=True)!r}: caption is only its number")
+    assert not bad, f"{page.name}: " + "; ".join(bad)

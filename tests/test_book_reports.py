@@ -2,6 +2,7 @@
 spread's seed count, Table 6's ResNet-110 row."""
 from types import SimpleNamespace
 
+import pandas as pd
 import pytest
 
 import resnet_lab.book as B
@@ -242,3 +243,31 @@ def test_fisher_exact_p():
     assert B.fisher_exact_p(4, 1, 2, 3) == pytest.approx(0.5238, abs=1e-4)  # scipy.stats.fisher_exact
     assert B.fisher_exact_p(5, 0, 0, 5) == pytest.approx(0.00794, abs=1e-5)
     assert B.fisher_exact_p(2, 3, 2, 3) == pytest.approx(1.0)
+
+
+def test_table_markdown_is_a_numbered_myst_table_with_paper_names():
+    frame = pd.DataFrame({"test error": ["12.3%", "9.0%"], "note": [float("nan"), "a|b"]},
+                         index=pd.Index(["resnet56", "plain20"], name="net"))
+    md = B.table_markdown(frame, "Final  errors\nof two nets.", name="tab-x")
+    lines = md.splitlines()
+    assert lines[0] == ":::{table} Final errors of two nets." and lines[1] == ":name: tab-x" and lines[-1] == ":::"
+    assert "| net | test error | note |" in lines
+    assert "|---|---:|---|" in lines  # numbers right-aligned, text left
+    assert "| ResNet-56 | 12.3% | \u2013 |" in lines  # paper's name; NaN as a dash
+    assert "| plain-20 | 9.0% | a\\|b |" in lines  # a '|' in a cell cannot break the row
+
+
+def test_table_markdown_blanks_repeated_outer_index_labels_and_refuses_no_caption():
+    m = pd.DataFrame({"v": [1, 2, 3]}, index=pd.MultiIndex.from_tuples(
+        [("resnet20", 1), ("resnet20", 2), ("plain20", 1)], names=["net", "seed"]))
+    rows = [l for l in B.table_markdown(m, "seeds").splitlines() if l.startswith("| ")][1:]
+    assert rows == ["| ResNet-20 | 1 | 1 |", "|  | 2 | 2 |", "| plain-20 | 1 | 3 |"]
+    with pytest.raises(ValueError, match="caption"):
+        B.table_markdown(m, " ")
+
+
+def test_paper_name():
+    from resnet_lab.models import paper_name
+    assert paper_name("resnet110+warmup") == "ResNet-110+warmup"
+    assert paper_name("plain56 (init)") == "plain-56 (init)"
+    assert paper_name("resnet20 s1") == "ResNet-20 s1" and paper_name("A: zero-padding") == "A: zero-padding"

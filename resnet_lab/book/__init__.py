@@ -33,6 +33,49 @@ def show(text: str) -> None:
         display(Markdown(text))
 
 
+def _cell(v) -> str:
+    """One cell of a pipe table: NaN/None -> an en dash, '|' escaped, no line breaks."""
+    if v is None or (isinstance(v, float) and v != v):
+        return "\u2013"
+    return " ".join(str(v).split()).replace("|", "\\|")
+
+
+def table_markdown(frame: pd.DataFrame, caption: str, name: str | None = None) -> str:
+    """``frame`` as a MyST ``{table}`` (a numbered, captioned pipe table: 'Table 3.2: caption'). The index becomes
+    the first column (every level of a MultiIndex, repeated labels left blank), headed by its name; net names in
+    the index read as in the paper ('resnet56' -> 'ResNet-56')."""
+    from ..models import paper_name
+    if not caption or not caption.strip():
+        raise ValueError("a table needs a caption")
+    flat = frame.reset_index()
+    levels = frame.index.nlevels
+    heads = [_cell(n if n is not None and not (i < levels and str(n).startswith("level_")) else "")
+             for i, n in enumerate(flat.columns)]
+    heads = [h if h != "index" else "" for h in heads]
+    rows, last = [], [None] * levels
+    for rec in flat.itertuples(index=False):
+        cells = list(rec)
+        keys = [paper_name(_cell(c)) for c in cells[:levels]]
+        shown = [k if k != last[i] or any(keys[j] != last[j] for j in range(i)) else "" for i, k in enumerate(keys)]
+        last = keys
+        rows.append(shown + [_cell(c) for c in cells[levels:]])
+    def numeric(j):  # right-align a column of numbers ('12.3%', '+0.8', '×1.94', '21,623,848')
+        vals = [r[j] for r in rows if r[j] not in ("", "\u2013")]
+        return j >= levels and bool(vals) and all(re.match(r"^[-+×~<>]?\s*\d", v) for v in vals)
+    lines = ["| " + " | ".join(heads) + " |", "|" + "".join("---:|" if numeric(j) else "---|"
+                                                           for j in range(len(heads)))]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    opts = f":name: {name}\n" if name else ""
+    return f":::{{table}} {' '.join(caption.split())}\n{opts}:align: left\n\n" + "\n".join(lines) + "\n:::"
+
+
+def table(frame: pd.DataFrame, caption: str, name: str | None = None) -> None:
+    """Display ``frame`` as a numbered table with ``caption`` (see ``table_markdown``); an empty frame shows
+    nothing."""
+    if frame is not None and not frame.empty:
+        show(table_markdown(frame, caption, name))
+
+
 def profile_note(records=None, scope: str | None = None) -> str:
     """The chapter's one statement of what produced its results (a MyST admonition, Markdown); ``scope``
     replaces its closing sentence where a chapter's numbers do not all come from the recorded runs."""

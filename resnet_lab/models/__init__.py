@@ -22,6 +22,12 @@ NAMES = tuple(f"{k}{d}" for d in CIFAR_DEPTHS for k in ("resnet", "plain")) + \
 VARIANTS = ("basic", "one_layer", "preact", "standard")
 
 
+def paper_name(name: str) -> str:
+    """How the paper writes a net: 'resnet56' -> 'ResNet-56', 'plain20' -> 'plain-20'; other text unchanged."""
+    return re.sub(r"\b(resnet|plain)(\d+)\b", lambda m: ("ResNet-" if m.group(1) == "resnet" else "plain-")
+                  + m.group(2), str(name))
+
+
 def parse_name(name: str) -> tuple[str, int, bool]:
     """'resnet56' -> ('cifar', 56, True). Unknown names raise ValueError listing the allowed ones."""
     m = re.fullmatch(r"(resnet|plain)(\d+)", str(name))
