@@ -271,3 +271,18 @@ def test_paper_name():
     assert paper_name("resnet110+warmup") == "ResNet-110+warmup"
     assert paper_name("plain56 (init)") == "plain-56 (init)"
     assert paper_name("resnet20 s1") == "ResNet-20 s1" and paper_name("A: zero-padding") == "A: zero-padding"
+
+
+def test_figures_name_nets_as_the_paper_does():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, (a, b) = plt.subplots(1, 2)
+    a.plot([0, 1], label="resnet56 (trained)"), a.plot([1, 0], label="plain20")
+    a.legend(), a.set_title("resnet110+warmup")
+    b.set_xticks([0, 1], ["plain56", "ResNet-20"]), fig.suptitle("plain vs resnet nets")
+    B.paper_names(fig)
+    assert [t.get_text() for t in a.get_legend().get_texts()] == ["ResNet-56 (trained)", "plain-20"]
+    assert a.get_title() == "ResNet-110+warmup" and fig._suptitle.get_text() == "plain vs resnet nets"
+    assert [t.get_text() for t in b.get_xticklabels()] == ["plain-56", "ResNet-20"]
+    plt.close(fig)

@@ -245,8 +245,38 @@ def glue_figure(name: str, fig) -> None:
     import matplotlib.pyplot as plt
     from myst_nb import glue
 
+    paper_names(fig)
     glue(name, fig, display=False)
     plt.close(fig)
+
+
+def paper_names(fig):
+    """Rename the nets in a figure's titles, legends and tick labels as the paper writes them ('resnet56' ->
+    'ResNet-56'); returns the figure."""
+    from ..models import paper_name
+
+    def fix(text):
+        new = paper_name(text.get_text())
+        if new != text.get_text():
+            text.set_text(new)
+
+    if getattr(fig, "_suptitle", None) is not None:
+        fix(fig._suptitle)
+    for leg in fig.legends:
+        for t in leg.get_texts():
+            fix(t)
+    for ax in fig.axes:
+        fix(ax.title)
+        for t in (ax._left_title, ax._right_title):
+            fix(t)
+        if ax.get_legend() is not None:
+            for t in ax.get_legend().get_texts():
+                fix(t)
+        for axis in (ax.xaxis, ax.yaxis):  # categorical ticks (a formatter would redraw the old text)
+            labels = [t.get_text() for t in axis.get_ticklabels()]
+            if any(paper_name(x) != x for x in labels):
+                axis.set_ticks(axis.get_ticklocs(), [paper_name(x) for x in labels])
+    return fig
 
 
 def _images(record: RunRecord, n: int | None):
