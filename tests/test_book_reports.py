@@ -271,6 +271,8 @@ def test_paper_name():
     assert paper_name("resnet110+warmup") == "ResNet-110+warmup"
     assert paper_name("plain56 (init)") == "plain-56 (init)"
     assert paper_name("resnet20 s1") == "ResNet-20 s1" and paper_name("A: zero-padding") == "A: zero-padding"
+    assert paper_name("resnet56-A-cpu-s0-jpeg-fp32-79a77f890a") == "resnet56-A-cpu-s0-jpeg-fp32-79a77f890a"
+    assert paper_name("pytorch_resnet_cifar10, resnet56.") == "pytorch_resnet_cifar10, ResNet-56."
 
 
 def test_figures_name_nets_as_the_paper_does():

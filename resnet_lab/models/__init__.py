@@ -23,8 +23,9 @@ VARIANTS = ("basic", "one_layer", "preact", "standard")
 
 
 def paper_name(name: str) -> str:
-    """How the paper writes a net: 'resnet56' -> 'ResNet-56', 'plain20' -> 'plain-20'; other text unchanged."""
-    return re.sub(r"\b(resnet|plain)(\d+)\b", lambda m: ("ResNet-" if m.group(1) == "resnet" else "plain-")
+    """How the paper writes a net: 'resnet56' -> 'ResNet-56', 'plain20' -> 'plain-20'; other text unchanged, and
+    so is a name inside a run id ('resnet56-A-cpu-s0-...')."""
+    return re.sub(r"\b(resnet|plain)(\d+)\b(?!-)", lambda m: ("ResNet-" if m.group(1) == "resnet" else "plain-")
                   + m.group(2), str(name))
 
 
