@@ -135,3 +135,16 @@ def test_every_table_has_a_number_and_a_caption(page):
         elif len(text) - len(number.get_text(strip=True)) < 10:
             bad.append(f"table {number.get_text(strip=True)!r}: caption is only its number")
     assert not bad, f"{page.name}: " + "; ".join(bad)
+
+
+@pytest.mark.parametrize("page", _pages(), ids=lambda p: p.name if p else "none")
+def test_prose_names_nets_as_the_paper_does(page):
+    """'ResNet-56' and 'plain-20' in prose, captions and tables; 'resnet56' only in code (book/_ext/paper_names.py)."""
+    import re
+    content = _content(_soup(page))
+    for el in content.find_all(["pre", "code", "script", "style", "math"]):
+        el.decompose()
+    for el in content.find_all(class_=re.compile(r"widget|jupyter-widgets|output_area|math")):
+        el.decompose()
+    hits = re.findall(r".{0,30}\b(?:resnet|plain)\d+\b(?!-).{0,20}", content.get_text(" "))
+    assert not hits, f"{page.name}: the code's net names in prose: {hits[:5]}"

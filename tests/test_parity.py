@@ -51,6 +51,14 @@ def test_beyond_the_seed_range_is_reported(tmp_path):
     assert "not shown to keep accuracy" in rep and "beyond the 1.00-point seed range" in rep
 
 
+def test_an_outlying_bf16_seed_does_not_widen_its_own_yardstick(tmp_path):
+    errs = full(0.0)
+    errs[("resnet20", 2, "bf16")] = (44.0, 46.0)  # 4 points off its fp32 twin: the bf16 range becomes 4, fp32's stays 1
+    v = parity.verdicts(write(tmp_path, errs)).set_index(["net", "metric"])
+    assert v.loc[("resnet20", "train"), "seed_range"] == pytest.approx(1.0)
+    assert not v.loc[("resnet20", "train"), "within"] and v.loc[("plain20", "train"), "within"]
+
+
 def test_missing_runs_are_named_and_give_no_verdict(tmp_path):
     errs = {k: v for k, v in full(0.0).items() if not (k[0] == "plain20" and k[1] >= 1)}
     recs = write(tmp_path, errs)
