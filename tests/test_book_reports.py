@@ -288,3 +288,14 @@ def test_figures_name_nets_as_the_paper_does():
     assert a.get_title() == "ResNet-110+warmup" and fig._suptitle.get_text() == "plain vs resnet nets"
     assert [t.get_text() for t in b.get_xticklabels()] == ["plain-56", "ResNet-20"]
     plt.close(fig)
+
+
+def test_span_and_differences_read_as_printed(monkeypatch):
+    assert B.span(0.99996, 1.00004) == "1.00 in every layer"
+    assert B.span(0.5, 0.6, ".3f", "block") == "between 0.500 and 0.600"
+    monkeypatch.setattr(B, "seed_spread", lambda metric: 0.01)
+    monkeypatch.setattr(B, "spread_seeds", lambda metric: 3)
+    a = SimpleNamespace(metrics={"final_test_error": 0.179145})
+    b = SimpleNamespace(metrics={"final_test_error": 0.175855})
+    line = B.compare("plain32", a, "plain20", b)
+    assert "17.91%" in line and "17.59%" in line and "by 0.32 points" in line  # not 0.33 from the raw values

@@ -467,10 +467,22 @@ def judge(diff: float, spread: float | None, metric: str = "final_test_error", s
 def compare(name_a: str, a: RunRecord, name_b: str, b: RunRecord, metric: str = "final_test_error") -> str:
     """One sentence: ``a`` against ``b`` on ``metric``, judged against the seed spread."""
     what = {"final_test_error": "test error", "final_train_error": "training error"}[metric]
-    ea, eb = a.metrics[metric], b.metrics[metric]
+    ea, eb = _shown(a.metrics[metric]), _shown(b.metrics[metric])
     rel = "below" if ea < eb else "above" if ea > eb else "equal to"
     return (f"{name_a} {what} {pct2(ea)} is {rel} {name_b}'s {pct2(eb)} by {100 * abs(ea - eb):.2f} points -- "
             f"{judge(ea - eb, seed_spread(metric), metric)}.")
+
+
+def span(lo: float, hi: float, fmt: str = ".2f", every: str = "layer") -> str:
+    """'between 0.84 and 1.20', or '1.00 in every layer' when the two ends print the same."""
+    a, b = format(lo, fmt), format(hi, fmt)
+    return f"{a} in every {every}" if a == b else f"between {a} and {b}"
+
+
+def _shown(error: float) -> float:
+    """An error as the book prints it (percent, two decimals), so that a difference of two printed errors is
+    the difference the reader computes from them (17.91% - 17.59% = 0.32, not 0.31)."""
+    return round(100 * error, 2) / 100
 
 
 def pair_report(records: dict[str, RunRecord], a: str, b: str) -> str:
@@ -489,7 +501,7 @@ def steps_report(records: dict[str, RunRecord], names: list[str], metric: str = 
         return ""
     spread, parts = seed_spread(metric), []
     for a, b in zip(names, names[1:]):
-        d = records[b].metrics[metric] - records[a].metrics[metric]
+        d = _shown(records[b].metrics[metric]) - _shown(records[a].metrics[metric])
         rel = "below" if d < 0 else "above" if d > 0 else "equal to"
         verdict = ("not judged" if spread is None else "a finding" if abs(d) > spread else "within the spread")
         parts.append(f"{b} {100 * abs(d):.2f} points {rel} {a} ({verdict})")
@@ -612,7 +624,7 @@ def gradient_report(stats: dict[str, pd.DataFrame]) -> str:
     for label, f in stats.items():
         g = f["grad_rms"].to_numpy()
         ratio[label] = g[0] / g[-1]
-        lines.append(f"- {label}: forward std between {f['std'].min():.2f} and {f['std'].max():.2f}; gradient RMS "
+        lines.append(f"- {label}: forward std {span(f['std'].min(), f['std'].max())}; gradient RMS "
                      f"{g[-1]:.2e} at the last 3x3 layer, {g[0]:.2e} at the first (ratio first/last "
                      f"{ratio[label]:.3g}: it {'grows' if ratio[label] > 1 else 'shrinks'} on the way back).")
     p20, p = ratio.get("plain20 (init)"), ratio.get("plain56 (init)")

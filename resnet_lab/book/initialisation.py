@@ -21,7 +21,7 @@ from ..analysis import branch_variance as BV
 from ..analysis import shattered as SH
 from ..analysis import eval_images
 from ..train import RunConfig
-from . import ANALYSIS_IMAGES, _init_cached, data, profile_name
+from . import ANALYSIS_IMAGES, _init_cached, data, profile_name, span
 
 SEED = 0
 DEPTHS = (20, 32, 44, 56, 110)
@@ -86,6 +86,12 @@ def _boundary_factors(f: pd.DataFrame) -> np.ndarray:
     return (b.skip_var / b.in_var).to_numpy()
 
 
+def _range(lo: float, hi: float) -> str:
+    """'0.50' when both ends print the same, else '0.48 to 0.52'."""
+    a, b = f"{lo:.2f}", f"{hi:.2f}"
+    return a if a == b else f"{a} to {b}"
+
+
 def variance_report(bn: dict[str, pd.DataFrame]) -> str:
     """Per net with BN: branch variance range, skip-variance growth per block (against De & Smith's +1),
     the ratio at the first and last block, the option-A boundary factor (Markdown list)."""
@@ -94,15 +100,16 @@ def variance_report(bn: dict[str, pd.DataFrame]) -> str:
         steps = _stage_steps(f)
         bf = _boundary_factors(f)
         lines.append(
-            f"- {k}: branch variance between {f.branch_var.min():.3f} and {f.branch_var.max():.3f} in all "
-            f"{len(f)} blocks; the skip variance grows from {f.skip_var.iloc[0]:.2f} (block 1) to "
+            f"- {k}: branch variance {span(f.branch_var.min(), f.branch_var.max(), '.3f', 'block')} (all "
+            f"{len(f)} blocks); the skip variance grows from {f.skip_var.iloc[0]:.2f} (block 1) to "
             f"{f.skip_var.iloc[-1]:.2f} (block {len(f)}), by {np.median(steps):.2f} per block inside a stage "
             f"(median; range {steps.min():.2f} to {steps.max():.2f}; the +1 model predicts "
             f"{f.branch_var.median():.2f}); branch/skip variance ratio {f.var_ratio.iloc[0]:.2f} at block 1, "
-            f"{f.var_ratio.iloc[-1]:.3f} at block {len(f)} (std ratio {f.std_ratio.iloc[-1]:.2f}; the +1 model: "
-            f"{f.pred_ratio.iloc[-1]:.3f})"
-            + (f"; at the {len(bf)} option-A boundaries the skip carries {bf.min():.2f} to {bf.max():.2f} of the "
-               f"variance arriving there" if len(bf) else "") + ".")
+            f"{f.var_ratio.iloc[-1]:.3f} at block {len(f)} (the +1 model: {f.pred_ratio.iloc[-1]:.3f}; as std "
+            f"ratios {f.std_ratio.iloc[-1]:.2f} against the model's {np.sqrt(f.pred_ratio.iloc[-1]):.2f})"
+            + (f"; at {'each of ' if f'{bf.min():.2f}' == f'{bf.max():.2f}' else ''}the {len(bf)} option-A "
+               f"boundaries the skip carries {_range(bf.min(), bf.max())} of the variance arriving there"
+               if len(bf) else "") + ".")
     if bn:
         dev = max(float((f.branch_var - 1).abs().max()) for f in bn.values())
         slopes = {k: float(np.median(_stage_steps(f))) for k, f in bn.items()}
@@ -110,10 +117,10 @@ def variance_report(bn: dict[str, pd.DataFrame]) -> str:
         last = {k: float(f.skip_var.iloc[-1] / f.pred_skip_var.iloc[-1]) for k, f in bn.items()}
         lines.append(
             f"- Over all {len(bn)} nets: every branch variance is within {dev:.1e} of 1; inside the stages the skip "
-            f"variance grows by {min(slopes.values()):.2f} to {max(slopes.values()):.2f} per block (medians), "
+            f"variance grows by {_range(min(slopes.values()), max(slopes.values()))} per block (medians), "
             f"{'below' if max(slopes.values()) < 0.9 else 'not below'} the model's 1; the measurement lies below "
             f"the model in every block after the first in {len(below)} of {len(bn)} nets, and at the last block it "
-            f"is {min(last.values()):.2f} to {max(last.values()):.2f} of the model's value.")
+            f"is {_range(min(last.values()), max(last.values()))} of the model's value.")
     return "\n".join(lines)
 
 
