@@ -159,7 +159,7 @@ def lr_study(records: Sequence[dict], stage: str = "stage3"):
     for net, color in zip(nets, _colors(len(nets))):
         for i, r in enumerate(x for x in records if x["net"] == net):
             h = pd.DataFrame(r["history"])
-            kw = dict(color=color, lw=1, alpha=0.8, label=net if i == 0 else None)
+            kw = dict(color=color, lw=1, alpha=0.8, label=net.replace("+warmup", " with warm-up") if i == 0 else None)
             a.plot(h["iter"], h["loss"], **kw)
             if f"dead_{stage}" in h:
                 b.plot(h["iter"], 100 * h[f"dead_{stage}"], **kw)

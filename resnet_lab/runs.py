@@ -737,9 +737,15 @@ def run_failed(rec: RunRecord, config: RunConfig) -> RunFailed:
 def describe(config: RunConfig) -> str:
     """A run named by what it is, for messages where its id (which needs the data's fingerprint) is unknown."""
     short = f" option {config.shortcut}" if config.shortcut else ""
-    var = "" if config.variant == "basic" else f" {config.variant} blocks"
-    prec = f" {config.precision}" if config.precision else ""
-    return f"{config.arch}{short}{var} (profile {config.profile}, seed {config.seed}, {config.data_source} data{prec})"
+    var = "" if config.variant == "basic" else \
+        f", {VARIANT_WORDS.get(config.variant, config.variant.replace('_', '-'))} blocks"
+    prec = f", {config.precision}" if config.precision else ""
+    data = {"jpeg": "CIFAR-10 JPEG copy", "official": "official CIFAR-10"}.get(config.data_source,
+                                                                               f"{config.data_source} data")
+    return f"{config.arch}{short}{var} (profile {config.profile}, seed {config.seed}, {data}{prec})"
+
+
+VARIANT_WORDS = {"preact": "pre-activation", "one_layer": "one-layer"}
 
 
 def train_command(config: RunConfig) -> str:

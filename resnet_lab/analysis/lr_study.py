@@ -141,6 +141,11 @@ def summary(records: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def label(net: str) -> str:
+    """A study net for the reader: 'resnet110+warmup' -> 'resnet110 with warm-up'."""
+    return net.replace("+warmup", " with warm-up")
+
+
 def by_net(records: list[dict]) -> pd.DataFrame:
     """Per net: seeds run, how many collapsed, mean error over the last 50 iterations, peak dead fraction."""
     s = summary(records)

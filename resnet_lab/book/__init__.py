@@ -19,7 +19,7 @@ import torch
 
 from .. import analysis, experiments
 from ..profiles import ENV_VAR, get_profile
-from ..runs import RunNotRecorded, RunRecord, RunStore, describe, train_command, training_allowed
+from ..runs import VARIANT_WORDS, RunNotRecorded, RunRecord, RunStore, describe, train_command, training_allowed
 from ..train import RunConfig
 
 ANALYSIS_IMAGES = {"smoke": 500}  # test images for the analyses of untrained nets; default 500
@@ -364,7 +364,7 @@ def caption(records, what: str = "") -> str:
     missing = getattr(records, "missing", ())
     if missing:
         names = [c.arch + (f" option {c.shortcut}" if c.shortcut not in (None, "A") else "")
-                 + ("" if c.variant == "basic" else f" ({c.variant.replace('_', '-')})")
+                 + ("" if c.variant == "basic" else f" ({VARIANT_WORDS.get(c.variant, c.variant)})")
                  + (f" seed {c.seed}" if c.seed else "") for c in missing]
         line += "; not recorded yet, so not shown: " + ", ".join(names)
     return (what + " -- " if what else "") + line
@@ -567,7 +567,7 @@ def schedule_report(records: dict[str, RunRecord]) -> str:
         return "- No ResNet of Table 6 is recorded at this profile yet."
     gaps = {k: 100 * r.metrics["final_test_error"] - PAPER_TABLE6[k][0] for k, r in m.items()}
     lines = [f"- At {_schedule_share()} of the paper's schedule ({get_profile(profile_name()).iterations:,} of "
-             f"{get_profile('paper').iterations:,} iterations), test error against the paper's (Table 6, quoted): "
+             f"{get_profile('paper').iterations:,} iterations), seed 0's test error against the paper's (Table 6, quoted): "
              + ", ".join(f"{k} {pct(m[k].metrics['final_test_error'])} vs {PAPER_TABLE6[k][0]:.2f}% "
                          f"(+{g:.1f} points)" for k, g in gaps.items()) + "."]
     spread_paper = max(v[0] for k, v in PAPER_TABLE6.items() if k in m) - min(v[0] for k, v in PAPER_TABLE6.items()
@@ -725,7 +725,7 @@ def lr_study_report(records: list[dict]) -> str:
     t = L.by_net(records)
     lines = []
     for net, row in t.iterrows():
-        lines.append(f"- {net}: {int(row['collapsed'])} of {int(row['seeds'])} seeds collapsed (training error over "
+        lines.append(f"- {L.label(net)}: {int(row['collapsed'])} of {int(row['seeds'])} seeds collapsed (training error over "
                      f"the last 50 of {records[0]['iterations']} iterations above {L.COLLAPSE_ERROR:.0%}); mean "
                      f"error there {pct(row['train error, last 50 it (mean)'])}; highest loss in the first 100 "
                      f"iterations {row['peak loss, first 100 it (max)']:.2f} (chance: 2.30); at most "
@@ -738,7 +738,7 @@ def lr_study_report(records: list[dict]) -> str:
     short = {n: [s for s in L.SEEDS if (n, s) not in have] for n in t.index}
     short = {n: s for n, s in short.items() if s}
     if short:
-        lines.append("- Seeds not recorded yet: " + "; ".join(f"{n} seed{'s' if len(s) > 1 else ''} "
+        lines.append("- Seeds not recorded yet: " + "; ".join(f"{L.label(n)} seed{'s' if len(s) > 1 else ''} "
                                                               f"{', '.join(map(str, s))}" for n, s in short.items())
                      + " (`python -m resnet_lab.analysis.lr_study` resumes); a collapse rate over fewer seeds is "
                        "a count, not yet a rate.")
@@ -828,7 +828,7 @@ def lr_study_table(records: list[dict]) -> pd.DataFrame:
     for c in ("train error, last 50 it (mean)", "dead stage-3 units, peak (max)"):
         t[c] = t[c].map(pct)
     t["peak loss, first 100 it (max)"] = t["peak loss, first 100 it (max)"].map("{:.2f}".format)
-    return t
+    return t.rename(index=L.label)
 
 
 def warmup_report(record: RunRecord) -> str:
