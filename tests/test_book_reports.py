@@ -299,3 +299,9 @@ def test_span_and_differences_read_as_printed(monkeypatch):
     b = SimpleNamespace(metrics={"final_test_error": 0.175855})
     line = B.compare("plain32", a, "plain20", b)
     assert "17.91%" in line and "17.59%" in line and "by 0.32 points" in line  # not 0.33 from the raw values
+
+
+def test_numbers_and_block_names_for_readers():
+    assert [B.num(x) for x in (0.40412, 25.3951, 11285.178, -3.2)] == ["0.404", "25.4", "11,285", "-3.200"]
+    assert B.block_label("stage2.0") == "block 1 of stage 2" and B.block_label("stage3.8") == "block 9 of stage 3"
+    assert B.block_label("conv1") == "conv1"

@@ -473,6 +473,18 @@ def compare(name_a: str, a: RunRecord, name_b: str, b: RunRecord, metric: str = 
             f"{judge(ea - eb, seed_spread(metric), metric)}.")
 
 
+def num(x: float) -> str:
+    """A loss or a ratio for reading: three decimals below 10, one below 100, whole numbers above
+    ('0.404', '25.4', '11,285')."""
+    return f"{x:.3f}" if abs(x) < 10 else f"{x:.1f}" if abs(x) < 100 else f"{x:,.0f}"
+
+
+def block_label(name: str) -> str:
+    """A module path for readers: 'stage2.0' -> 'block 1 of stage 2'; other names unchanged."""
+    m = re.fullmatch(r"stage(\d+)\.(\d+)", str(name))
+    return f"block {int(m.group(2)) + 1} of stage {m.group(1)}" if m else str(name)
+
+
 def span(lo: float, hi: float, fmt: str = ".2f", every: str = "layer") -> str:
     """'between 0.84 and 1.20', or '1.00 in every layer' when the two ends print the same."""
     a, b = format(lo, fmt), format(hi, fmt)

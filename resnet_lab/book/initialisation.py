@@ -242,10 +242,11 @@ def shattering_summary(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
     for k, f in frames.items():
         r = f.autocorr.to_numpy()
         n = SH.correlation_length(r)
-        rows.append({"net": k, "lag 1": round(r[1], 3), "lag 4": round(r[4], 3), "lag 16": round(r[16], 3),
-                     "lag 1 (centred)": round(f.autocorr_centred.iloc[1], 3),
+        g = f.grad_norm.median()
+        rows.append({"net": k, "lag 1": f"{r[1]:.3f}", "lag 4": f"{r[4]:.3f}", "lag 16": f"{r[16]:.3f}",
+                     "lag 1 (centred)": f"{f.autocorr_centred.iloc[1]:.3f}",
                      "first lag below 0.5": n if n is not None else f"> {len(r) - 1}",
-                     "median |g|": f"{f.grad_norm.median():.3g}"})
+                     "median |g|": f"{g:.3g}" if abs(g) < 1000 else f"{g:,.0f}"})
     return pd.DataFrame(rows).set_index("net").rename_axis(None)
 
 

@@ -14,7 +14,8 @@ import torch
 from ..analysis import landscape as LS
 from ..analysis import lesion as LE
 from ..runs import RunRecord
-from . import RunSet, analysed, analysis_device, data, judge, pct, profile_name, run_data, runs, seed_spread
+from . import (RunSet, analysed, analysis_device, block_label, data, judge, num, pct, profile_name, run_data, runs,
+               seed_spread)
 
 NETS = ("resnet20", "plain20", "resnet56", "plain56", "resnet110")  # plain-110 is not trained (> 60% error)
 SMOKE_NETS = ("resnet20", "plain20")  # the smoke profile (CI) analyses the depth-20 pair only
@@ -177,20 +178,20 @@ def init_landscape_report(init: dict[str, dict], lands: dict[str, dict]) -> str:
     lines = []
     for name, g in init.items():
         s = LS.sharpness(g)
-        line = (f"- {name} at initialisation: loss {s['centre_loss']:.3f} at the initial weights, rising by "
-                f"{s['rise_0.5']:.3f} half a unit away and {s['rise_1.0']:.3f} one unit away")
+        line = (f"- {name} at initialisation: loss {num(s['centre_loss'])} at the initial weights, rising by "
+                f"{num(s['rise_0.5'])} half a unit away and {num(s['rise_1.0'])} one unit away")
         if name in lands:
             t = LS.sharpness(lands[name])
-            line += (f"; trained: {t['centre_loss']:.3f} at the centre, rising by {t['rise_0.5']:.3f} and "
-                     f"{t['rise_1.0']:.3f}")
+            line += (f"; trained: {num(t['centre_loss'])} at the centre, rising by {num(t['rise_0.5'])} and "
+                     f"{num(t['rise_1.0'])}")
         lines.append(line + ".")
     for name in init:
         other = f"plain{name[6:]}"
         if name.startswith("resnet") and other in init:
             r, p = LS.sharpness(init[name]), LS.sharpness(init[other])
-            lines.append(f"- Depth {name[6:]} at initialisation: half a unit away the loss rises {p['rise_0.5']:.3f} "
-                         f"for {other} and {r['rise_0.5']:.3f} for {name}; one unit away {p['rise_1.0']:.3f} and "
-                         f"{r['rise_1.0']:.3f}. One seed and one pair of directions: a description, not a finding.")
+            lines.append(f"- Depth {name[6:]} at initialisation: half a unit away the loss rises {num(p['rise_0.5'])} "
+                         f"for {other} and {num(r['rise_0.5'])} for {name}; one unit away {num(p['rise_1.0'])} and "
+                         f"{num(r['rise_1.0'])}. One seed and one pair of directions: a description, not a finding.")
     return "\n".join(lines) if lines else "- No initial-weights slice is cached at this profile yet."
 
 
@@ -212,7 +213,8 @@ def _single_stats(result: dict) -> dict:
     down = f[f.downsampling & f.error.notna()]
     base = result["baseline"]["error"]
     return dict(base=base, same_mean=float(same.error.mean()), same_max=float(same.error.max()),
-                same_worst=same.loc[same.error.idxmax(), "name"], down=dict(zip(down.name, down.error)),
+                same_worst=block_label(same.loc[same.error.idxmax(), "name"]),
+                down=dict(zip(map(block_label, down.name), down.error)),
                 n_same=len(same))
 
 
@@ -259,8 +261,8 @@ def sharpness_table(lands: dict[str, dict]) -> pd.DataFrame:
     rows = {}
     for name, g in lands.items():
         s = LS.sharpness(g)
-        rows[name] = {"loss at centre": f"{s['centre_loss']:.3f}", "error at centre": pct(s["centre_error"]),
-                      "loss rise at 0.5": f"{s['rise_0.5']:.3f}", "loss rise at 1.0": f"{s['rise_1.0']:.3f}",
+        rows[name] = {"loss at centre": f"{num(s['centre_loss'])}", "error at centre": pct(s["centre_error"]),
+                      "loss rise at 0.5": f"{num(s['rise_0.5'])}", "loss rise at 1.0": f"{num(s['rise_1.0'])}",
                       "grid below chance loss": pct(s["below_chance"]),
                       "non-convex points (below chance)": _pct(s["nonconvex"])}
     return pd.DataFrame.from_dict(rows, orient="index")
@@ -271,9 +273,9 @@ def landscape_report(lands: dict[str, dict]) -> str:
     lines = []
     for name, g in lands.items():
         s = LS.sharpness(g)
-        lines.append(f"- {name}: training-subset loss {s['centre_loss']:.3f} at the trained weights, "
-                     f"{s['centre_loss'] + s['rise_0.5']:.3f} on average half a unit away along the two axes and "
-                     f"{s['centre_loss'] + s['rise_1.0']:.3f} one unit away; {pct(s['below_chance'])} of the grid "
+        lines.append(f"- {name}: training-subset loss {num(s['centre_loss'])} at the trained weights, "
+                     f"rising on average along the two axes by {num(s['rise_0.5'])} half a unit away and by "
+                     f"{num(s['rise_1.0'])} one unit away; {pct(s['below_chance'])} of the grid "
                      f"is below the chance loss ln 10 = 2.30.")
     for name in lands:
         other = f"plain{name[6:]}"
@@ -281,7 +283,7 @@ def landscape_report(lands: dict[str, dict]) -> str:
             r, p = LS.sharpness(lands[name]), LS.sharpness(lands[other])
             ratio = p["rise_0.5"] / r["rise_0.5"] if r["rise_0.5"] > 0 else float("nan")
             lines.append(f"- Depth {name[6:]}: half a unit from the trained weights the loss rises "
-                         f"{p['rise_0.5']:.3f} for {other} and {r['rise_0.5']:.3f} for {name} (ratio {ratio:.2g}); "
+                         f"{num(p['rise_0.5'])} for {other} and {num(r['rise_0.5'])} for {name} (ratio {ratio:.2g}); "
                          f"locally non-convex: {_pct(p['nonconvex'])} of {other}'s low-loss grid points, "
                          f"{_pct(r['nonconvex'])} of {name}'s. One seed and one pair of directions each: no seed "
                          f"spread of these numbers is measured, so this is a description, not a finding."
