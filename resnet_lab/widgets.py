@@ -70,6 +70,7 @@ def static_explorer(
     kinds: Sequence[str],
     title: str = "",
     missing: str = "not recorded",
+    notes: Mapping[tuple[int, str], str] | None = None,
 ) -> widgets.Widget:
     """A depth slider x kind toggle explorer that works without a kernel.
 
@@ -79,6 +80,7 @@ def static_explorer(
     :param kinds: toggle buttons, in order (e.g. ``["plain", "residual"]``).
     :param title: optional heading shown above the controls.
     :param missing: text of the note for a missing view.
+    :param notes: ``notes[(depth, kind)]`` replaces ``missing`` for that one view (e.g. why a net is not trained).
     :returns: a ``VBox`` to display (it must be the cell's displayed output, or
         passed to ``display``, for its state to end up in the built page).
     """
@@ -107,7 +109,7 @@ def static_explorer(
                         '<div class="rl-missing" style="padding:1em;color:#666;'
                         'font-style:italic">'
                         f"depth {html.escape(str(depth))}, {html.escape(str(kind))}: "
-                        f"{html.escape(missing)}</div>"
+                        f"{html.escape((notes or {}).get(key, missing))}</div>"
                     )
                 )
             child.add_class("rl-view")
@@ -154,10 +156,15 @@ def static_explorer(
 # The book's explorers (precomputed, work without a kernel) and the live panel
 # ---------------------------------------------------------------------------
 
-def depth_explorer(records: Mapping[str, Any], draw, title: str = "", missing: str = "not recorded"):
+NOT_TRAINED = {(110, "plain"): "not trained: the paper's plain-110 has > 60% error, so the sweep leaves it out"}
+
+
+def depth_explorer(records: Mapping[str, Any], draw, title: str = "", missing: str = "not recorded",
+                   notes: Mapping[tuple[int, str], str] | None = None):
     """A :func:`static_explorer` over recorded runs: ``draw(record)`` returns the Figure for one run.
 
-    ``records`` maps names like 'plain56' / 'resnet110' to run records.
+    ``records`` maps names like 'plain56' / 'resnet110' to run records. A view the sweep never trains (plain-110)
+    says so (:data:`NOT_TRAINED`, extended by ``notes``) instead of ``missing``.
     """
     import re as _re
     views, depths = {}, set()
@@ -173,7 +180,8 @@ def depth_explorer(records: Mapping[str, Any], draw, title: str = "", missing: s
         return widgets.HTML(f"<p><b>{html.escape(title)}</b>: no run is recorded at this profile yet.</p>")
     from .experiments import PLAIN_DEPTHS, RESNET_DEPTHS
     depths |= set(PLAIN_DEPTHS) | set(RESNET_DEPTHS)  # every depth of the sweep: a missing run shows as a note
-    return static_explorer(views, sorted(depths), ["plain", "residual"], title=title, missing=missing)
+    return static_explorer(views, sorted(depths), ["plain", "residual"], title=title, missing=missing,
+                           notes={**NOT_TRAINED, **(notes or {})})
 
 
 def train_panel(data, iterations: int = 60, subset: int = 2000):

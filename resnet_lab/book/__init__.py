@@ -704,8 +704,10 @@ def response_report(resp: dict[str, pd.DataFrame], spread: tuple[float, int] | N
         found = spread is not None and all(d < 0 and -d > spread[0] for _, _, d in steps)
         lines.append("- Deeper ResNets, step by step: " + "; ".join(
             f"{b} {abs(d):.3f} {'below' if d < 0 else 'above'} {a}, {verdict(d)}" for a, b, d in steps)
-            + (". Deeper ResNets respond less at every step, beyond the spread." if found else
-               ". So these runs do not show deeper ResNets responding less at every step."))
+            + ((". Deeper ResNets respond less at every step, beyond the spread." if len(steps) > 1 else
+                f". From {res[0]} to {res[1]} the ResNet responds less, beyond the spread (one step of depth: "
+                f"{', '.join(k for k in ('resnet20', 'resnet56', 'resnet110') if k not in mean)} not shown).")
+               if found else ". So these runs do not show deeper ResNets responding less at every step."))
     gap = {k: float(((f.channel_std - f.gamma_abs).abs() / f.gamma_abs).median()) for k, f in resp.items()}
     lines.append("- Median relative gap between a layer's mean channel std and its mean |gamma|: "
                  + ", ".join(f"{k} {v:.0%}" for k, v in gap.items()) + ".")

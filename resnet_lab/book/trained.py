@@ -327,7 +327,7 @@ def explorer(records: dict[str, RunRecord], title: str = ""):
     import ipywidgets as widgets
 
     from .. import plots
-    from ..widgets import static_explorer
+    from ..widgets import NOT_TRAINED, static_explorer
     if not records:
         return widgets.HTML(f"<p><b>{title}</b>: no run of this chapter is recorded at this profile yet.</p>")
     lands = {n: landscape(r) for n, r in records.items()}
@@ -342,7 +342,7 @@ def explorer(records: dict[str, RunRecord], title: str = ""):
     depths = sorted({_depth(n) for n in (NETS if profile_name() != "smoke" else SMOKE_NETS)})
     return static_explorer(views, depths, ["plain", "residual"], title=title,
                            missing="not recorded, or its lesions and landscape not both computed, at this "
-                                   "profile yet (plain-110 is not trained: the paper's has > 60% error)")
+                                   "profile yet", notes=NOT_TRAINED)
 
 
 def _depth(name: str) -> int:
