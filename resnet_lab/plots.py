@@ -466,3 +466,42 @@ def shattering_view(frame, title: str = "", max_lag: int | None = None):
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     return fig
+
+
+def convergence_times(frame: pd.DataFrame, seeds: pd.DataFrame | None = None, until: int | None = None,
+                      skip: Sequence[float] = ()):
+    """Iterations each net needs at lr 0.1 to bring its training error below each level, against depth (log
+    axis: an exponential slow-down is a straight line). Plain nets dashed with squares, ResNets solid with
+    circles, one colour per level; a net that does not get there before ``until`` is an open triangle at
+    ``until``; ``seeds`` (every seed of the depth-20 nets) as small grey points beside depth 20."""
+    levels = [lv for lv in dict.fromkeys(frame.level) if lv not in skip]
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    for level, color in zip(levels, _colors(len(levels))):
+        for residual, style, marker in ((False, "--", "s"), (True, "-", "o")):
+            f = frame[(frame.level == level) & (frame.residual == residual)].sort_values("depth")
+            done = f[f.iteration.notna()]
+            ax.plot(done.depth, done.iteration, style, marker=marker, color=color, lw=1.6, ms=5,
+                    label=f"{'ResNet' if residual else 'plain'}, below {level:.0%}")
+            cens = f[f.iteration.isna()]
+            if until is not None and len(cens):
+                ax.plot(cens.depth, [until] * len(cens), "^", color=color, mfc="none", ms=8)
+            if seeds is not None and len(seeds):
+                s = seeds[(seeds.level == level) & (seeds.residual == residual) & seeds.iteration.notna()]
+                ax.plot(s.depth + (1.5 if residual else -1.5), s.iteration, ".", color="grey", ms=5)
+    if until is not None:
+        ax.axhline(until, color="grey", ls=":", lw=1)
+        ax.text(ax.get_xlim()[0], until * 1.04, " first lr drop (open triangles: not reached by then)",
+                fontsize=8, color="grey", va="bottom")
+    ax.set_yscale("log")
+    from matplotlib.ticker import FuncFormatter
+    plain_numbers = FuncFormatter(lambda v, _: f"{v:,.0f}")
+    ax.yaxis.set_major_formatter(plain_numbers)
+    ax.yaxis.set_minor_formatter(plain_numbers)
+    ax.tick_params(axis="y", which="minor", labelsize=7)
+    ax.set_xlabel("depth (weighted layers)")
+    ax.set_ylabel("iterations at lr 0.1 (log scale)")
+    depths = sorted(set(frame.depth))
+    ax.set_xticks(depths, [str(d) for d in depths])
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=7, ncol=2)
+    return fig

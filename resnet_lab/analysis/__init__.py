@@ -8,6 +8,7 @@
 * :mod:`.landscape` -- 2-D loss slices along filter-normalised random directions (Li et al. 2018).
 * :mod:`.branch_variance` -- residual branch against skip variance per block at initialisation, with and without
   BN (De & Smith 2020).
+* :mod:`.convergence` -- iterations to a training-error level against depth: the paper's slow-convergence conjecture.
 * :mod:`.shattered` -- input-gradient autocorrelation along a line of inputs at initialisation (Balduzzi et al. 2017).
 """
 from .first_steps import first_steps, pooled_features

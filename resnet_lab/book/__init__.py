@@ -908,3 +908,4 @@ from . import variants  # noqa: E402
 from . import testing  # noqa: E402
 from . import trained  # noqa: E402
 from . import initialisation  # noqa: E402
+from . import convergence  # noqa: E402
