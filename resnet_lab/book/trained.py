@@ -424,7 +424,8 @@ def conclusion(lesions: dict[str, dict], lands: dict[str, dict], missing=(), unc
                          f"for {flatter} ({r['rise_0.5']:.3f} for {name}, {p['rise_0.5']:.3f} for {other}); the slice "
                          f"curves downwards at {_pct(r['nonconvex'])} of {name}'s and {_pct(p['nonconvex'])} of "
                          f"{other}'s low-loss points. One seed and one pair of directions: a description, not a "
-                         f"finding." + plateau_caveat(name, r, other, p))
+                         f"finding." + (" The flatter slice is not the lower one (see above)."
+                                        if plateau_caveat(name, r, other, p) else ""))
     if missing:
         from ..runs import describe
         lines.append("- Not analysed, because not recorded at this profile yet: "
