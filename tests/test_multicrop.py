@@ -146,3 +146,29 @@ def test_report_judges_each_net_against_the_seed_spread(monkeypatch):
         "b: larger than the seed spread (1.20 points; 2 seeds): a finding.")
     assert _verdicts({"a": 0.2, "b": -0.3}, 0.012).startswith("For every net the change is larger than")
     assert "not judged" in _verdicts({"a": 0.0}, None)
+
+
+def _result(single, flip, n=10000):
+    errors = {m: single for m in mc.METHODS}
+    errors["flip"] = flip
+    return dict(errors=errors, errors_logit_average=dict(errors), n_images=n, scales=[32, 64],
+                scale_errors={"32": single, "64": 0.5}, fixed={m: 10 for m in mc.METHODS},
+                broken={m: 5 for m in mc.METHODS})
+
+
+def test_a_gain_is_judged_against_how_much_it_moves_from_seed_to_seed(monkeypatch):
+    from resnet_lab.book import testing as T
+    monkeypatch.setattr(T, "seed_spread", lambda metric="final_test_error": 0.012)
+    gains = T.seed_gains({"resnet20 s0": _result(0.17, 0.161), "resnet20 s1": _result(0.16, 0.149),
+                          "resnet20 s2": _result(0.18, 0.171), "plain20 s0": _result(0.2, 0.19)})
+    assert gains["flip"]["resnet20"] == pytest.approx([-0.009, -0.011, -0.009])
+    assert T.gain_range(gains["flip"]) == (pytest.approx(0.002), 3)  # plain20's single seed gives no range
+    rep = T.multicrop_report({"resnet20": _result(0.17, 0.161), "plain20": _result(0.2, 0.2)}, gains=gains)
+    flip = next(l for l in rep.splitlines() if l.startswith("- **+ flip"))
+    # a 0.9-point gain is within the error's 1.2-point seed spread, but far outside the 0.2-point range of the gain
+    assert "Across seeds: resnet20 -0.9 / -1.1 / -0.9" in flip
+    assert "resnet20: larger than the gain's seed range (0.20 points; 3 seeds): a finding" in flip
+    assert "plain20: within the gain's seed range" in flip
+    assert "within the seed spread" not in flip
+    without = T.multicrop_report({"resnet20": _result(0.17, 0.161)}, gains={})
+    assert "within the seed spread (1.20 points" in without  # no seeds cached: the error's spread, as before

@@ -47,7 +47,8 @@ def plan(only=ANALYSES) -> list[tuple[str, str, object]]:
         recs = runs(archs)
         missing.update(c.arch for c in recs.missing)
         out += [(name, arch, (fn, rec)) for arch, rec in recs.items()]
-        if name == "responses":  # and every seed of the spread nets (chapter 4 judges responses against them)
+        if name in ("responses", "multicrop"):  # and every seed of the spread nets: chapters 3 and 4 judge
+            # responses and multi-crop gains against how much they move from seed to seed
             from . import spread_runs
             out += [(name, key, (fn, rec)) for key, rec in spread_runs().items() if not key.endswith(" s0")]
     return out + [("missing", a, None) for a in sorted(missing)]
