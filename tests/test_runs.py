@@ -59,7 +59,7 @@ def test_get_or_train_records_then_reuses(tiny_data, tmp_path):
 def test_training_opt_out_names_the_run(tiny_data, tmp_path, monkeypatch):
     monkeypatch.setenv("RESNET_LAB_ALLOW_TRAINING", "0")
     cfg = RunConfig("plain20", profile="smoke")
-    with pytest.raises(R.RunNotRecorded, match=r"plain20 \(profile smoke, seed 0, jpeg data\)") as e:
+    with pytest.raises(R.RunNotRecorded, match=r"plain20 \(profile smoke, seed 0, CIFAR-10 JPEG copy\)") as e:
         R.RunStore(tmp_path).get_or_train(cfg, data=tiny_data)
     assert "python -m resnet_lab train --arch plain20 --profile smoke --seed 0" in str(e.value)
     assert "\n" not in str(e.value)  # one line: the book build prints it as it is
