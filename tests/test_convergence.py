@@ -7,15 +7,18 @@ import pytest
 from resnet_lab.analysis import convergence as CV
 
 
-def curve(errors, every=50):
-    return [dict(iter=every * (i + 1), error=e) for i, e in enumerate(errors)]
+def curve(errors, every=50, lr=0.1):
+    return [dict(iter=every * (i + 1), error=e, lr=lr) for i, e in enumerate(errors)]
 
 
-def test_iterations_to_averages_the_last_points_and_stops_at_until():
-    c = curve([0.9, 0.9, 0.5, 0.9, 0.55, 0.55, 0.55, 0.4])
-    assert CV.iterations_to(c, 0.6, until=1000, window=1) == 150  # one lucky point is enough without smoothing
-    assert CV.iterations_to(c, 0.6, until=1000, window=3) == 350  # (0.55 + 0.55 + 0.55) / 3 at iteration 350
-    assert CV.iterations_to(c, 0.6, until=300, window=3) is None  # not before the lr drop: censored, not guessed
+def test_crossing_is_interpolated_on_a_centred_mean_and_censored_at_until():
+    c = curve([0.9, 0.8, 0.7, 0.6, 0.5, 0.4])  # straight line: error 0.9 - 0.002 (t - 50)
+    assert CV.iterations_to(c, 0.65, until=1000, window=1) == pytest.approx(175)
+    assert CV.iterations_to(c, 0.65, until=1000, window=3) == pytest.approx(175)  # a centred mean adds no lag
+    assert CV.iterations_to(curve([0.9, 0.9, 0.3, 0.9, 0.9]), 0.6, until=1000, window=1) == pytest.approx(125)
+    assert CV.iterations_to(curve([0.9, 0.9, 0.3, 0.9, 0.9]), 0.6, until=1000, window=3) is None  # one lucky point
+    assert CV.iterations_to(c, 0.45, until=200) is None  # not before the lr drop: censored, not guessed
+    assert CV.iterations_to(c, 0.95, until=1000) == 50  # below from the start: the earliest resolvable time
     assert CV.iterations_to([], 0.6, until=300) is None
 
 
@@ -25,28 +28,48 @@ def test_growth_recovers_an_exponential_slow_down_and_names_censored_nets():
     rows.append(dict(net="plain56", depth=56, residual=False, level=0.6, iteration=None))
     g = CV.growth(pd.DataFrame(rows), residual=False, level=0.6)
     assert g["factor"] == pytest.approx(math.exp(0.6)) and g["r2"] == pytest.approx(1.0)
+    assert g["r2_power"] < g["r2"]  # an exact exponential fits a power law less well
     assert g["censored"] == ["plain56"] and g["nets"] == ["plain20", "plain32", "plain44"]
     assert CV.growth(pd.DataFrame(rows[:2]), residual=False, level=0.6) is None  # two depths: no fit
+    assert CV.growth(pd.DataFrame(rows), residual=False, level=0.6, depths=(20, 32)) is None
 
 
-def test_times_one_row_per_net_and_level():
-    f = CV.times({"plain20": dict(depth=20, residual=False, train=curve([0.9, 0.75, 0.65, 0.55] * 1))},
+def test_times_flags_a_warm_up_and_keeps_its_columns_when_empty():
+    f = CV.times({"resnet110": dict(depth=110, residual=True, train=curve([0.9, 0.75, 0.55], lr=0.01))},
                  until=1000, levels=(0.8, 0.6), window=1)
-    assert list(f.iteration) == [100, 200] and set(f.columns) >= {"net", "depth", "residual", "level"}
+    assert f.warmup.all() and f.iteration.notna().all()
+    empty = CV.times({}, until=1000)
+    assert empty.empty and list(empty.columns) == CV.COLUMNS
 
 
-def test_report_judges_the_depth_gap_against_the_depth20_seed_range(monkeypatch):
+def frame(plain, res, level=0.6):
+    rows = []
+    for d, p, r in zip((20, 32, 44, 56), plain, res):
+        rows += [dict(net=f"plain{d}", depth=d, residual=False, warmup=False, level=level, iteration=p),
+                 dict(net=f"resnet{d}", depth=d, residual=True, warmup=False, level=level, iteration=r)]
+    return pd.DataFrame(rows)
+
+
+def seeds(times, level=0.6):
+    return pd.DataFrame([dict(net=f"plain20 s{s}", depth=20, residual=False, warmup=False, level=level,
+                              iteration=i) for s, i in enumerate(times)])
+
+
+def test_report_reads_ratios_against_the_depth20_seeds(monkeypatch):
     from resnet_lab.book import convergence as BC
     monkeypatch.setattr(BC, "until", lambda profile=None: 3200)
-    rows = []
-    for d, p, r in ((20, 450, 250), (32, 750, 350), (44, 1500, 500), (56, None, 900)):
-        rows += [dict(net=f"plain{d}", depth=d, residual=False, level=0.6, iteration=p),
-                 dict(net=f"resnet{d}", depth=d, residual=True, level=0.6, iteration=r)]
-    seeds = pd.DataFrame([dict(net=f"plain20 s{s}", depth=20, residual=False, level=0.6, iteration=i)
-                          for s, i in enumerate((450, 350, 350))])
-    rep = BC.report(pd.DataFrame(rows), seeds)
-    assert "plain44 needs 1,050 iterations more than plain20, 10.5 times the seed range at depth 20 (100" in rep
-    assert "plain56 not before iteration 3,200" in rep and "resnet56 needs 650 iterations more" in rep
+    rep = BC.report(frame((450, 750, 1500, None), (250, 350, 500, 900)), seeds((450, 300, 350)))
+    assert "plain44 needs 3.3 times as long as plain20, against at most 1.50 times between two seeds of plain20" in rep
+    assert "a finding, resting on one seed per depth" in rep and "plain56 not before iteration 3,200" in rep
     assert "depth 20: 1.8 times as long" in rep and "depth 56: the plain net not before iteration 3,200" in rep
-    t = BC.table(pd.DataFrame(rows))
+    t = BC.table(frame((450, 750, 1500, None), (250, 350, 500, 900)))
     assert t.loc["plain56", "below 60%"] == "> 3,200" and t.loc["plain44", "below 60%"] == "1,500"
+
+
+def test_report_a_faster_deep_net_and_a_net_that_never_reaches_the_level(monkeypatch):
+    from resnet_lab.book import convergence as BC
+    monkeypatch.setattr(BC, "until", lambda profile=None: 3200)
+    rep = BC.report(frame((None, 800, 600, 400), (300, 300, 300, 300)), seeds((300, 310, 320)))
+    assert "plain56 needs 0.5 times as long as plain32" in rep and "a finding" in rep  # faster: judged by |log|
+    assert "resnet56 needs 1.0 times as long as resnet20" in rep and "no finding" in rep
+    assert BC.report(frame((None,) * 4, (None,) * 4), seeds(())).startswith("- No run")

@@ -162,12 +162,13 @@ def test_a_gain_is_judged_against_how_much_it_moves_from_seed_to_seed(monkeypatc
     gains = T.seed_gains({"resnet20 s0": _result(0.17, 0.161), "resnet20 s1": _result(0.16, 0.149),
                           "resnet20 s2": _result(0.18, 0.171), "plain20 s0": _result(0.2, 0.19)})
     assert gains["flip"]["resnet20"] == pytest.approx([-0.009, -0.011, -0.009])
-    assert T.gain_range(gains["flip"]) == (pytest.approx(0.002), 3)  # plain20's single seed gives no range
+    assert T.gain_range(gains["flip"]) == (pytest.approx(0.002), 3, "resnet20")  # plain20's one seed: no range
+    assert T.gain_range({"resnet20": [-0.009, -0.011]}) is None  # two seeds: a range is one noisy difference
     rep = T.multicrop_report({"resnet20": _result(0.17, 0.161), "plain20": _result(0.2, 0.2)}, gains=gains)
     flip = next(l for l in rep.splitlines() if l.startswith("- **+ flip"))
     # a 0.9-point gain is within the error's 1.2-point seed spread, but far outside the 0.2-point range of the gain
     assert "Across seeds: resnet20 -0.9 / -1.1 / -0.9" in flip
-    assert "resnet20: larger than the gain's seed range (0.20 points; 3 seeds): a finding" in flip
+    assert "resnet20: larger than the gain's seed range (0.20 points over 3 seeds of resnet20): a finding" in flip
     assert "plain20: within the gain's seed range" in flip
     assert "within the seed spread" not in flip
     without = T.multicrop_report({"resnet20": _result(0.17, 0.161)}, gains={})

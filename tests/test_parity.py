@@ -116,3 +116,8 @@ def test_table_shows_every_run_that_enters_a_seed_range(tmp_path):
     assert len(row) == 1 and row["train bf16 - fp32"].isna().all() and row["train fp32"].notna().all()
     v = parity.verdicts(recs)
     assert v.loc[v["net"] == "resnet20", "pairs"].tolist() == [3, 3]  # the lone fp32 run is no pair
+
+
+def test_null_pass_rate_is_simulated_not_assumed():
+    assert parity.null_pass_rate(2, trials=20000) < parity.null_pass_rate(4, trials=20000) < 0.6
+    assert 0.45 < parity.null_pass_rate(4) < 0.55  # four seeds: a coin flip for a harmless bf16

@@ -35,7 +35,7 @@ def show(text: str) -> None:
 
 def _cell(v) -> str:
     """One cell of a pipe table: NaN/None -> an en dash, '|' escaped, no line breaks."""
-    if v is None or (isinstance(v, float) and v != v):
+    if v is None or (not isinstance(v, (str, bytes)) and pd.api.types.is_scalar(v) and pd.isna(v)):
         return "\u2013"
     return " ".join(str(v).split()).replace("|", "\\|")
 

@@ -36,22 +36,25 @@ def seed_times() -> pd.DataFrame:
     return CV.times(_curves(spread_runs()), until())
 
 
-def seed_range(seeds: pd.DataFrame, level: float) -> tuple[int, int] | None:
-    """(largest range over the seeds of one net, seeds) of the time to ``level``; None without two seeds that
-    reached it."""
+def seed_ratio(seeds: pd.DataFrame, level: float) -> tuple[float, int, str] | None:
+    """(largest max/min ratio over the seeds of one net, its seed count, the net) of the time to ``level``: how
+    much training the same net again stretches that time. None without two seeds that reached it."""
     best = None
     f = seeds[(seeds.level == level) & seeds.iteration.notna()]
-    for _, g in f.groupby(f.net.str.split(" ").str[0]):
+    for net, g in f.groupby(f.net.str.split(" ").str[0]):
         if len(g) >= 2:
-            r = int(g.iteration.max() - g.iteration.min())
+            r = float(g.iteration.max() / g.iteration.min())
             if best is None or r > best[0]:
-                best = (r, len(g))
+                best = (r, len(g), net)
     return best
 
 
 def figure(frame: pd.DataFrame, seeds: pd.DataFrame | None = None):
-    """Times against depth (:func:`resnet_lab.plots.convergence_times`), without the leaving-chance level."""
-    from ..plots import convergence_times
+    """Times against depth (:func:`resnet_lab.plots.convergence_times`), without the leaving-chance level; a
+    placeholder while no run is recorded."""
+    from ..plots import convergence_times, placeholder
+    if frame.empty or frame.iteration.isna().all():
+        return placeholder("no run of the sweep is recorded at this profile yet")
     return convergence_times(frame, seeds, until=until(), skip=(CHANCE_LEVEL,))
 
 
@@ -61,21 +64,37 @@ def table(frame: pd.DataFrame) -> pd.DataFrame:
         return frame
     f = frame.sort_values(["residual", "depth"])
     last = until()
-    cells = f.assign(cell=[f"{int(i):,}" if pd.notna(i) else f"> {last:,}" for i in f.iteration],
+    cells = f.assign(cell=[f"{i:,.0f}" if pd.notna(i) else f"> {last:,}" for i in f.iteration],
                      col=[f"below {lv:.0%}" for lv in f.level])
     out = cells.pivot(index="net", columns="col", values="cell")
     out = out.loc[list(dict.fromkeys(f.net)), [f"below {lv:.0%}" for lv in dict.fromkeys(f.level)]]
     return out.rename_axis(None).rename_axis(None, axis=1)
 
 
+def _gap(f: pd.DataFrame, sr: tuple[float, int, str] | None) -> str:
+    """The deepest net that reached the level against the shallowest that did, as a ratio of times, judged
+    against the depth-20 seeds' ratio (times are noisy in proportion to their size, so ratios, not
+    differences)."""
+    done = f[f.iteration.notna()]
+    if len(done) < 2 or sr is None:
+        return ""
+    first, deep = done.iloc[0], done.iloc[-1]
+    ratio = deep.iteration / first.iteration
+    found = max(ratio, 1 / ratio) > sr[0]
+    return (f"; {deep.net} needs {ratio:.1f} times as long as {first.net}, against at most {sr[0]:.2f} times "
+            f"between two seeds of {sr[2]} ({sr[1]} seeds): {'a finding' if found else 'no finding'}, resting on "
+            f"one seed per depth")
+
+
 def report(frame: pd.DataFrame, seeds: pd.DataFrame) -> str:
-    """Per level and family: the growth per 12 layers (log-linear fit), judged against the depth-20 seed range;
-    a slow start where a net leaves chance later than a shallower one (Markdown)."""
-    if frame.empty:
+    """Per level and family: the growth per 12 layers (log-linear fit, with the power law's r^2 beside it) and
+    the deepest-to-shallowest ratio judged against the depth-20 seeds; plain against ResNet over the depths both
+    have; slow starts (Markdown)."""
+    if frame.empty or frame.iteration.isna().all():
         return "- No run of the sweep is recorded at this profile yet."
     lines = []
     for level in (lv for lv in dict.fromkeys(frame.level) if lv != CV.CHANCE_LEVEL):
-        sr = seed_range(seeds, level)
+        sr = seed_ratio(seeds, level)
         parts = []
         for residual, family in FAMILIES:
             f = frame[(frame.residual == residual) & (frame.level == level)].sort_values("depth")
@@ -84,44 +103,41 @@ def report(frame: pd.DataFrame, seeds: pd.DataFrame) -> str:
                 if len(f):
                     parts.append(f"{family}: fewer than three depths reach it before iteration {until():,}")
                 continue
-            first, deep = f.iloc[0], f[f.iteration.notna()].iloc[-1]
-            gap = int(deep.iteration - first.iteration)
-            verdict = ("" if sr is None else
-                       f"; {deep.net} needs {gap:,} iterations more than {first.net}, "
-                       + (f"{gap / sr[0]:.1f} times" if sr[0] > 0 else "more than")
-                       + f" the seed range at depth 20 ({sr[0]:,} iterations; {sr[1]} seeds)"
-                       + (": a finding" if gap > sr[0] else ": no finding"))
             cens = (f"; {', '.join(g['censored'])} not before iteration {until():,}, so the fit understates the "
                     f"growth" if g["censored"] else "")
-            parts.append(f"{family} x{g['factor']:.2f} per {g['per']} layers (fit over {len(g['nets'])} depths, "
-                         f"r² {g['r2']:.2f}){verdict}{cens}")
+            parts.append(f"{family} x{g['factor']:.2f} per {g['per']} layers (exponential fit over "
+                         f"{len(g['nets'])} depths, r² {g['r2']:.2f}; a power law: r² {g['r2_power']:.2f})"
+                         f"{_gap(f, sr)}{cens}")
         if parts:
             lines.append(f"- Time to a training error below {level:.0%}: " + "; ".join(parts) + ".")
     mid = sorted(set(frame.level) - {CV.CHANCE_LEVEL})
     if mid:
         lv = mid[len(mid) // 2]
-        g = {res: CV.growth(frame, res, lv) for res, _ in FAMILIES}
+        f = frame[frame.level == lv].set_index(["depth", "residual"]).iteration
+        both = sorted({d for d, _ in f.index if (d, False) in f.index and (d, True) in f.index})
+        g = {res: CV.growth(frame, res, lv, depths=both) for res, _ in FAMILIES}
         if all(g.values()):
             p, r = g[False], g[True]
-            lines.append(f"- In short, at {lv:.0%}: the plain nets' time grows x{p['factor']:.2f} per 12 layers "
-                         f"(r² {p['r2']:.2f}), the ResNets' x{r['factor']:.2f} (r² {r['r2']:.2f}) -- the plain "
-                         f"nets' factor is the {'larger' if p['factor'] > r['factor'] else 'smaller'}.")
-        f = frame[frame.level == lv].set_index(["depth", "residual"]).iteration
-        pairs = [(d, f[(d, False)], f[(d, True)]) for d in sorted({d for d, _ in f.index})
-                 if (d, False) in f.index and (d, True) in f.index]
+            lines.append(f"- Over the depths both families have ({', '.join(map(str, both))}), time to {lv:.0%}: "
+                         f"the plain nets' grows x{p['factor']:.2f} per 12 layers, the ResNets' x{r['factor']:.2f}"
+                         f" -- the plain nets' factor is the {'larger' if p['factor'] > r['factor'] else 'smaller'}"
+                         + (f" (plain fit without {', '.join(p['censored'])})" if p["censored"] else "") + ".")
+        pairs = [(d, f[(d, False)], f[(d, True)]) for d in both]
         if pairs:
             lines.append(f"- Plain against ResNet, time to {lv:.0%}: " + "; ".join(
                 f"depth {d}: " + (f"{p / r:.1f} times as long" if pd.notna(p) and pd.notna(r) else
                                   f"the plain net not before iteration {until():,}" if pd.notna(r) else "not reached")
                 for d, p, r in pairs) + ".")
     chance = frame[frame.level == CV.CHANCE_LEVEL].sort_values("depth")
+    sr = seed_ratio(seeds, CV.CHANCE_LEVEL)
     for residual, family in FAMILIES:
         c = chance[chance.residual == residual]
-        late = [r.net for (_, p), (_, r) in zip(c.iloc[:-1].iterrows(), c.iloc[1:].iterrows())
+        late = [(r.net, bool(r.warmup)) for (_, p), (_, r) in zip(c.iloc[:-1].iterrows(), c.iloc[1:].iterrows())
                 if pd.notna(r.iteration) and pd.notna(p.iteration) and r.iteration >= 2 * p.iteration
-                and r.iteration - p.iteration > (seed_range(seeds, CV.CHANCE_LEVEL) or (0,))[0]]
+                and (sr is None or r.iteration / p.iteration > sr[0])]
         if late:
-            lines.append(f"- A slow start among the {family}: {', '.join(late)} got below {CV.CHANCE_LEVEL:.0%} "
-                         f"error at least twice as late as the next shallower net, by more than the depth-20 seed "
-                         f"range; its later times carry that delay.")
+            lines.append(f"- A slow start among the {family}: " + ", ".join(
+                n + (" (its warm-up at lr 0.01)" if w else "") for n, w in late)
+                + f" got below {CV.CHANCE_LEVEL:.0%} error at least twice as late as the next shallower net; "
+                  f"{'its' if len(late) == 1 else 'their'} later times carry that delay.")
     return "\n".join(lines)

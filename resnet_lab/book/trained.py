@@ -421,7 +421,7 @@ def conclusion(lesions: dict[str, dict], lands: dict[str, dict], missing=(), unc
             r, p = LS.sharpness(lands[name]), LS.sharpness(lands[other])
             flatter = name if r["rise_0.5"] < p["rise_0.5"] else other
             lines.append(f"- Loss slices at depth {name[6:]}: half a unit from the trained weights the loss rises less "
-                         f"for {flatter} ({r['rise_0.5']:.3f} for {name}, {p['rise_0.5']:.3f} for {other}); the slice "
+                         f"for {flatter} ({num(r['rise_0.5'])} for {name}, {num(p['rise_0.5'])} for {other}); the slice "
                          f"curves downwards at {_pct(r['nonconvex'])} of {name}'s and {_pct(p['nonconvex'])} of "
                          f"{other}'s low-loss points. One seed and one pair of directions: a description, not a "
                          f"finding." + (" The flatter slice is not the lower one (see above)."

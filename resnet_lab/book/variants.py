@@ -11,7 +11,7 @@ import pandas as pd
 from .. import experiments
 from ..runs import RunNotRecorded, RunRecord
 from ..summary import count_params
-from . import RunSet, _config, judge, pct, pct2, run, seed_spread
+from . import RunSet, _config, _shown, judge, pct, pct2, run, seed_spread
 
 OPTION_LABELS = {"A": "A: zero-padding", "B": "B: projection where dims change", "C": "C: projection everywhere"}
 
@@ -73,7 +73,7 @@ def parameter_cost() -> pd.DataFrame:
 
 
 def _versus(label_a: str, a: RunRecord, label_b: str, b: RunRecord, metric: str, spread) -> str:
-    ea, eb = a.metrics[metric], b.metrics[metric]
+    ea, eb = _shown(a.metrics[metric]), _shown(b.metrics[metric])
     what = "test" if metric == "final_test_error" else "training"
     rel = "below" if ea < eb else "above" if ea > eb else "equal to"
     return (f"{label_a}'s {what} error {pct2(ea)} is {rel} {label_b}'s {pct2(eb)} by {100 * abs(ea - eb):.2f} "
@@ -126,7 +126,7 @@ def conclusion(options: RunSet, preact: RunSet) -> str:
     not, and which runs are still missing (Markdown)."""
     found, inside = [], []
     for label, a, b, metric in _pairs(options, preact):
-        d = a.metrics[metric] - b.metrics[metric]
+        d = _shown(a.metrics[metric]) - _shown(b.metrics[metric])
         spread = seed_spread(metric)
         (found if spread is not None and abs(d) > spread else inside).append(f"{label} {100 * d:+.1f} points")
     lines = []
