@@ -142,3 +142,23 @@ def test_chapter1_prose_on_trained_plain56_gradients_holds(monkeypatch):
         pytest.skip("the trained plain-56's gradients are not cached")
     g = book.layer_gradients(hits[0], trained=True)["grad_rms"].to_numpy()
     assert 0.1 < g[0] / g[-1] <= 1, g[0] / g[-1]
+
+
+def test_the_cpu_sweep_is_complete_and_listed_by_runs_json(capsys):
+    """The sweep's 14 runs (Fig. 6, Table 6, the one-layer claim, the seed spread) are recorded at the cpu profile,
+    completed, with provenance -- and `python -m resnet_lab runs --json` lists each of them."""
+    from resnet_lab.cli import main
+    from resnet_lab.experiments import book_runs, variant_runs
+    variants = {(c.arch, c.variant, c.shortcut) for c in variant_runs("cpu")}
+    sweep = [c for c in book_runs("cpu") if (c.arch, c.variant, c.shortcut) not in variants]
+    assert len(sweep) == 14
+    recs = STORE.records()
+    for c in sweep:
+        match = [r for r in recs if (r.config.arch, r.config.variant, r.config.seed, r.config.profile,
+                                     r.config.data_source) == (c.arch, c.variant, c.seed, "cpu", c.data_source)
+                 and r.config.shortcut in ("A", None)]
+        assert len(match) == 1 and match[0].metrics["status"] == "completed", c
+    assert main(["runs", "--json", "--runs", str(STORE.root)]) == 0
+    listed = {r["id"] for r in json.loads(capsys.readouterr().out)}
+    cpu_basic = {r.id for r in recs if r.config.profile == "cpu"}
+    assert len(cpu_basic & listed) >= 14
