@@ -91,16 +91,23 @@ def test_every_figure_has_a_number_and_a_caption(page):
             bad.append(f"image outside a figure (no number, no caption): {img.get('src', '')[:60]!r}")
             continue
     for fig in content.find_all("figure"):
-        cap = fig.find("figcaption")
-        text = cap.get_text(" ", strip=True) if cap else ""
-        number = cap.find(class_="caption-number") if cap else None
-        if not cap or not text:
-            bad.append(f"figure {fig.get('id')!r} has no caption")
-        elif number is None:
-            bad.append(f"figure {fig.get('id')!r} has no number (give the {{glue:figure}} a :name:): {text[:50]!r}")
-        elif len(text) - len(number.get_text(strip=True)) < 10:
-            bad.append(f"figure {fig.get('id')!r}: caption is only its number")
+        problem = _caption_problem(fig.find("figcaption"))
+        if problem:
+            bad.append(f"figure {fig.get('id')!r}: {problem} (a {{glue:figure}} needs a :name: and a caption)")
     assert not bad, f"{page.name}: " + "; ".join(bad)
+
+
+def _caption_problem(cap) -> str | None:
+    """What is wrong with a figure's or table's caption element: missing, unnumbered, or only its number."""
+    text = cap.get_text(" ", strip=True) if cap else ""
+    number = cap.find(class_="caption-number") if cap else None
+    if not text:
+        return "no caption"
+    if number is None:
+        return f"no number: {text[:50]!r}"
+    if len(text) - len(number.get_text(strip=True)) < 10:
+        return "caption is only its number"
+    return None
 
 
 @pytest.mark.parametrize("page", _pages(), ids=lambda p: p.name if p else "none")
@@ -127,13 +134,9 @@ def test_every_table_has_a_number_and_a_caption(page):
     for t in content.find_all("table"):
         if t.find_parent(class_="widget-subarea"):
             continue  # a widget's own layout
-        cap = t.find("caption")
-        number = cap.find(class_="caption-number") if cap else None
-        text = cap.get_text(" ", strip=True) if cap else ""
-        if number is None:
-            bad.append(f"table without a number and caption (use book.table): {t.get_text(' ', strip=True)[:60]!r}")
-        elif len(text) - len(number.get_text(strip=True)) < 10:
-            bad.append(f"table {number.get_text(strip=True)!r}: caption is only its number")
+        problem = _caption_problem(t.find("caption"))
+        if problem:
+            bad.append(f"table {t.get_text(' ', strip=True)[:60]!r}: {problem} (use book.table)")
     assert not bad, f"{page.name}: " + "; ".join(bad)
 
 
