@@ -154,12 +154,13 @@ def std_vs_gamma(frame: pd.DataFrame, ax=None, title: str = ""):
 def lr_study(records: Sequence[dict], stage: str = "stage3"):
     """The lr-0.1 study: training loss (left) and the fraction of dead ReLU units in ``stage`` (right) against
     iterations, one thin line per seed, one colour per net."""
+    from .analysis.lr_study import label as study_label
     nets = list(dict.fromkeys(r["net"] for r in records))
     fig, (a, b) = plt.subplots(1, 2, figsize=(11, 3.6))
     for net, color in zip(nets, _colors(len(nets))):
         for i, r in enumerate(x for x in records if x["net"] == net):
             h = pd.DataFrame(r["history"])
-            kw = dict(color=color, lw=1, alpha=0.8, label=net.replace("+warmup", " with warm-up") if i == 0 else None)
+            kw = dict(color=color, lw=1, alpha=0.8, label=study_label(net) if i == 0 else None)
             a.plot(h["iter"], h["loss"], **kw)
             if f"dead_{stage}" in h:
                 b.plot(h["iter"], 100 * h[f"dead_{stage}"], **kw)
