@@ -137,6 +137,28 @@ def fig7(frames: dict[str, pd.DataFrame], column: str = "std"):
     return fig
 
 
+def bn_mode_ratio(frames: dict[str, pd.DataFrame], recal: Sequence[str] = ()):
+    """Per 3x3 layer, eval-mode response std over training-mode std (``ratio``), one line per net (log axis;
+    1 where the two modes agree); for the nets in ``recal`` also the ratio after re-estimating the running
+    statistics (``recal_ratio``), dotted in the same colour."""
+    fig, ax = plt.subplots(figsize=(7, 3.6))
+    style = _net_style(list(frames))
+    for name, f in frames.items():
+        idx = np.arange(1, len(f) + 1)
+        ax.plot(idx, f["ratio"].to_numpy(), lw=1.6, label=name, **style[name])
+        if name in recal:
+            ax.plot(idx, f["recal_ratio"].to_numpy(), ":", color=style[name]["color"], lw=1.6,
+                    label=f"{name}, statistics re-estimated")
+    ax.axhline(1.0, color="grey", lw=0.8)
+    ax.set_yscale("log")
+    ax.set_xlabel("3x3 layer (forward order)")
+    ax.set_ylabel("response std: eval / training mode")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
 def std_vs_gamma(frame: pd.DataFrame, ax=None, title: str = ""):
     """Per layer: response std in eval mode against the mean |gamma| of its BN."""
     fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(4, 4))

@@ -909,3 +909,4 @@ from . import testing  # noqa: E402
 from . import trained  # noqa: E402
 from . import initialisation  # noqa: E402
 from . import convergence  # noqa: E402
+from . import bn_modes  # noqa: E402

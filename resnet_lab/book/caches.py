@@ -20,7 +20,8 @@ import time
 
 from tqdm.auto import tqdm
 
-ANALYSES = ("responses", "gradients", "branch_identity", "multicrop", "lesion", "landscape", "init_landscape")
+ANALYSES = ("responses", "bn_modes", "gradients", "branch_identity", "multicrop", "lesion", "landscape",
+            "init_landscape")
 RESUMABLE = ("lesion", "landscape", "init_landscape")  # kept evaluation by evaluation in analysis/.partial/ while they run
 
 
@@ -28,11 +29,12 @@ def plan(only=ANALYSES) -> list[tuple[str, str, object]]:
     """(analysis, run name, function of the record) for every recorded run a chapter analyses; and the names of
     runs not recorded yet, as ("missing", name, None)."""
     from . import branch_identity, layer_gradients, responses, runs
-    from . import testing, trained
+    from . import bn_modes, testing, trained
     from ..experiments import FIG7_ARCHS, SWEEP_ARCHS
 
     wanted = {
         "responses": (SWEEP_ARCHS, responses),  # chapter 4: Fig. 7 and the depth widget (every net of the sweep)
+        "bn_modes": (bn_modes.NETS, bn_modes.check),  # chapter 4: eval-mode against training-mode BN
         "branch_identity": (tuple(a for a in FIG7_ARCHS if a.startswith("resnet")), branch_identity),  # 4, 5
         "gradients": (("plain20", "plain56", "resnet56"), lambda r: layer_gradients(r, trained=True)),  # 1
         "multicrop": (testing.TESTING_ARCHS, testing.multicrop),  # chapter 3
@@ -47,8 +49,8 @@ def plan(only=ANALYSES) -> list[tuple[str, str, object]]:
         recs = runs(archs)
         missing.update(c.arch for c in recs.missing)
         out += [(name, arch, (fn, rec)) for arch, rec in recs.items()]
-        if name in ("responses", "multicrop"):  # and every seed of the spread nets: chapters 3 and 4 judge
-            # responses and multi-crop gains against how much they move from seed to seed
+        if name in ("responses", "bn_modes", "multicrop"):  # and every seed of the spread nets: chapters 3 and
+            # 4 judge responses and multi-crop gains against how much they move from seed to seed
             from . import spread_runs
             out += [(name, key, (fn, rec)) for key, rec in spread_runs().items() if not key.endswith(" s0")]
     return out + [("missing", a, None) for a in sorted(missing)]

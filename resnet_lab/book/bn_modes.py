@@ -1,0 +1,116 @@
+"""Chapter 4's check of Fig. 7: does BN in eval mode give each layer the response it had in training?
+
+Computed once per recorded run and cached in its record (``analysis/bn_modes.json``,
+:func:`resnet_lab.analysis.bn_modes.bn_check`): per 3x3 layer the response std with BN in eval mode (Fig. 7's)
+and in training mode (batch statistics) on the same test images, the same with running statistics
+re-estimated on training images ("precise BN"), and the test error both ways.
+"""
+from __future__ import annotations
+
+import pandas as pd
+
+from . import RunRecord, _widest_range, block_label, data, judge, pct, run_data, seeds
+from ..analysis import bn_modes as BM
+
+TEST_IMAGES = {"smoke": 250}  # test images (the fixed shuffle of the other analyses); default 2,000
+RECAL_IMAGES = {"smoke": 256}  # training images for the recalibration, in batches of 128; default 5,120
+BATCH = 128  # the training batch size: training-mode statistics are those of batches of this size
+NETS = ("plain20", "plain56", "resnet20", "resnet56", "resnet110")  # Fig. 7's
+DEPART = 1.5  # a layer whose eval-mode response is 1.5 times its training-mode one (or more) has "parted"
+
+
+def settings(profile: str) -> dict:
+    return dict(test_images=TEST_IMAGES.get(profile, 2000), recal_images=RECAL_IMAGES.get(profile, 5120),
+                batch_size=BATCH)
+
+
+def check(record: RunRecord) -> dict:
+    """:func:`resnet_lab.analysis.bn_modes.bn_check` of a recorded run, cached as ``analysis/bn_modes.json``."""
+    import torch
+    from ..analysis import eval_images
+
+    def compute():
+        s = settings(record.config.profile)
+        d = run_data(record)
+        x, y = eval_images(d, s["test_images"])
+        pick = torch.randperm(len(d.train_x), generator=torch.Generator().manual_seed(0))[:s["recal_images"]]
+        return BM.bn_check(record.load_model(), x, y, d.train_x[pick], d.mean, batch_size=s["batch_size"])
+    return record.cached("bn_modes", compute)
+
+
+def frame(result: dict) -> pd.DataFrame:
+    return pd.DataFrame(result["layers"])
+
+
+def data_line(checks: dict[str, dict]) -> str:
+    """What the check ran on, for a caption."""
+    r = next(iter(checks.values()), None)
+    if r is None:
+        return "no check cached yet"
+    from . import data_label
+    return (f"{r['test_images']:,} test images in batches of {r['batch_size']}, statistics re-estimated on "
+            f"{r['recal_images']:,} training images (no augmentation) with the final weights; {data_label()}")
+
+
+def train_mode_spread() -> tuple[float, int] | None:
+    """(range, seeds) of the mean training-mode response std over the seeds of ResNet-20 and of plain-20 (the
+    widest); None until one of them has two seeds with the check cached or computable."""
+    return _widest_range("bn_modes", lambda a: [float(frame(check(r)).train_std.mean())
+                                                for r in seeds(a).values() if not r.failed])
+
+
+def _parted(f: pd.DataFrame) -> str | None:
+    hit = f[f.ratio >= DEPART]
+    if hit.empty:
+        return None
+    name = str(hit.name.iloc[0])
+    return block_label(name.rsplit(".", 1)[0]) if "." in name else name
+
+
+def report(checks: dict[str, dict], spread: tuple[float, int] | None = None) -> str:
+    """What the check shows, net by net, computed from the cached results."""
+    if not checks:
+        return ""
+    fr = {k: frame(v) for k, v in checks.items()}
+    lines = ["- Eval-mode response std over training-mode std, per 3x3 layer (median; largest): "
+             + ", ".join(f"{k} {f.ratio.median():.2f} ({f.ratio.max():.2f})" for k, f in fr.items()) + "."]
+    parted = {k: _parted(f) for k, f in fr.items()}
+    steady = [k for k, p in parted.items() if p is None]
+    for k, f in fr.items():
+        if parted[k] is None:
+            continue
+        r = checks[k]
+        last = f[f.name.str.startswith("stage3")]
+        lines.append(f"- In {k} the two modes part (ratio {DEPART} or more) from {parted[k]} on; in its last stage "
+                     f"the eval-mode responses are a median {last.ratio.median():.1f} times the training-mode ones"
+                     + (f", while in {', '.join(steady)} no layer reaches {DEPART}" if steady else "") + ".")
+        closes = f.recal_ratio.max() < DEPART
+        lines.append(
+            f"- Re-estimating {k}'s BN statistics with its final weights (\"precise BN\") "
+            + ("closes" if closes else "does not close") + f" the gap: median ratio {f.ratio.median():.2f} -> "
+            f"{f.recal_ratio.median():.2f}, largest {f.ratio.max():.2f} -> {f.recal_ratio.max():.2f}; test error on "
+            f"these {r['test_images']:,} images {pct(r['error'])} with the stored statistics, "
+            f"{pct(r['recal_error'])} re-estimated."
+            + ("" if closes else f" On {r['test_images']:,} of the training images the statistics were "
+               f"re-estimated from, the ratio is still a median {f.recal_train_ratio.median():.2f}, largest "
+               f"{f.recal_train_ratio.max():.2f}.")
+            + ("" if closes or f.recal_train_ratio.max() < DEPART else
+               " So neither stale statistics nor a difference between training and test images explains it: it "
+               "belongs to eval mode itself."))
+    train = {k: float(f.train_std.mean()) for k, f in fr.items()}
+    lines.append("- Fig. 7's mean response std with BN in training mode (each batch's own statistics, as the net "
+                 "was trained): " + ", ".join(f"{k} {v:.3f}" for k, v in train.items()) + ".")
+    res = [k for k in ("resnet20", "resnet56", "resnet110") if k in train]
+    if len(res) >= 2:
+        def verdict(d):
+            return judge(d, spread[0], seeds=spread[1], unit="") if spread else judge(d, None)
+        steps = [(a, b, train[b] - train[a]) for a, b in zip(res, res[1:])]
+        lines.append("- In training mode, deeper ResNets step by step: " + "; ".join(
+            f"{b} {abs(d):.3f} {'below' if d < 0 else 'above'} {a}, {verdict(d)}" for a, b, d in steps) + ".")
+    return "\n".join(lines)
+
+
+def nets_checked() -> dict[str, dict]:
+    """Fig. 7's nets (seed 0) with the check cached or computable: name -> result."""
+    from . import runs, with_weights
+    return {name: check(rec) for name, rec in with_weights(runs(list(NETS))).items()}
