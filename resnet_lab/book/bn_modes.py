@@ -67,6 +67,11 @@ def _parted(f: pd.DataFrame) -> str | None:
     return block_label(name.rsplit(".", 1)[0]) if "." in name else name
 
 
+def parted_nets(checks: dict[str, dict]) -> list[str]:
+    """The nets in which some layer's eval-mode response is :data:`DEPART` times its training-mode one or more."""
+    return [k for k, v in checks.items() if _parted(frame(v)) is not None]
+
+
 def report(checks: dict[str, dict], spread: tuple[float, int] | None = None) -> str:
     """What the check shows, net by net, computed from the cached results."""
     if not checks:
