@@ -91,6 +91,63 @@ def bare_step_images_per_second(arch: str, iterations: int, device: torch.device
     return iterations * 128 / (time.perf_counter() - t0)
 
 
+def variant_configs() -> dict[str, RunConfig]:
+    """The nets of the variants chapter, each beside its baseline: ResNet-32 with shortcut options A/B/C, and the
+    original and pre-activation ResNet-56/110 (``experiments``), keyed as the chapter names them."""
+    from .experiments import OPTIONS_ARCH, PREACT_ARCHS
+    out = {f"{OPTIONS_ARCH} {s}": RunConfig(OPTIONS_ARCH, shortcut=s) for s in ("A", "B", "C")}
+    for a in PREACT_ARCHS:
+        out[a] = RunConfig(a)
+        out[f"preact-{a}"] = RunConfig(a, variant="preact")
+    return out
+
+
+def step_seconds(configs: dict[str, RunConfig], iterations: int = 5, rounds: int = 3, device=None,
+                 precision: str = "fp32", progress=None) -> dict:
+    """Seconds per training step (batch 128, one fixed random batch on the device, SGD as in training) of each
+    net, measured in one process: in each of ``rounds`` rounds every net is timed for ``iterations`` steps in
+    turn, so a change of machine load falls on all of them alike; the median over the rounds is kept.
+    ``progress(done, total)`` follows the timings. JSON-able dict: ``seconds`` (label -> s/step), ``rounds``
+    (label -> list), and what it ran on."""
+    if not isinstance(iterations, int) or iterations < 1 or not isinstance(rounds, int) or rounds < 1:
+        raise ValueError(f"step_seconds needs iterations and rounds >= 1; got {iterations!r}, {rounds!r}")
+    if not configs:
+        raise ValueError("step_seconds needs at least one net")
+    device = pick_device(device)
+    fmt = _memory_format(device)
+    set_cuda_numerics(device, precision)
+    nets = {}
+    for label, cfg in configs.items():
+        torch.manual_seed(0)
+        model = cfg.build().to(device, memory_format=fmt).train()
+        opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-4)
+        nets[label] = (model, opt)
+    xb = torch.randn(128, 3, 32, 32, device=device).contiguous(memory_format=fmt)
+    yb = torch.randint(0, 10, (128,), device=device)
+    for model, opt in nets.values():  # warm-up: allocations, kernel choice
+        for _ in range(2):
+            sgd_step(model, opt, xb, yb, device, precision)
+    times = {label: [] for label in nets}
+    done, total = 0, rounds * len(nets)
+    for _ in range(rounds):
+        for label, (model, opt) in nets.items():
+            _sync(device)
+            t0 = time.perf_counter()
+            for _ in range(iterations):
+                loss, _ = sgd_step(model, opt, xb, yb, device, precision)
+            loss.item()
+            _sync(device)
+            times[label].append((time.perf_counter() - t0) / iterations)
+            done += 1
+            if progress:
+                progress(done, total)
+    med = {k: sorted(v)[len(v) // 2] for k, v in times.items()}
+    return dict(seconds={k: round(v, 4) for k, v in med.items()}, rounds={k: [round(t, 4) for t in v]
+                                                                          for k, v in times.items()},
+                iterations=iterations, batch_size=128, device=device_name(device), precision=precision,
+                torch=torch.__version__, memory_format=numerics(device, precision)["memory_format"])
+
+
 def engine_metrics(arch: str, data, iterations: int, device: torch.device, precision: str,
                    compiled: bool = False) -> dict:
     """The engine's run metrics over ``iterations`` steps: ``images_per_second`` (with ``compiled``, over the

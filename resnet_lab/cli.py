@@ -175,12 +175,46 @@ def _cmd_sweep(a) -> int:
 def _cmd_bench(a) -> int:
     from .bench import run_bench
 
-    result = run_bench(arch=a.arch, iterations=a.iterations, device=a.device, data=a.data, compiled=a.compile)
+    if a.variants:
+        return _bench_variants(a)
+    result = run_bench(arch=a.arch, iterations=a.iterations or 20, device=a.device, data=a.data, compiled=a.compile)
     if a.json:
         print(json.dumps(result))
     else:
         for k, v in result.items():
             print(f"{k}: {v}")
+    return 0
+
+
+def _bench_variants(a) -> int:
+    """Seconds per training step of the variants chapter's nets, in one process; kept in the run store
+    (``studies/step_times/<device>.json``), where chapter 7 reads it."""
+    import datetime as _dt
+    import re
+
+    from tqdm.auto import tqdm
+
+    from .atomic import atomic_write_json
+    from .bench import step_seconds, variant_configs
+    from .runs import RunStore, git_commit
+
+    started = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    with tqdm(desc="step times", unit="timing", file=sys.stderr) as bar:
+        def follow(done, total):
+            bar.total, bar.n = total, done
+            bar.refresh()
+        result = step_seconds(variant_configs(), iterations=a.iterations or 5, rounds=5, device=a.device,
+                              progress=follow)
+    result.update(started=started, commit=git_commit())
+    slug = re.sub(r"[^a-z0-9]+", "-", result["device"].lower()).strip("-")
+    out = RunStore(a.runs).root / "studies" / "step_times" / f"{slug}.json"
+    atomic_write_json(out, result)
+    if a.json:
+        print(json.dumps(result))
+    else:
+        for k, v in result["seconds"].items():
+            print(f"{k}: {v:.3f} s/step")
+        print(f"kept in {out}")
     return 0
 
 
@@ -271,10 +305,16 @@ def parser() -> argparse.ArgumentParser:
     runs.set_defaults(fn=_cmd_runs)
     bench = sub.add_parser("bench", help="training img/s of this engine vs a DataLoader loop")
     bench.add_argument("--arch", default="resnet20")
-    bench.add_argument("--iterations", type=_positive_int, default=20)
+    bench.add_argument("--iterations", type=_positive_int, default=None,
+                       help="timed iterations (default 20; with --variants, steps per timing, default 5)")
     bench.add_argument("--device", default=None)
     bench.add_argument("--data", default=None)
     bench.add_argument("--json", action="store_true")
+    bench.add_argument("--variants", action="store_true",
+                       help="instead: seconds per training step of ResNet-32 A/B/C and original vs pre-activation "
+                            "ResNet-56/110, in one process (kept in the run store for chapter 7)")
+    bench.add_argument("--runs", default=None, help="run store folder for --variants (default: $RESNET_LAB_RUNS "
+                                                     "or ./runs)")
     bench.add_argument("--compile", action="store_true",
                        help="also measure the engine with torch.compile (its compile time is reported, not timed)")
     bench.set_defaults(fn=_cmd_bench)

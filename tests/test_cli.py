@@ -96,3 +96,33 @@ def test_runs_lists_runs_in_progress_and_whether_they_train_now(tmp_path, capsys
     assert "(paused; `train` or `sweep` with the same settings resumes it)" in capsys.readouterr().out
     assert main(["runs", "--json", "--runs", str(tmp_path)]) == 0
     assert json.loads(capsys.readouterr().out) == []  # --json lists records only
+
+
+def test_step_seconds_times_each_net_in_every_round():
+    from resnet_lab.bench import step_seconds, variant_configs
+    from resnet_lab.train import RunConfig
+    seen = []
+    r = step_seconds({"a": RunConfig("resnet20"), "b": RunConfig("plain20")}, iterations=1, rounds=3, device="cpu",
+                     progress=lambda d, t: seen.append((d, t)))
+    assert set(r["seconds"]) == {"a", "b"} and all(len(v) == 3 for v in r["rounds"].values())
+    assert all(r["seconds"][k] == sorted(r["rounds"][k])[1] > 0 for k in "ab")  # the median of the rounds
+    assert seen[-1] == (6, 6) and r["batch_size"] == 128 and r["precision"] == "fp32"
+    with pytest.raises(ValueError, match="rounds"):
+        step_seconds({"a": RunConfig("resnet20")}, rounds=0)
+    cfgs = variant_configs()  # every net chapter 7 compares, each beside its baseline
+    assert list(cfgs) == ["resnet32 A", "resnet32 B", "resnet32 C", "resnet56", "preact-resnet56", "resnet110",
+                          "preact-resnet110"]
+    assert cfgs["resnet32 C"].shortcut == "C" and cfgs["preact-resnet110"].variant == "preact"
+
+
+def test_bench_variants_keeps_its_result_in_the_run_store(tmp_path, monkeypatch, capsys):
+    from resnet_lab import bench
+    from resnet_lab.cli import main
+    from resnet_lab.train import RunConfig
+    monkeypatch.setattr(bench, "variant_configs", lambda: {"resnet20": RunConfig("resnet20")})
+    assert main(["bench", "--variants", "--iterations", "1", "--device", "cpu", "--runs", str(tmp_path)]) == 0
+    kept = list((tmp_path / "studies" / "step_times").glob("*.json"))
+    assert len(kept) == 1
+    r = json.loads(kept[0].read_text())
+    assert r["seconds"]["resnet20"] > 0 and r["iterations"] == 1 and r["commit"] and r["started"]
+    assert "resnet20:" in capsys.readouterr().out

@@ -64,3 +64,21 @@ def test_conclusion_sorts_comparisons_by_the_spread_and_names_missing_runs(monke
     assert "option B against A (ResNet-32, test) -1.0" in inside and "(test) -0.1" in inside
     assert missing.startswith("- Not recorded yet") and "resnet110" in missing
     assert "No comparison" in variants.conclusion(RunSet(), RunSet())
+
+
+def test_step_times_are_read_against_their_baseline_and_the_timing_noise():
+    r = dict(device="cpu (x86_64, 2 threads)", iterations=5,
+             seconds={"resnet32 A": 0.50, "resnet32 C": 0.60, "resnet32 B": 0.51, "resnet56": 1.0,
+                      "preact-resnet56": 1.02},
+             rounds={"resnet32 A": [0.48, 0.50, 0.52], "resnet32 B": [0.5, 0.51, 0.52], "resnet32 C": [0.6] * 3,
+                     "resnet56": [0.98, 1.0, 1.03], "preact-resnet56": [1.0, 1.02, 1.03]})
+    t = variants.step_table({r["device"]: r})
+    assert list(t.index) == ["resnet32 A", "resnet32 B", "resnet32 C", "resnet56", "preact-resnet56"]
+    col = "ratio, cpu (x86_64, 2 threads)"
+    assert t.loc["resnet32 C", col] == "1.20" and t.loc["resnet32 A", col] == "1 (baseline)"
+    text = variants.step_report({r["device"]: r})
+    assert "up to 8% apart" in text  # resnet32 A: (0.52 - 0.48) / 0.50
+    assert "resnet32 C 1.20 times resnet32 A's time per step (beyond the timing noise)" in text
+    assert "resnet32 B 1.02 times resnet32 A's time per step (within the timing noise)" in text
+    assert "preact-resnet110" not in text  # not measured: not compared
+    assert "bench --variants" in variants.step_report({})

@@ -61,6 +61,60 @@ def variants_table(records: dict[str, RunRecord]) -> pd.DataFrame:
     return pd.DataFrame.from_dict(rows, orient="index")
 
 
+BASELINES = {"resnet32 B": "resnet32 A", "resnet32 C": "resnet32 A", "preact-resnet56": "resnet56",
+             "preact-resnet110": "resnet110"}  # each net of ``bench.variant_configs`` against the net it varies
+
+
+def step_times() -> dict[str, dict]:
+    """The step-time measurements kept in the run store (``python -m resnet_lab bench --variants``), by device."""
+    import json
+    from ..runs import RunStore
+    folder = RunStore().root / "studies" / "step_times"
+    found = {}
+    for f in sorted(folder.glob("*.json")) if folder.is_dir() else ():
+        r = json.loads(f.read_text())
+        found[r["device"]] = r
+    return found
+
+
+def _noise(r: dict) -> float:
+    """The largest range of one net's rounds, relative to its median: how far apart two timings of the same net
+    fell in this measurement."""
+    return max((max(v) - min(v)) / r["seconds"][k] for k, v in r["rounds"].items())
+
+
+def step_table(results: dict[str, dict]) -> pd.DataFrame:
+    """Seconds per training step of each net and its ratio to the net it varies, one pair of columns per device."""
+    from ..bench import variant_configs
+    order = list(variant_configs())
+    cols = {}
+    for device, r in results.items():
+        sec = {k: r["seconds"][k] for k in sorted(r["seconds"], key=lambda k: order.index(k) if k in order else 99)}
+        cols[f"s / step, {device}"] = {k: f"{v:.3f}" for k, v in sec.items()}
+        cols[f"ratio, {device}"] = {k: (f"{v / sec[BASELINES[k]]:.2f}" if k in BASELINES and BASELINES[k] in sec
+                                        else "1 (baseline)") for k, v in sec.items()}
+    return pd.DataFrame(cols)
+
+
+def step_report(results: dict[str, dict]) -> str:
+    """Per device: each variant's time per step against its baseline, read against the timing noise."""
+    if not results:
+        return "- No step time is measured yet: `python -m resnet_lab bench --variants` measures them."
+    lines = []
+    for device, r in results.items():
+        sec, noise = r["seconds"], _noise(r)
+        parts = []
+        for k, base in BASELINES.items():
+            if k in sec and base in sec:
+                ratio = sec[k] / sec[base]
+                parts.append(f"{k} {ratio:.2f} times {base}'s time per step ("
+                             + ("beyond" if abs(ratio - 1) > noise else "within") + " the timing noise)")
+        rounds = max(len(v) for v in r["rounds"].values())
+        lines.append(f"- On {device}, the median of {rounds} interleaved rounds of {r['iterations']} steps (the "
+                     f"rounds of one net lie up to {noise:.0%} apart): " + "; ".join(parts) + ".")
+    return "\n".join(lines)
+
+
 def parameter_cost() -> pd.DataFrame:
     """Parameters of ResNet-32 under each option, counted on the built nets (no training needed)."""
     from ..models import build
