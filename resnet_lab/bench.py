@@ -106,7 +106,8 @@ def step_seconds(configs: dict[str, RunConfig], iterations: int = 5, rounds: int
                  precision: str = "fp32", progress=None) -> dict:
     """Seconds per training step (batch 128, one fixed random batch on the device, SGD as in training) of each
     net, measured in one process: in each of ``rounds`` rounds every net is timed for ``iterations`` steps in
-    turn, so a change of machine load falls on all of them alike; the median over the rounds is kept.
+    turn (in reverse order every second round), so a change of machine load falls on all of them alike; the
+    median over the rounds is kept.
     ``progress(done, total)`` follows the timings. JSON-able dict: ``seconds`` (label -> s/step), ``rounds``
     (label -> list), and what it ran on."""
     if not isinstance(iterations, int) or iterations < 1 or not isinstance(rounds, int) or rounds < 1:
@@ -129,8 +130,9 @@ def step_seconds(configs: dict[str, RunConfig], iterations: int = 5, rounds: int
             sgd_step(model, opt, xb, yb, device, precision)
     times = {label: [] for label in nets}
     done, total = 0, rounds * len(nets)
-    for _ in range(rounds):
-        for label, (model, opt) in nets.items():
+    for i in range(rounds):
+        for label in (list(nets) if i % 2 == 0 else list(reversed(nets))):  # no net always timed first
+            model, opt = nets[label]
             _sync(device)
             t0 = time.perf_counter()
             for _ in range(iterations):

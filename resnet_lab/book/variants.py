@@ -77,41 +77,50 @@ def step_times() -> dict[str, dict]:
     return found
 
 
-def _noise(r: dict) -> float:
-    """The largest range of one net's rounds, relative to its median: how far apart two timings of the same net
-    fell in this measurement."""
-    return max((max(v) - min(v)) / r["seconds"][k] for k, v in r["rounds"].items())
+def _median(v: list[float]) -> float:
+    v = sorted(v)
+    return v[len(v) // 2] if len(v) % 2 else (v[len(v) // 2 - 1] + v[len(v) // 2]) / 2
+
+
+def round_ratios(r: dict, net: str, base: str) -> list[float]:
+    """The ratio of ``net``'s time to ``base``'s in each round: the two were timed one after the other, under the
+    same load, so these pair up what one round's load did to both."""
+    return [x / y for x, y in zip(r["rounds"][net], r["rounds"][base])]
 
 
 def step_table(results: dict[str, dict]) -> pd.DataFrame:
-    """Seconds per training step of each net and its ratio to the net it varies, one pair of columns per device."""
+    """Seconds per training step of each net (median over the rounds) and its time relative to the net it varies
+    (median of the round-by-round ratios), one pair of columns per device."""
     from ..bench import variant_configs
     order = list(variant_configs())
     cols = {}
     for device, r in results.items():
         sec = {k: r["seconds"][k] for k in sorted(r["seconds"], key=lambda k: order.index(k) if k in order else 99)}
         cols[f"s / step, {device}"] = {k: f"{v:.3f}" for k, v in sec.items()}
-        cols[f"ratio, {device}"] = {k: (f"{v / sec[BASELINES[k]]:.2f}" if k in BASELINES and BASELINES[k] in sec
-                                        else "1 (baseline)") for k, v in sec.items()}
+        cols[f"ratio, {device}"] = {k: (f"{_median(round_ratios(r, k, BASELINES[k])):.2f}"
+                                        if k in BASELINES and BASELINES[k] in sec else "1 (baseline)") for k in sec}
     return pd.DataFrame(cols)
 
 
 def step_report(results: dict[str, dict]) -> str:
-    """Per device: each variant's time per step against its baseline, read against the timing noise."""
+    """Per device: each variant's time per step against its baseline's. A difference counts when the variant was
+    slower (or faster) in every round; with 5 rounds, a chance of 2 in 32 when nothing differs."""
     if not results:
         return "- No step time is measured yet: `python -m resnet_lab bench --variants` measures them."
     lines = []
     for device, r in results.items():
-        sec, noise = r["seconds"], _noise(r)
-        parts = []
+        sec, parts = r["seconds"], []
+        rounds = max(len(v) for v in r["rounds"].values())
         for k, base in BASELINES.items():
             if k in sec and base in sec:
-                ratio = sec[k] / sec[base]
-                parts.append(f"{k} {ratio:.2f} times {base}'s time per step ("
-                             + ("beyond" if abs(ratio - 1) > noise else "within") + " the timing noise)")
-        rounds = max(len(v) for v in r["rounds"].values())
-        lines.append(f"- On {device}, the median of {rounds} interleaved rounds of {r['iterations']} steps (the "
-                     f"rounds of one net lie up to {noise:.0%} apart): " + "; ".join(parts) + ".")
+                per = round_ratios(r, k, base)
+                consistent = all(x > 1 for x in per) or all(x < 1 for x in per)
+                way = "slower" if per[0] > 1 else "faster"
+                parts.append(f"{k} {_median(per):.2f} times {base}'s time per step (round by round "
+                             f"{min(per):.2f} to {max(per):.2f}: " + (f"{way} in every round" if consistent else
+                                                                       "not the same way in every round, no difference measured") + ")")
+        lines.append(f"- On {device}, medians of {rounds} rounds of {r['iterations']} steps, the nets timed in turn "
+                     f"in each round: " + "; ".join(parts) + ".")
     return "\n".join(lines)
 
 
