@@ -162,3 +162,21 @@ def test_the_cpu_sweep_is_complete_and_listed_by_runs_json(capsys):
     listed = {r["id"] for r in json.loads(capsys.readouterr().out)}
     cpu_basic = {r.id for r in recs if r.config.profile == "cpu"}
     assert len(cpu_basic & listed) >= 14
+
+
+def test_the_quick_analyses_of_every_recorded_cpu_run_are_cached(monkeypatch):
+    """The analyses a chapter computes in seconds to minutes per run (Fig. 7 responses, the eval/training-mode BN
+    check, branch/identity, gradients, multi-crop testing) are committed for every recorded `cpu` run the book reads,
+    so that the book build (CI) only reads them. The hours-long ones (lesions, landscapes) say themselves which
+    nets they lack (chapter 6's note)."""
+    from resnet_lab.book import caches
+    monkeypatch.setenv("RESNET_LAB_PROFILE", "cpu")
+    monkeypatch.setenv("RESNET_LAB_ALLOW_TRAINING", "0")
+    monkeypatch.setenv("RESNET_LAB_RUNS", str(STORE.root))
+    jobs = caches.plan(only=("responses", "bn_modes", "branch_identity", "gradients", "multicrop"))
+    recorded = [(name, fn_rec[1]) for name, _, fn_rec in jobs if name != "missing"]
+    assert recorded, "no recorded cpu run is analysed"
+    files = {"gradients": "gradients_trained"}  # the cache file's name where it is not the analysis's
+    lacking = [f"{name} of {rec.id}" for name, rec in recorded
+               if not (rec.path / "analysis" / f"{files.get(name, name)}.json").exists()]
+    assert not lacking, f"not cached: {lacking}"
