@@ -12,7 +12,7 @@ import pandas as pd
 from . import RunRecord, _widest_range, block_label, data, judge, pct, run_data, seeds
 from ..analysis import bn_modes as BM
 
-TEST_IMAGES = {"smoke": 250}  # test images (the fixed shuffle of the other analyses); default 2,000
+TEST_IMAGES = {"smoke": 256}  # test images (the fixed shuffle of the other analyses), whole batches; default 2,048
 RECAL_IMAGES = {"smoke": 256}  # training images for the recalibration, in batches of 128; default 5,120
 BATCH = 128  # the training batch size: training-mode statistics are those of batches of this size
 NETS = ("plain20", "plain56", "resnet20", "resnet56", "resnet110")  # Fig. 7's
@@ -20,7 +20,7 @@ DEPART = 1.5  # a layer whose eval-mode response is 1.5 times its training-mode 
 
 
 def settings(profile: str) -> dict:
-    return dict(test_images=TEST_IMAGES.get(profile, 2000), recal_images=RECAL_IMAGES.get(profile, 5120),
+    return dict(test_images=TEST_IMAGES.get(profile, 2048), recal_images=RECAL_IMAGES.get(profile, 5120),
                 batch_size=BATCH)
 
 
@@ -60,6 +60,7 @@ def train_mode_spread() -> tuple[float, int] | None:
 
 
 def _parted(f: pd.DataFrame) -> str | None:
+    """Where a net's eval mode first parts from training mode (the first layer at :data:`DEPART` or more)."""
     hit = f[f.ratio >= DEPART]
     if hit.empty:
         return None
@@ -72,8 +73,14 @@ def parted_nets(checks: dict[str, dict]) -> list[str]:
     return [k for k, v in checks.items() if _parted(frame(v)) is not None]
 
 
+def _images(n: int, what: str = "images") -> str:
+    return f"{n:,} {what}"
+
+
 def report(checks: dict[str, dict], spread: tuple[float, int] | None = None) -> str:
-    """What the check shows, net by net, computed from the cached results."""
+    """What the check shows, net by net, computed from the cached results. ``spread``: (range, seeds) of the
+    training-mode mean over the seeds of ResNet-20 and plain-20 (:func:`train_mode_spread`)."""
+    from ..experiments import SPREAD_ARCHS
     if not checks:
         return ""
     fr = {k: frame(v) for k, v in checks.items()}
@@ -85,33 +92,46 @@ def report(checks: dict[str, dict], spread: tuple[float, int] | None = None) -> 
         if parted[k] is None:
             continue
         r = checks[k]
+        first = int((f.ratio >= DEPART).to_numpy().argmax())
+        later = f.ratio.iloc[first + 1:]
         last = f[f.name.str.startswith("stage3")]
-        lines.append(f"- In {k} the two modes part (ratio {DEPART} or more) from {parted[k]} on; in its last stage "
-                     f"the eval-mode responses are a median {last.ratio.median():.1f} times the training-mode ones"
-                     + (f", while in {', '.join(steady)} no layer reaches {DEPART}" if steady else "") + ".")
+        lines.append(f"- In {k} eval mode first parts from training mode (a ratio of {DEPART} or more) in {parted[k]}; "
+                     f"{int((later >= DEPART).sum())} of the {len(later)} layers after it reach {DEPART} too, and in "
+                     f"its last stage the eval-mode responses are a median {last.ratio.median():.1f} times the "
+                     f"training-mode ones (per channel: {last.channel_ratio.median():.1f})"
+                     + (f"; in {', '.join(steady)} no layer reaches {DEPART}" if steady else "") + ".")
         closes = f.recal_ratio.max() < DEPART
+        n = _images(r["test_images"])
         lines.append(
-            f"- Re-estimating {k}'s BN statistics with its final weights (\"precise BN\") "
-            + ("closes" if closes else "does not close") + f" the gap: median ratio {f.ratio.median():.2f} -> "
-            f"{f.recal_ratio.median():.2f}, largest {f.ratio.max():.2f} -> {f.recal_ratio.max():.2f}; test error on "
-            f"these {r['test_images']:,} images {pct(r['error'])} with the stored statistics, "
-            f"{pct(r['recal_error'])} re-estimated."
-            + ("" if closes else f" On {r['test_images']:,} of the training images the statistics were "
-               f"re-estimated from, the ratio is still a median {f.recal_train_ratio.median():.2f}, largest "
-               f"{f.recal_train_ratio.max():.2f}.")
-            + ("" if closes or f.recal_train_ratio.max() < DEPART else
-               " So neither stale statistics nor a difference between training and test images explains it: it "
-               "belongs to eval mode itself."))
+            f"- Re-estimating {k}'s BN statistics with its final weights (\"precise BN\", on "
+            f"{_images(r['recal_images'], 'training images')}) " + ("closes the gap" if closes else "leaves it open")
+            + f": median ratio {f.ratio.median():.2f} -> {f.recal_ratio.median():.2f}, largest "
+            f"{f.ratio.max():.2f} -> {f.recal_ratio.max():.2f}"
+            + ("." if closes else
+               f", so stale statistics explain at most part of it. On {n} of the training images the statistics "
+               f"were re-estimated from, the ratio is a median {f.recal_train_ratio.median():.2f}, largest "
+               f"{f.recal_train_ratio.max():.2f}: it is there on training images too, and arises in this net's "
+               f"eval-mode forward pass."))
+        lines.append(f"- {k}'s test error on these {n}: {pct(r['error'])} in eval mode with the stored statistics, "
+                     f"{pct(r['recal_error'])} with the re-estimated ones, {pct(r['train_mode_error'])} with BN in "
+                     f"training mode (each batch of {r['batch_size']} test images normalised by its own statistics).")
     train = {k: float(f.train_std.mean()) for k, f in fr.items()}
-    lines.append("- Fig. 7's mean response std with BN in training mode (each batch's own statistics, as the net "
-                 "was trained): " + ", ".join(f"{k} {v:.3f}" for k, v in train.items()) + ".")
+    lines.append("- Fig. 7's mean response std with BN in training mode: " + ", ".join(
+        f"{k} {v:.3f}" for k, v in train.items()) + ". In training mode BN normalises every channel exactly, so "
+        "these means are set by each layer's learned gamma and beta.")
     res = [k for k in ("resnet20", "resnet56", "resnet110") if k in train]
     if len(res) >= 2:
-        def verdict(d):
-            return judge(d, spread[0], seeds=spread[1], unit="") if spread else judge(d, None)
+        def verdict(a, b, d):
+            v = judge(d, spread[0], seeds=spread[1], unit="") if spread else judge(d, None)
+            own = [x for x in (a, b) if x not in SPREAD_ARCHS]
+            return v + (f" (the seed range is ResNet-20's and plain-20's; {' and '.join(own)}'s own is not "
+                        f"measured)" if spread and own else "")
         steps = [(a, b, train[b] - train[a]) for a, b in zip(res, res[1:])]
+        every = spread is not None and all(d < 0 and -d > spread[0] for _, _, d in steps)
         lines.append("- In training mode, deeper ResNets step by step: " + "; ".join(
-            f"{b} {abs(d):.3f} {'below' if d < 0 else 'above'} {a}, {verdict(d)}" for a, b, d in steps) + ".")
+            f"{b} {abs(d):.3f} {'below' if d < 0 else 'above'} {a}, {verdict(a, b, d)}" for a, b, d in steps)
+            + (". So in training mode the deeper ResNet responds less at every step." if every else
+               ". So in training mode too, these runs do not show deeper ResNets responding less at every step."))
     return "\n".join(lines)
 
 
