@@ -117,11 +117,12 @@ def test_report_names_the_net_that_parts_and_whether_recalibration_closes_the_ga
     assert "resnet56's BN statistics with its final weights (\"precise BN\", on 5,120 training images) closes the gap" in text
     assert "20.0% in eval mode with the stored statistics, 21.0% with the re-estimated ones, 19.0% with BN in " \
            "training mode" in text
-    assert "the ratio is a median 1.10, largest 7.00: it is there on training images too" in text
+    assert "On 2,048 of the training images the statistics were re-estimated from, the ratio is a median 1.10, " \
+           "largest 7.00: it is there on training images too" in text
     # training-mode Fig. 7 (the train_std means 0.8 / 0.7 / 0.6), each step 0.1 > the spread 0.05: findings, but
     # the deeper nets' own spread is not measured, and the sentence says so
     assert "resnet56 0.100 below resnet20, larger than the seed spread (0.050; 3 seeds): a finding (the seed " \
-           "range is ResNet-20's and plain-20's; resnet56's own is not measured)" in text
+           "range is ResNet-20's and plain-20's; the seed spread of resnet56 is not measured)" in text
     assert "resnet110 0.100 below resnet56" in text and "responds less at every step" in text
     assert "In resnet20 eval mode" not in text
     assert BB.report({}) == ""

@@ -108,8 +108,8 @@ def report(checks: dict[str, dict], spread: tuple[float, int] | None = None) -> 
             + f": median ratio {f.ratio.median():.2f} -> {f.recal_ratio.median():.2f}, largest "
             f"{f.ratio.max():.2f} -> {f.recal_ratio.max():.2f}"
             + ("." if closes else
-               f", so stale statistics explain at most part of it. On {n} of the training images the statistics "
-               f"were re-estimated from, the ratio is a median {f.recal_train_ratio.median():.2f}, largest "
+               f", so stale statistics explain at most part of it. On {r['test_images']:,} of the training images "
+               f"the statistics were re-estimated from, the ratio is a median {f.recal_train_ratio.median():.2f}, largest "
                f"{f.recal_train_ratio.max():.2f}: it is there on training images too, and arises in this net's "
                f"eval-mode forward pass."))
         lines.append(f"- {k}'s test error on these {n}: {pct(r['error'])} in eval mode with the stored statistics, "
@@ -124,8 +124,8 @@ def report(checks: dict[str, dict], spread: tuple[float, int] | None = None) -> 
         def verdict(a, b, d):
             v = judge(d, spread[0], seeds=spread[1], unit="") if spread else judge(d, None)
             own = [x for x in (a, b) if x not in SPREAD_ARCHS]
-            return v + (f" (the seed range is ResNet-20's and plain-20's; {' and '.join(own)}'s own is not "
-                        f"measured)" if spread and own else "")
+            return v + (f" (the seed range is ResNet-20's and plain-20's; the seed spread of {' and '.join(own)} "
+                        f"is not measured)" if spread and own else "")
         steps = [(a, b, train[b] - train[a]) for a, b in zip(res, res[1:])]
         every = spread is not None and all(d < 0 and -d > spread[0] for _, _, d in steps)
         lines.append("- In training mode, deeper ResNets step by step: " + "; ".join(
