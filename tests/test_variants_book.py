@@ -34,10 +34,11 @@ def test_options_report_judges_against_the_spread(monkeypatch, spread, verdict):
     monkeypatch.setattr(variants, "seed_spread", lambda metric="final_test_error": spread)
     import resnet_lab.book
     monkeypatch.setattr(resnet_lab.book, "spread_seeds", lambda metric="final_test_error": None)  # no store reads
-    recs = RunSet({"A": fake(0.20), "B": fake(0.19), "C": fake(0.185)})
+    recs = RunSet({"A": fake(0.20, 0.12), "B": fake(0.19, 0.11), "C": fake(0.185, 0.10)})
     text = variants.options_report(recs)
     assert "B's test error 19.00% is below A's 20.00% by 1.00 points" in text
-    assert text.count(verdict) == 3
+    assert "C's training error 10.00% is below B's 11.00% by 1.00 points" in text
+    assert text.count(verdict) == 6  # B and C against A, C against B; training and test error
 
 
 def test_options_report_names_what_is_missing():

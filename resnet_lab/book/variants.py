@@ -144,17 +144,19 @@ def _versus(label_a: str, a: RunRecord, label_b: str, b: RunRecord, metric: str,
 
 
 def options_report(records: RunSet) -> str:
-    """What the recorded A/B/C runs show, one sentence per option against A, judged by the seed spread."""
+    """What the recorded A/B/C runs show, one sentence per option against A (and C against B), on training and
+    test error, each judged by the seed spread of that error."""
     if "A" not in records or len(records) < 2:
         from ..runs import describe
         return ("- The options cannot be compared yet; not recorded at this profile: "
                 + ", ".join(describe(c) for c in records.missing) + ".")
-    spread = seed_spread("final_test_error")
-    lines = [f"- Option {s}: " + _versus(s, records[s], "A", records["A"], "final_test_error", spread)
-             for s in ("B", "C") if s in records]
-    if "B" in records and "C" in records:
-        lines.append("- Option C against B: " + _versus("C", records["C"], "B", records["B"], "final_test_error",
-                                                         spread))
+    lines = []
+    for metric in ("final_train_error", "final_test_error"):
+        spread = seed_spread(metric)
+        lines += [f"- Option {s}: " + _versus(s, records[s], "A", records["A"], metric, spread)
+                  for s in ("B", "C") if s in records]
+        if "B" in records and "C" in records:
+            lines.append("- Option C against B: " + _versus("C", records["C"], "B", records["B"], metric, spread))
     return "\n".join(lines)
 
 
@@ -173,11 +175,12 @@ def preact_report(records: RunSet) -> str:
 
 def _pairs(options: RunSet, preact: RunSet):
     """Every comparison the two reports make: (label, a, b, metric)."""
-    for s in ("B", "C"):
-        if s in options and "A" in options:
-            yield f"option {s} against A (ResNet-32, test)", options[s], options["A"], "final_test_error"
-    if "B" in options and "C" in options:
-        yield "option C against B (ResNet-32, test)", options["C"], options["B"], "final_test_error"
+    for metric, what in (("final_train_error", "training"), ("final_test_error", "test")):
+        for s in ("B", "C"):
+            if s in options and "A" in options:
+                yield f"option {s} against A (ResNet-32, {what})", options[s], options["A"], metric
+        if "B" in options and "C" in options:
+            yield f"option C against B (ResNet-32, {what})", options["C"], options["B"], metric
     for a in experiments.PREACT_ARCHS:
         if a in preact and f"preact-{a}" in preact:
             for metric, what in (("final_train_error", "training"), ("final_test_error", "test")):
