@@ -197,7 +197,8 @@ def conclusion(options: RunSet, preact: RunSet) -> str:
         (found if spread is not None and abs(d) > spread else inside).append(f"{label} {100 * d:+.1f} points")
     lines = []
     if found:
-        lines.append("- Larger than the seed spread (findings): " + "; ".join(found) + ".")
+        lines.append("- Larger than the seed spread (findings; + where the first net's error is higher): "
+                     + "; ".join(found) + ".")
     if inside:
         lines.append("- Within the seed spread, or not judged yet (no finding): " + "; ".join(inside) + ".")
     if not found and not inside:
