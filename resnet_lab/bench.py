@@ -9,6 +9,7 @@ tensors on the device and augments whole batches. Reported as images/s and ratio
 from __future__ import annotations
 
 import os
+import statistics
 import time
 from dataclasses import replace
 
@@ -143,7 +144,7 @@ def step_seconds(configs: dict[str, RunConfig], iterations: int = 5, rounds: int
             done += 1
             if progress:
                 progress(done, total)
-    med = {k: sorted(v)[len(v) // 2] for k, v in times.items()}
+    med = {k: statistics.median(v) for k, v in times.items()}
     return dict(seconds={k: round(v, 4) for k, v in med.items()}, rounds={k: [round(t, 4) for t in v]
                                                                           for k, v in times.items()},
                 iterations=iterations, batch_size=128, device=device_name(device), precision=precision,

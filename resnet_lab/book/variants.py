@@ -6,6 +6,8 @@ sweep's option-A originals, and every comparison is judged against the measured 
 """
 from __future__ import annotations
 
+from statistics import median
+
 import pandas as pd
 
 from .. import experiments
@@ -77,11 +79,6 @@ def step_times() -> dict[str, dict]:
     return found
 
 
-def _median(v: list[float]) -> float:
-    v = sorted(v)
-    return v[len(v) // 2] if len(v) % 2 else (v[len(v) // 2 - 1] + v[len(v) // 2]) / 2
-
-
 def round_ratios(r: dict, net: str, base: str) -> list[float]:
     """The ratio of ``net``'s time to ``base``'s in each round: the two were timed one after the other, under the
     same load, so these pair up what one round's load did to both."""
@@ -97,7 +94,7 @@ def step_table(results: dict[str, dict]) -> pd.DataFrame:
     for device, r in results.items():
         sec = {k: r["seconds"][k] for k in sorted(r["seconds"], key=lambda k: order.index(k) if k in order else 99)}
         cols[f"s / step, {device}"] = {k: f"{v:.3f}" for k, v in sec.items()}
-        cols[f"ratio, {device}"] = {k: (f"{_median(round_ratios(r, k, BASELINES[k])):.2f}"
+        cols[f"ratio, {device}"] = {k: (f"{median(round_ratios(r, k, BASELINES[k])):.2f}"
                                         if k in BASELINES and BASELINES[k] in sec else "1 (baseline)") for k in sec}
     return pd.DataFrame(cols)
 
@@ -116,7 +113,7 @@ def step_report(results: dict[str, dict]) -> str:
                 per = round_ratios(r, k, base)
                 consistent = all(x > 1 for x in per) or all(x < 1 for x in per)
                 way = "slower" if per[0] > 1 else "faster"
-                parts.append(f"{k} {_median(per):.2f} times {base}'s time per step (round by round "
+                parts.append(f"{k} {median(per):.2f} times {base}'s time per step (round by round "
                              f"{min(per):.2f} to {max(per):.2f}: " + (f"{way} in every round" if consistent else
                                                                        "not the same way in every round, no difference measured") + ")")
         lines.append(f"- On {device}, medians of {rounds} rounds of {r['iterations']} steps, the nets timed in turn "
