@@ -78,6 +78,38 @@ def test_dead_units_counts_dead_channels_and_leaves_the_model_alone():
     assert dead["dead_stage3"] == 1.0 and dead["dead_stage1"] == alive["dead_stage1"]
 
 
+def test_dead_units_of_a_pre_activation_net_count_the_relus_in_front_of_its_convs():
+    from resnet_lab.analysis.lr_study import dead_units
+    torch.manual_seed(0)
+    net = build("resnet20", variant="preact").train()
+    x = torch.randn(16, 3, 32, 32)
+    alive = dead_units(net, x)
+    assert set(alive) == {"dead_stage1", "dead_stage2", "dead_stage3"} and all(v < 0.2 for v in alive.values())
+    with torch.no_grad():  # BN2 of stage 3 negative: the ReLU in front of each conv2 is dead; the one in front of
+        for block in net.stage3:  # conv1 is not (the blocks pass their input on through the shortcut)
+            block.bn2.weight.zero_(); block.bn2.bias.fill_(-1.0)
+    half = dead_units(net, x)["dead_stage3"]
+    # counted: 3 x 64 units in front of conv2 and 32 + 2 x 64 in front of conv1. Dead: all in front of conv2, and
+    # in blocks 2 and 3 the 32 channels that option A's zero-padding adds (no branch writes into them now)
+    assert half == pytest.approx((3 * 64 + 2 * 32) / (3 * 64 + 32 + 2 * 64))
+    with torch.no_grad():
+        for block in net.stage3:
+            block.bn1.weight.zero_(); block.bn1.bias.fill_(-1.0)
+    assert dead_units(net, x)["dead_stage3"] == 1.0
+
+
+def test_study_nets_name_their_arch_warm_up_and_block():
+    from resnet_lab.analysis import lr_study as L
+    assert L.parse("resnet110+warmup") == ("resnet110", True, "basic")
+    assert L.parse("resnet56+preact") == ("resnet56", False, "preact")
+    assert L.parse("plain56") == ("plain56", False, "basic")
+    assert L.label("resnet56+preact") == "pre-activation resnet56" and L.label("resnet110+warmup") == \
+        "resnet110 with warm-up"
+    with pytest.raises(ValueError, match="'resnet56\\+fast'.*fast"):
+        L.parse("resnet56+fast")
+    assert set(L.VARIANT_NETS).isdisjoint(L.NETS)  # chapter 3's study stays as it was
+
+
 def test_lr_study_records_and_summarises(tiny_data, tmp_path):
     from resnet_lab.analysis import lr_study as L
     rec = L.run_one("resnet20", 0, tiny_data, tmp_path, iterations=60, progress=False)
@@ -89,3 +121,7 @@ def test_lr_study_records_and_summarises(tiny_data, tmp_path):
     row = L.summary(L.load(tmp_path)).iloc[0]
     assert row.net == "resnet20" and row.collapsed == (row.train_error_last_50 > L.COLLAPSE_ERROR)
     assert L.plan(("a", "b"), (0, 1)) == [("a", 0), ("b", 0), ("a", 1), ("b", 1)]
+    pre = L.run_one("resnet20+preact", 0, tiny_data, tmp_path, iterations=50, progress=False)
+    assert pre["variant"] == "preact" and pre["arch"] == "resnet20"
+    assert L.record_path(tmp_path, "resnet20+preact", 0).name == "resnet20-preact-s0.json"
+    assert pre["history"] != rec["history"]  # another net, trained: not the original's record read back

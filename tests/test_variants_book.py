@@ -86,3 +86,75 @@ def test_step_times_are_read_against_their_baseline_and_the_timing_noise():
     assert "medians of 3 rounds of 5 steps" in text
     assert "preact-resnet110" not in text  # not measured: not compared
     assert "bench --variants" in variants.step_report({})
+
+
+def curve(*points, eval_subset=1000):
+    """A fake record whose history has test errors ``(iteration, error)`` at its evaluations (the last on the full
+    test set)."""
+    return SimpleNamespace(history={"eval": [{"iter": i, "test_error": e} for i, e in points]}, failed=False,
+                           profile_settings={"milestones": [3200, 4800], "eval_subset": eval_subset},
+                           metrics=dict(final_test_error=points[-1][1]))
+
+
+@pytest.mark.parametrize("early, verdict", [((0.03, 3), "larger than that spread (3.00 points; 3 seeds): a finding"),
+                                            ((0.5, 3), "within that spread (50.00 points; 3 seeds): no finding")])
+def test_preact_gap_reads_the_curves_at_the_same_iterations(monkeypatch, early, verdict):
+    monkeypatch.setattr(variants, "eval_spread", lambda iteration: early if iteration == 400 else None)
+    orig = curve((400, 0.80), (800, 0.50), (3200, 0.25), (6400, 0.18))
+    pre = curve((400, 0.40), (800, 0.45), (3200, 0.24), (4000, 0.2), (6400, 0.16))  # 4000: not in both, not read
+    text = variants.preact_gap_report(RunSet({"resnet56": orig, "preact-resnet56": pre}))
+    assert text.startswith("- resnet56, pre-activation minus original test error: -40.0 points at the first "
+                           "evaluation (iteration 400: original 80.0%, pre-activation 40.0%), widest -40.0 "
+                           "(iteration 400), -1.0 at iteration 3,200")
+    assert "-2.0 at the end (iteration 6,400, full test set)" in text
+    assert f"At iteration 400 the seeds of one net already differ by up to {100 * early[0]:.1f} points, so the " \
+           f"early gap is {verdict}." in text
+    assert "widest early and narrowed" in text and "1,000 test images" in text
+    # a gap that stays as wide as it started is not said to narrow
+    steady = curve((400, 0.38), (800, 0.45), (3200, 0.23), (6400, 0.16))
+    orig2 = curve((400, 0.40), (800, 0.47), (3200, 0.25), (6400, 0.18))
+    text = variants.preact_gap_report(RunSet({"resnet56": orig2, "preact-resnet56": steady}))
+    assert "did not narrow" in text and "narrowed" not in text.replace("did not narrow", "")
+    # a depth with one of the two nets only: nothing to say
+    assert variants.preact_gap_report(RunSet({"resnet56": orig})) == ""
+
+
+def test_eval_spread_is_the_widest_range_at_that_evaluation(monkeypatch):
+    import resnet_lab.book as book
+    sets = {"resnet20": {"s0": curve((400, 0.50), (800, 0.40)), "s1": curve((400, 0.49), (800, 0.30)),
+                         "s2": curve((800, 0.35))},  # s2 has no evaluation at 400
+            "plain20": {"s0": curve((400, 0.62), (800, 0.48)), "s1": curve((400, 0.59), (800, 0.47))}}
+    monkeypatch.setattr(book, "seeds", lambda arch: sets[arch])
+    monkeypatch.setattr(book.experiments, "SPREAD_ARCHS", ("resnet20", "plain20"))
+    r400, n400 = variants.eval_spread(400)
+    assert r400 == pytest.approx(0.03) and n400 == 2  # plain-20's 0.62 - 0.59, wider than ResNet-20's 0.01
+    r800, n800 = variants.eval_spread(800)
+    assert r800 == pytest.approx(0.10) and n800 == 3  # ResNet-20's three seeds
+    assert variants.eval_spread(1200) is None
+
+
+def study(net, seed, error, iterations=300):
+    """A fake lr-0.1 study record whose training error is ``error`` at every logged point."""
+    return dict(net=net, seed=seed, iterations=iterations,
+                history=[dict(iter=i, loss=2.0, error=error) for i in range(10, iterations + 1, 10)])
+
+
+def test_start_report_counts_collapses_and_says_when_the_seeds_fall_apart(monkeypatch):
+    import resnet_lab.book as book
+    monkeypatch.setattr(book, "spread_seeds", lambda metric="final_test_error": None)
+    orig = [study("resnet56", s, e) for s, e in enumerate((0.85, 0.60, 0.90, 0.55, 0.65))]
+    pre = [study("resnet56+preact", s, e) for s, e in enumerate((0.40, 0.42, 0.38, 0.45, 0.41))]
+    text = variants.start_report(orig + pre)
+    assert "- resnet56: 2 of 5 seeds collapsed" in text and "that error 55.0% to 90.0% over the seeds" in text
+    assert "- pre-activation resnet56: 0 of 5 seeds collapsed" in text
+    assert "2 of 5 against 0 of 5 (Fisher's exact two-sided p = 0.44: 10 seeds cannot tell these rates apart)" in text
+    assert "every pre-activation seed ended its 300 iterations below every original seed" in text
+    assert "probability 2 in 252" in text
+    # overlapping ranges are said to overlap, and nothing is claimed
+    pre[0] = study("resnet56+preact", 0, 0.58)
+    text = variants.start_report(orig + pre)
+    assert "ranges over the seeds overlap" in text and "every" not in text
+    # a net not in the study yet is named with the command that runs it
+    text = variants.start_report(orig)
+    assert "Not recorded yet: pre-activation resnet56" in text and "--nets resnet56+preact" in text
+    assert "Fisher" not in text

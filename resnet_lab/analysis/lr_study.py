@@ -31,7 +31,8 @@ from ..profiles import get_profile
 from ..train import RunConfig, device_name, numerics, pick_device, resolve_precision, train
 
 STUDY = "lr0.1"
-NETS = ("resnet20", "resnet56", "plain56", "resnet110", "resnet110+warmup")
+NETS = ("resnet20", "resnet56", "plain56", "resnet110", "resnet110+warmup")  # chapter 3
+VARIANT_NETS = ("resnet56+preact",)  # chapter 7: the pre-activation twin of ResNet-56 (He et al. 2016)
 SEEDS = (0, 1, 2, 3, 4)
 ITERATIONS = 300
 COLLAPSE_ERROR = 0.80  # training error over the last 50 iterations above this: collapsed
@@ -49,9 +50,11 @@ def study_profile(iterations: int = ITERATIONS, warmup: bool = False):
 def dead_units(model: nn.Module, x: torch.Tensor) -> dict:
     """Fraction of dead ReLU channels per stage on the batch ``x`` (normalised), BN in training mode.
 
-    Counts the ReLU inside each block (after its first conv's BN) and the one at its output. The model's
-    buffers (BN running statistics) are restored, so training is not disturbed.
+    Counts every ReLU of each block: in an original block the one inside (after its first conv's BN) and the one
+    at its output; in a pre-activation block the two in front of its convs (after BN1 and after BN2), its output
+    having no ReLU. The model's buffers (BN running statistics) are restored, so training is not disturbed.
     """
+    from ..models.blocks import PreActBlock
     saved = {k: v.clone() for k, v in model.named_buffers()}
     was = model.training
     model.train()
@@ -61,7 +64,10 @@ def dead_units(model: nn.Module, x: torch.Tensor) -> dict:
         for block in getattr(model, stage):
             def keep(_m, _a, out, stage=stage):
                 maxima.setdefault(stage, []).append(out.detach().amax(dim=(0, 2, 3)))
-            hooks.append(block.register_forward_hook(keep))  # block output: after its ReLU
+            if isinstance(block, PreActBlock):
+                hooks.append(block.bn1.register_forward_hook(keep))  # before the ReLU in front of conv1
+            else:
+                hooks.append(block.register_forward_hook(keep))  # block output: after its ReLU
             inner = getattr(block, "response1", None)
             if inner is not None:
                 hooks.append(inner.register_forward_hook(keep))  # before the inner ReLU: dead if <= 0
@@ -78,6 +84,16 @@ def dead_units(model: nn.Module, x: torch.Tensor) -> dict:
     return {f"dead_{stage}": float(torch.cat(m).le(0).float().mean()) for stage, m in maxima.items()}
 
 
+def parse(net: str) -> tuple[str, bool, str]:
+    """A study net's (arch, warm-up, block variant): 'resnet110+warmup' -> ('resnet110', True, 'basic'),
+    'resnet56+preact' -> ('resnet56', False, 'preact')."""
+    arch, *tags = net.split("+")
+    unknown = set(tags) - {"warmup", "preact"}
+    if unknown:
+        raise ValueError(f"unknown study net {net!r}: tag(s) {', '.join(sorted(unknown))} (allowed: warmup, preact)")
+    return arch, "warmup" in tags, "preact" if "preact" in tags else "basic"
+
+
 def study_root(store_root: Path) -> Path:
     return Path(store_root) / "studies" / STUDY
 
@@ -92,10 +108,10 @@ def run_one(net: str, seed: int, data, store_root: Path, iterations: int = ITERA
     f = record_path(store_root, net, seed)
     if f.exists():
         return json.loads(f.read_text())
-    arch, warm = net.split("+")[0], net.endswith("+warmup")
+    arch, warm, variant = parse(net)
     device = pick_device(device)
     profile = study_profile(iterations, warm)
-    cfg = RunConfig(arch, profile="cpu", seed=seed, data_source=data.source)
+    cfg = RunConfig(arch, profile="cpu", seed=seed, data_source=data.source, variant=variant)
     idx = torch.randperm(len(data.train_y), generator=torch.Generator().manual_seed(99))[:PROBE_IMAGES]
     fmt = torch.channels_last if device.type in ("cuda", "cpu") else torch.contiguous_format
     probe_x = normalize(data.train_x[idx].to(device), data.mean.to(device)).contiguous(memory_format=fmt)
@@ -105,7 +121,7 @@ def run_one(net: str, seed: int, data, store_root: Path, iterations: int = ITERA
                    probe=lambda m: dead_units(m, probe_x))
     from ..runs import git_commit
     precision = resolve_precision(profile.precision, device)
-    out = dict(study=STUDY, net=net, arch=arch, warmup=warm, seed=seed, iterations=iterations, lr=profile.lr,
+    out = dict(study=STUDY, net=net, arch=arch, warmup=warm, variant=variant, seed=seed, iterations=iterations, lr=profile.lr,
                history=result.history["train"], final_test_error=result.metrics["final_test_error"],
                provenance=dict(started=started, commit=git_commit(), torch=torch.__version__,
                                python=platform.python_version(), device=device_name(device),
@@ -142,8 +158,10 @@ def summary(records: list[dict]) -> pd.DataFrame:
 
 
 def label(net: str) -> str:
-    """A study net for the reader: 'resnet110+warmup' -> 'resnet110 with warm-up'."""
-    return net.replace("+warmup", " with warm-up")
+    """A study net for the reader: 'resnet110+warmup' -> 'resnet110 with warm-up', 'resnet56+preact' ->
+    'pre-activation resnet56'."""
+    arch, warm, variant = parse(net)
+    return ("pre-activation " if variant == "preact" else "") + arch + (" with warm-up" if warm else "")
 
 
 def by_net(records: list[dict]) -> pd.DataFrame:
@@ -166,7 +184,8 @@ def main(argv=None) -> int:
     from ..runs import default_root
 
     ap = argparse.ArgumentParser(prog="python -m resnet_lab.analysis.lr_study", description=__doc__.split("\n")[0])
-    ap.add_argument("--nets", nargs="+", default=list(NETS), choices=list(NETS))
+    ap.add_argument("--nets", nargs="+", default=list(NETS), choices=list(NETS + VARIANT_NETS),
+                    help=f"default: chapter 3's nets; {', '.join(VARIANT_NETS)} is chapter 7's")
     ap.add_argument("--seeds", nargs="+", type=int, default=list(SEEDS))
     ap.add_argument("--iterations", type=int, default=ITERATIONS)
     ap.add_argument("--runs", default=None, help="run store (default: $RESNET_LAB_RUNS or ./runs)")

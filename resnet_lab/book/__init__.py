@@ -722,12 +722,14 @@ def branch_report(branch: dict[str, pd.DataFrame]) -> str:
         f"{len(f)} blocks." for k, f in branch.items())
 
 
-def lr_study() -> list[dict]:
-    """The recorded (net, seed) results of the lr-0.1 study (``runs/studies/lr0.1``), in study order."""
+def lr_study(nets=None) -> list[dict]:
+    """The recorded (net, seed) results of the lr-0.1 study (``runs/studies/lr0.1``) for ``nets`` (default:
+    chapter 3's, ``lr_study.NETS``), in that order."""
     from ..analysis import lr_study as L
-    recs = L.load(RunStore().root)
-    order = {n: i for i, n in enumerate(L.NETS)}
-    return sorted(recs, key=lambda r: (order.get(r["net"], 99), r["seed"]))
+    nets = tuple(nets or L.NETS)
+    order = {n: i for i, n in enumerate(nets)}
+    recs = [r for r in L.load(RunStore().root) if r["net"] in order]
+    return sorted(recs, key=lambda r: (order[r["net"]], r["seed"]))
 
 
 def lr_study_report(records: list[dict]) -> str:
@@ -812,7 +814,8 @@ def recovery_report(records: list[dict]) -> str:
     for row in L.summary(records).itertuples():
         if not row.collapsed or row.net == "resnet110":  # the profile's ResNet-110 warms up; this study row did not
             continue
-        rec = RunStore().get(_config(row.net.split("+")[0], seed=int(row.seed), profile="cpu"))  # never trains
+        arch, _, variant = L.parse(row.net)
+        rec = RunStore().get(_config(arch, seed=int(row.seed), profile="cpu", variant=variant))  # never trains
         if rec is None or rec.failed:
             continue
         out = next((pt["iter"] for pt in rec.history["train"] if pt["error"] < L.COLLAPSE_ERROR), None)

@@ -170,6 +170,121 @@ def preact_report(records: RunSet) -> str:
     return "\n".join(lines) if lines else "- No depth has both its original and its pre-activation net recorded yet."
 
 
+def test_gap(a: RunRecord, b: RunRecord) -> list[tuple[int, float]]:
+    """(iteration, a's test error - b's) at every evaluation both runs made: on the profile's evaluation subset
+    during training, on the full test set at the end."""
+    ea = {e["iter"]: e["test_error"] for e in a.history["eval"]}
+    eb = {e["iter"]: e["test_error"] for e in b.history["eval"]}
+    return [(i, ea[i] - eb[i]) for i in sorted(ea.keys() & eb.keys())]
+
+
+def eval_spread(iteration: int) -> tuple[float, int] | None:
+    """(range, seeds): the seed spread of the test error at one evaluation during training (on the profile's
+    evaluation subset), the widest range over the seeds of the spread nets; None until two seeds have it."""
+    from . import _widest_range, seeds
+
+    def values_of(arch):
+        out = []
+        for r in seeds(arch).values():
+            e = {x["iter"]: x["test_error"] for x in r.history["eval"]} if not r.failed else {}
+            if iteration in e:
+                out.append(e[iteration])
+        return out
+    return _widest_range("test_error", values_of)
+
+
+def preact_gap_report(records: RunSet) -> str:
+    """When during training the pre-activation net's test error moved away from the original's, at each depth
+    with both recorded: the difference at the first evaluation, the widest one, at the first learning-rate drop
+    and at the end (Markdown)."""
+    lines = []
+    for a in experiments.PREACT_ARCHS:
+        orig, pre = records.get(a), records.get(f"preact-{a}")
+        if orig is None or pre is None:
+            continue
+        gap = test_gap(pre, orig)
+        if len(gap) < 2:
+            continue
+        p = pre.profile_settings
+        drop = p["milestones"][0]
+        (i0, g0), (i_end, g_end) = gap[0], gap[-1]
+        i_max, g_max = max(gap[:-1], key=lambda t: abs(t[1]))
+        at_drop = dict(gap).get(drop)
+        pts = lambda g: f"{100 * g:+.1f}"  # noqa: E731
+        first = {e["iter"]: e["test_error"] for e in orig.history["eval"]}[i0]
+        text = (f"- {a}, pre-activation minus original test error: {pts(g0)} points at the first evaluation "
+                f"(iteration {i0:,}: original {pct(first)}, pre-activation {pct(first + g0)}), widest "
+                f"{pts(g_max)} (iteration {i_max:,})")
+        if at_drop is not None:
+            text += f", {pts(at_drop)} at iteration {drop:,} (where the learning rate is first divided by 10)"
+        text += f", {pts(g_end)} at the end (iteration {i_end:,}, full test set)."
+        early = eval_spread(i0)
+        if early is not None:
+            text += (f" At iteration {i0:,} the seeds of one net already differ by up to {100 * early[0]:.1f} "
+                     f"points, so the early gap is " + judge(g0, early[0], seeds=early[1]).replace(
+                         "the seed spread", f"that spread") + ".")
+        if abs(g_max) > 2 * abs(g_end):
+            text += (" The gap was widest early and narrowed as training went on; what is left at the end is the "
+                     "difference judged above.")
+        else:
+            text += " The gap did not narrow as training went on."
+        n = p.get("eval_subset")
+        if n:
+            text += f" (Evaluations during training use {n:,} test images each.)"
+        lines.append(text)
+    return "\n".join(lines)
+
+
+START_NETS = ("resnet56", "resnet56+preact")  # the lr-0.1 study's nets that chapter 7 compares
+
+
+def start_runs() -> list[dict]:
+    """The lr-0.1 study's records (chapter 3: the first 300 iterations at a constant lr 0.1, five seeds) of
+    ResNet-56 and its pre-activation twin."""
+    from . import lr_study
+    return lr_study(START_NETS)
+
+
+def start_report(records: list[dict]) -> str:
+    """Does the pre-activation block change how ResNet-56 starts at lr 0.1? Collapses per net, the Fisher test on
+    them, and whether the two nets' error ranges over the seeds overlap (Markdown)."""
+    from math import comb
+
+    from ..analysis import lr_study as L
+    from . import fisher_exact_p
+    missing = [n for n in START_NETS if n not in {r["net"] for r in records}]
+    lines = []
+    if records:
+        s = L.summary(records)
+        for net in dict.fromkeys(s.net):
+            e = s[s.net == net]
+            lines.append(f"- {L.label(net)}: {int(e.collapsed.sum())} of {len(e)} seeds collapsed (training error "
+                         f"over the last 50 of {records[0]['iterations']} iterations above {L.COLLAPSE_ERROR:.0%}); "
+                         f"that error {pct(e.train_error_last_50.min())} to {pct(e.train_error_last_50.max())} over "
+                         f"the seeds.")
+        if not missing:
+            o, p = (s[s.net == n] for n in START_NETS)
+            a, n, b, m = int(o.collapsed.sum()), len(o), int(p.collapsed.sum()), len(p)
+            fisher = fisher_exact_p(a, n - a, b, m - b)
+            line = (f"- Collapses, original against pre-activation: {a} of {n} against {b} of {m} (Fisher's exact "
+                    f"two-sided p = {fisher:.2f}: " + ("a difference these seeds can show)." if fisher < 0.05 else
+                                                      f"{n + m} seeds cannot tell these rates apart)."))
+            lo, hi = o.train_error_last_50, p.train_error_last_50
+            if hi.max() < lo.min() or lo.max() < hi.min():
+                better = "pre-activation" if hi.max() < lo.min() else "original"
+                line += (f" But every {better} seed ended its {records[0]['iterations']} iterations below every "
+                         f"{'original' if better == 'pre-activation' else 'pre-activation'} seed: with no difference "
+                         f"between the nets, {n} and {m} seeds fall apart this cleanly, one way or the other, "
+                         f"with probability 2 in {comb(n + m, n)}.")
+            else:
+                line += " The two nets' ranges over the seeds overlap."
+            lines.append(line)
+    if missing:
+        lines.append(f"- Not recorded yet: {', '.join(L.label(n) for n in missing)} (`python -m "
+                     f"resnet_lab.analysis.lr_study --nets {' '.join(missing)}`).")
+    return "\n".join(lines)
+
+
 def _pairs(options: RunSet, preact: RunSet):
     """Every comparison the two reports make: (label, a, b, metric)."""
     for metric, what in (("final_train_error", "training"), ("final_test_error", "test")):
