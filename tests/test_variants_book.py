@@ -158,3 +158,15 @@ def test_start_report_counts_collapses_and_says_when_the_seeds_fall_apart(monkey
     text = variants.start_report(orig)
     assert "Not recorded yet: pre-activation resnet56" in text and "--nets resnet56+preact" in text
     assert "Fisher" not in text
+
+
+def test_conclusion_says_how_the_two_blocks_start(monkeypatch):
+    monkeypatch.setattr(variants, "seed_spread", lambda metric="final_test_error": 0.012)
+    orig = [study("resnet56", s, e) for s, e in enumerate((0.85, 0.60, 0.90))]
+    pre = [study("resnet56+preact", s, e) for s, e in enumerate((0.40, 0.42, 0.38))]
+    text = variants.conclusion(RunSet(), RunSet(), orig + pre)
+    assert ("- The start at lr 0.1 (chapter 3's study, 3 seeds of each ResNet-56): every pre-activation seed ended "
+            "its first 300 iterations with a lower training error than every original seed.") in text
+    pre[0] = study("resnet56+preact", 0, 0.65)
+    assert "overlap (no finding)" in variants.conclusion(RunSet(), RunSet(), orig + pre)
+    assert "start at lr 0.1" not in variants.conclusion(RunSet(), RunSet(), orig)  # one net only: nothing said

@@ -245,6 +245,17 @@ def start_runs() -> list[dict]:
     return lr_study(START_NETS)
 
 
+def start_separation(records: list[dict]) -> str | None:
+    """'pre-activation' or 'original' when every seed of that ResNet-56 ended the lr-0.1 study's iterations with a
+    lower training error than every seed of the other; None when the ranges overlap or a net is missing."""
+    from ..analysis import lr_study as L
+    s = L.summary(records) if records else None
+    if s is None or not set(START_NETS) <= set(s.net):
+        return None
+    lo, hi = (s[s.net == n].train_error_last_50 for n in START_NETS)
+    return "pre-activation" if hi.max() < lo.min() else "original" if lo.max() < hi.min() else None
+
+
 def start_report(records: list[dict]) -> str:
     """Does the pre-activation block change how ResNet-56 starts at lr 0.1? Collapses per net, the Fisher test on
     them, and whether the two nets' error ranges over the seeds overlap (Markdown)."""
@@ -269,9 +280,8 @@ def start_report(records: list[dict]) -> str:
             line = (f"- Collapses, original against pre-activation: {a} of {n} against {b} of {m} (Fisher's exact "
                     f"two-sided p = {fisher:.2f}: " + ("a difference these seeds can show)." if fisher < 0.05 else
                                                       f"{n + m} seeds cannot tell these rates apart)."))
-            lo, hi = o.train_error_last_50, p.train_error_last_50
-            if hi.max() < lo.min() or lo.max() < hi.min():
-                better = "pre-activation" if hi.max() < lo.min() else "original"
+            better = start_separation(records)
+            if better:
                 line += (f" But every {better} seed ended its {records[0]['iterations']} iterations below every "
                          f"{'original' if better == 'pre-activation' else 'pre-activation'} seed: with no difference "
                          f"between the nets, {n} and {m} seeds fall apart this cleanly, one way or the other, "
@@ -299,9 +309,10 @@ def _pairs(options: RunSet, preact: RunSet):
                 yield f"pre-activation {a} against the original ({what})", preact[f"preact-{a}"], preact[a], metric
 
 
-def conclusion(options: RunSet, preact: RunSet) -> str:
+def conclusion(options: RunSet, preact: RunSet, start: list[dict] | None = None) -> str:
     """The chapter's closing list, computed from the records: which comparisons exceed the seed spread, which do
-    not, and which runs are still missing (Markdown)."""
+    not, and which runs are still missing; with ``start`` (the lr-0.1 study's ResNet-56 records), how the two
+    blocks start (Markdown)."""
     found, inside = [], []
     for label, a, b, metric in _pairs(options, preact):
         d = _shown(a.metrics[metric]) - _shown(b.metrics[metric])
@@ -315,6 +326,15 @@ def conclusion(options: RunSet, preact: RunSet) -> str:
         lines.append("- Within the seed spread, or not judged yet (no finding): " + "; ".join(inside) + ".")
     if not found and not inside:
         lines.append("- No comparison of this chapter has both of its runs recorded at this profile yet.")
+    better = start_separation(start or [])
+    if better:
+        n = {r["seed"] for r in start}
+        lines.append(f"- The start at lr 0.1 (chapter 3's study, {len(n)} seeds of each ResNet-56): every {better} "
+                     f"seed ended its first {start[0]['iterations']} iterations with a lower training error than "
+                     f"every {'original' if better == 'pre-activation' else 'pre-activation'} seed.")
+    elif start and {r["net"] for r in start} >= set(START_NETS):
+        lines.append("- The start at lr 0.1 (chapter 3's study): the two ResNet-56s' training errors over the "
+                     "seeds overlap (no finding).")
     missing = list(options.missing) + list(preact.missing)
     if missing:
         from ..runs import describe
