@@ -121,7 +121,8 @@ def run_one(net: str, seed: int, data, store_root: Path, iterations: int = ITERA
                    probe=lambda m: dead_units(m, probe_x))
     from ..runs import git_commit
     precision = resolve_precision(profile.precision, device)
-    out = dict(study=STUDY, net=net, arch=arch, warmup=warm, variant=variant, seed=seed, iterations=iterations, lr=profile.lr,
+    out = dict(study=STUDY, net=net, arch=arch, warmup=warm, variant=variant, seed=seed, iterations=iterations,
+               lr=profile.lr,
                history=result.history["train"], final_test_error=result.metrics["final_test_error"],
                provenance=dict(started=started, commit=git_commit(), torch=torch.__version__,
                                python=platform.python_version(), device=device_name(device),
