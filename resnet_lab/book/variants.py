@@ -220,9 +220,8 @@ def preact_gap_report(records: RunSet) -> str:
         text += f", {pts(g_end)} at the end (iteration {i_end:,}, full test set)."
         early = eval_spread(i0)
         if early is not None:
-            text += (f" At iteration {i0:,} the seeds of one net already differ by up to {100 * early[0]:.1f} "
-                     f"points, so the early gap is " + judge(g0, early[0], seeds=early[1]).replace(
-                         "the seed spread", f"that spread") + ".")
+            text += (f" Judged by the seed spread at that same evaluation, the early gap is "
+                     + judge(g0, early[0], seeds=early[1]) + ".")
         if abs(g_max) > 2 * abs(g_end):
             text += (" The gap was widest early and narrowed as training went on; what is left at the end is the "
                      "difference judged above.")
