@@ -121,7 +121,9 @@ def test_lr_study_records_and_summarises(tiny_data, tmp_path):
     row = L.summary(L.load(tmp_path)).iloc[0]
     assert row.net == "resnet20" and row.collapsed == (row.train_error_last_50 > L.COLLAPSE_ERROR)
     assert L.plan(("a", "b"), (0, 1)) == [("a", 0), ("b", 0), ("a", 1), ("b", 1)]
-    pre = L.run_one("resnet20+preact", 0, tiny_data, tmp_path, iterations=50, progress=False)
+    pre = L.run_one("resnet20+preact", 0, tiny_data, tmp_path, iterations=60, progress=False)
     assert pre["variant"] == "preact" and pre["arch"] == "resnet20"
     assert L.record_path(tmp_path, "resnet20+preact", 0).name == "resnet20-preact-s0.json"
-    assert pre["history"] != rec["history"]  # another net, trained: not the original's record read back
+    # same seed, data and length: only the net differs, so the curves differ only if the pre-activation net trained
+    assert [p["iter"] for p in pre["history"]] == [p["iter"] for p in rec["history"]]
+    assert [p["loss"] for p in pre["history"]] != [p["loss"] for p in rec["history"]]

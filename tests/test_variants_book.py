@@ -96,41 +96,34 @@ def curve(*points, eval_subset=1000):
                            metrics=dict(final_test_error=points[-1][1]))
 
 
-@pytest.mark.parametrize("early, verdict", [
-    ((0.03, 3), "larger than the seed spread (3.00 points; 3 seeds): a finding"),
-    ((0.5, 3), "within the seed spread (50.00 points; 3 seeds): no finding")])
-def test_preact_gap_reads_the_curves_at_the_same_iterations(monkeypatch, early, verdict):
-    monkeypatch.setattr(variants, "eval_spread", lambda iteration: early if iteration == 400 else None)
+def test_preact_gap_reads_the_curves_at_the_same_iterations():
     orig = curve((400, 0.80), (800, 0.50), (3200, 0.25), (6400, 0.18))
+    orig.history["eval"][-1]["final"] = True
+    orig.config = RunConfig("resnet56")
     pre = curve((400, 0.40), (800, 0.45), (3200, 0.24), (4000, 0.2), (6400, 0.16))  # 4000: not in both, not read
     text = variants.preact_gap_report(RunSet({"resnet56": orig, "preact-resnet56": pre}))
     assert text.startswith("- resnet56, pre-activation minus original test error: -40.0 points at the first "
-                           "evaluation (iteration 400: original 80.0%, pre-activation 40.0%), widest -40.0 "
-                           "(iteration 400), -1.0 at iteration 3,200")
+                           "evaluation (iteration 400: original 80.0%, pre-activation 40.0%), -1.0 at iteration "
+                           "3,200 (the last evaluation before")  # the widest is the first: not said twice
     assert "-2.0 at the end (iteration 6,400, full test set)" in text
-    assert f"Judged by the seed spread at that same evaluation, the early gap is {verdict}." in text
     assert "widest early and narrowed" in text and "1,000 test images" in text
-    # a gap that stays as wide as it started is not said to narrow
-    steady = curve((400, 0.38), (800, 0.45), (3200, 0.23), (6400, 0.16))
+    assert "How one seed starts is not judged here" in text and "collapsed" not in text  # no study given
+    # the study's record of the original's seed is read when given
+    start = [study("resnet56", 0, 0.87), study("resnet56+preact", 0, 0.5)]
+    text = variants.preact_gap_report(RunSet({"resnet56": orig, "preact-resnet56": pre}), start)
+    assert "seed 0 of the original resnet56 is one of the seeds that collapsed in the lr-0.1 study" in text
+    start[0] = study("resnet56", 0, 0.6)
+    assert "seed 0 of the original resnet56 did not collapse" in variants.preact_gap_report(
+        RunSet({"resnet56": orig, "preact-resnet56": pre}), start)
+    # a gap that stays as wide as it started is not said to narrow; a widest gap after the first is named
+    steady = curve((400, 0.38), (800, 0.44), (3200, 0.23), (6400, 0.16))
     orig2 = curve((400, 0.40), (800, 0.47), (3200, 0.25), (6400, 0.18))
+    orig2.config = RunConfig("resnet56")
     text = variants.preact_gap_report(RunSet({"resnet56": orig2, "preact-resnet56": steady}))
     assert "did not narrow" in text and "narrowed" not in text.replace("did not narrow", "")
+    assert "widest -3.0 (iteration 800)" in text and "full test set" not in text  # last evaluation not marked final
     # a depth with one of the two nets only: nothing to say
     assert variants.preact_gap_report(RunSet({"resnet56": orig})) == ""
-
-
-def test_eval_spread_is_the_widest_range_at_that_evaluation(monkeypatch):
-    import resnet_lab.book as book
-    sets = {"resnet20": {"s0": curve((400, 0.50), (800, 0.40)), "s1": curve((400, 0.49), (800, 0.30)),
-                         "s2": curve((800, 0.35))},  # s2 has no evaluation at 400
-            "plain20": {"s0": curve((400, 0.62), (800, 0.48)), "s1": curve((400, 0.59), (800, 0.47))}}
-    monkeypatch.setattr(book, "seeds", lambda arch: sets[arch])
-    monkeypatch.setattr(book.experiments, "SPREAD_ARCHS", ("resnet20", "plain20"))
-    r400, n400 = variants.eval_spread(400)
-    assert r400 == pytest.approx(0.03) and n400 == 2  # plain-20's 0.62 - 0.59, wider than ResNet-20's 0.01
-    r800, n800 = variants.eval_spread(800)
-    assert r800 == pytest.approx(0.10) and n800 == 3  # ResNet-20's three seeds
-    assert variants.eval_spread(1200) is None
 
 
 def study(net, seed, error, iterations=300):
@@ -149,24 +142,29 @@ def test_start_report_counts_collapses_and_says_when_the_seeds_fall_apart(monkey
     assert "- pre-activation resnet56: 0 of 5 seeds collapsed" in text
     assert "2 of 5 against 0 of 5 (Fisher's exact two-sided p = 0.44: 10 seeds cannot tell these rates apart)" in text
     assert "every pre-activation seed ended its 300 iterations below every original seed" in text
-    assert "probability 2 in 252" in text
+    assert "probability 2 in 252 -- below 0.05: a finding." in text
     # overlapping ranges are said to overlap, and nothing is claimed
     pre[0] = study("resnet56+preact", 0, 0.58)
     text = variants.start_report(orig + pre)
-    assert "ranges over the seeds overlap" in text and "every" not in text
+    assert "ranges over the seeds overlap: no finding" in text and "every" not in text
     # a net not in the study yet is named with the command that runs it
     text = variants.start_report(orig)
     assert "Not recorded yet: pre-activation resnet56" in text and "--nets resnet56+preact" in text
     assert "Fisher" not in text
 
 
-def test_conclusion_says_how_the_two_blocks_start(monkeypatch):
+def test_conclusion_says_how_the_two_nets_start_and_judges_the_split(monkeypatch):
     monkeypatch.setattr(variants, "seed_spread", lambda metric="final_test_error": 0.012)
-    orig = [study("resnet56", s, e) for s, e in enumerate((0.85, 0.60, 0.90))]
-    pre = [study("resnet56+preact", s, e) for s, e in enumerate((0.40, 0.42, 0.38))]
+    orig = [study("resnet56", s, e) for s, e in enumerate((0.85, 0.60, 0.90, 0.70, 0.80))]
+    pre = [study("resnet56+preact", s, e) for s, e in enumerate((0.40, 0.42, 0.38, 0.45))]
     text = variants.conclusion(RunSet(), RunSet(), orig + pre)
-    assert ("- The start at lr 0.1 (chapter 3's study, 3 seeds of each ResNet-56): every pre-activation seed ended "
-            "its first 300 iterations with a lower training error than every original seed.") in text
+    assert ("- The start at lr 0.1 (chapter 3's study, 5 and 4 seeds of the two ResNet-56s): every pre-activation "
+            "seed ended its first 300 iterations with a lower training error than every original seed; so clean a "
+            "split, either way, has probability 2 in 126 under no difference: below 0.05, a finding.") in text
+    # three seeds each split cleanly by chance with probability 2 in 20 = 0.1: not a finding
+    text = variants.conclusion(RunSet(), RunSet(), orig[:3] + pre[:3])
+    assert "probability 2 in 20 under no difference: no finding." in text
     pre[0] = study("resnet56+preact", 0, 0.65)
-    assert "overlap (no finding)" in variants.conclusion(RunSet(), RunSet(), orig + pre)
+    assert "training errors over the seeds overlap: no finding." in variants.conclusion(RunSet(), RunSet(), orig + pre)
     assert "start at lr 0.1" not in variants.conclusion(RunSet(), RunSet(), orig)  # one net only: nothing said
+    assert variants.start_split_p(5, 5) == pytest.approx(2 / 252)

@@ -178,25 +178,12 @@ def test_gap(a: RunRecord, b: RunRecord) -> list[tuple[int, float]]:
     return [(i, ea[i] - eb[i]) for i in sorted(ea.keys() & eb.keys())]
 
 
-def eval_spread(iteration: int) -> tuple[float, int] | None:
-    """(range, seeds): the seed spread of the test error at one evaluation during training (on the profile's
-    evaluation subset), the widest range over the seeds of the spread nets; None until two seeds have it."""
-    from . import _widest_range, seeds
-
-    def values_of(arch):
-        out = []
-        for r in seeds(arch).values():
-            e = {x["iter"]: x["test_error"] for x in r.history["eval"]} if not r.failed else {}
-            if iteration in e:
-                out.append(e[iteration])
-        return out
-    return _widest_range("test_error", values_of)
-
-
-def preact_gap_report(records: RunSet) -> str:
+def preact_gap_report(records: RunSet, start: list[dict] | None = None) -> str:
     """When during training the pre-activation net's test error moved away from the original's, at each depth
-    with both recorded: the difference at the first evaluation, the widest one, at the first learning-rate drop
-    and at the end (Markdown)."""
+    with both recorded: the difference at the first evaluation, the widest one (when another), at the last
+    evaluation before the first learning-rate drop and at the end (Markdown). One seed's start is not judged here;
+    with ``start`` (the lr-0.1 study's records) it says whether the original's seed collapsed in that study."""
+    from ..analysis import lr_study as L
     lines = []
     for a in experiments.PREACT_ARCHS:
         orig, pre = records.get(a), records.get(f"preact-{a}")
@@ -211,17 +198,17 @@ def preact_gap_report(records: RunSet) -> str:
         i_max, g_max = max(gap[:-1], key=lambda t: abs(t[1]))
         at_drop = dict(gap).get(drop)
         pts = lambda g: f"{100 * g:+.1f}"  # noqa: E731
-        first = {e["iter"]: e["test_error"] for e in orig.history["eval"]}[i0]
+        evals = {e["iter"]: e for e in orig.history["eval"]}
+        first = evals[i0]["test_error"]
         text = (f"- {a}, pre-activation minus original test error: {pts(g0)} points at the first evaluation "
-                f"(iteration {i0:,}: original {pct(first)}, pre-activation {pct(first + g0)}), widest "
-                f"{pts(g_max)} (iteration {i_max:,})")
+                f"(iteration {i0:,}: original {pct(first)}, pre-activation {pct(first + g0)})")
+        if i_max != i0:
+            text += f", widest {pts(g_max)} (iteration {i_max:,})"
         if at_drop is not None:
-            text += f", {pts(at_drop)} at iteration {drop:,} (where the learning rate is first divided by 10)"
-        text += f", {pts(g_end)} at the end (iteration {i_end:,}, full test set)."
-        early = eval_spread(i0)
-        if early is not None:
-            text += (f" Judged by the seed spread at that same evaluation, the early gap is "
-                     + judge(g0, early[0], seeds=early[1]) + ".")
+            text += (f", {pts(at_drop)} at iteration {drop:,} (the last evaluation before the learning rate is "
+                     f"first divided by 10)")
+        text += f", {pts(g_end)} at the end (iteration {i_end:,}"
+        text += ", full test set)." if evals[i_end].get("final") else ")."
         if abs(g_max) > 2 * abs(g_end):
             text += (" The gap was widest early and narrowed as training went on; what is left at the end is the "
                      "difference judged above.")
@@ -230,6 +217,15 @@ def preact_gap_report(records: RunSet) -> str:
         n = p.get("eval_subset")
         if n:
             text += f" (Evaluations during training use {n:,} test images each.)"
+        seed = orig.config.seed
+        row = next((r for r in (L.summary(start).itertuples() if start else ())
+                    if r.net == a and r.seed == seed), None)
+        text += " How one seed starts is not judged here (the seed spread above is one of final errors)"
+        if row is not None:
+            text += (f", and seed {seed} of the original {a} "
+                     + ("is one of the seeds that collapsed" if row.collapsed else "did not collapse")
+                     + " in the lr-0.1 study below")
+        text += "; the study's seeds are what judge the start."
         lines.append(text)
     return "\n".join(lines)
 
@@ -244,22 +240,31 @@ def start_runs() -> list[dict]:
     return lr_study(START_NETS)
 
 
-def start_separation(records: list[dict]) -> str | None:
-    """'pre-activation' or 'original' when every seed of that ResNet-56 ended the lr-0.1 study's iterations with a
-    lower training error than every seed of the other; None when the ranges overlap or a net is missing."""
+def start_split_p(n: int, m: int) -> float:
+    """The probability that n and m seeds of two nets that do not differ split cleanly (every seed of one below
+    every seed of the other), either way: 2 / C(n + m, n)."""
+    from math import comb
+    return 2 / comb(n + m, n)
+
+
+def start_split(records: list[dict]) -> tuple[str | None, int, int, str] | None:
+    """(which ResNet-56 ended the lr-0.1 study's iterations lower on every seed, 'pre-activation' / 'original' /
+    None when the ranges overlap; seeds of the original; seeds of the pre-activation net; '2 in C(n+m, n)');
+    None while either net is missing."""
+    from math import comb
+
     from ..analysis import lr_study as L
     s = L.summary(records) if records else None
     if s is None or not set(START_NETS) <= set(s.net):
         return None
     lo, hi = (s[s.net == n].train_error_last_50 for n in START_NETS)
-    return "pre-activation" if hi.max() < lo.min() else "original" if lo.max() < hi.min() else None
+    better = "pre-activation" if hi.max() < lo.min() else "original" if lo.max() < hi.min() else None
+    return better, len(lo), len(hi), f"2 in {comb(len(lo) + len(hi), len(lo))}"
 
 
 def start_report(records: list[dict]) -> str:
-    """Does the pre-activation block change how ResNet-56 starts at lr 0.1? Collapses per net, the Fisher test on
-    them, and whether the two nets' error ranges over the seeds overlap (Markdown)."""
-    from math import comb
-
+    """Does the pre-activation net start differently from the original ResNet-56 at lr 0.1? Collapses per net,
+    the Fisher test on them, and whether the two nets' error ranges over the seeds overlap (Markdown)."""
     from ..analysis import lr_study as L
     from . import fisher_exact_p
     missing = [n for n in START_NETS if n not in {r["net"] for r in records}]
@@ -279,14 +284,16 @@ def start_report(records: list[dict]) -> str:
             line = (f"- Collapses, original against pre-activation: {a} of {n} against {b} of {m} (Fisher's exact "
                     f"two-sided p = {fisher:.2f}: " + ("a difference these seeds can show)." if fisher < 0.05 else
                                                       f"{n + m} seeds cannot tell these rates apart)."))
-            better = start_separation(records)
+            better, _, _, prob = start_split(records)
             if better:
                 line += (f" But every {better} seed ended its {records[0]['iterations']} iterations below every "
                          f"{'original' if better == 'pre-activation' else 'pre-activation'} seed: with no difference "
                          f"between the nets, {n} and {m} seeds fall apart this cleanly, one way or the other, "
-                         f"with probability 2 in {comb(n + m, n)}.")
+                         f"with probability {prob}"
+                         + (" -- below 0.05: a finding." if start_split_p(n, m) < 0.05 else
+                            f" -- not below 0.05: {n + m} seeds cannot show it."))
             else:
-                line += " The two nets' ranges over the seeds overlap."
+                line += " The two nets' ranges over the seeds overlap: no finding."
             lines.append(line)
     if missing:
         lines.append(f"- Not recorded yet: {', '.join(L.label(n) for n in missing)} (`python -m "
@@ -325,15 +332,16 @@ def conclusion(options: RunSet, preact: RunSet, start: list[dict] | None = None)
         lines.append("- Within the seed spread, or not judged yet (no finding): " + "; ".join(inside) + ".")
     if not found and not inside:
         lines.append("- No comparison of this chapter has both of its runs recorded at this profile yet.")
-    better = start_separation(start or [])
-    if better:
-        n = {r["seed"] for r in start}
-        lines.append(f"- The start at lr 0.1 (chapter 3's study, {len(n)} seeds of each ResNet-56): every {better} "
-                     f"seed ended its first {start[0]['iterations']} iterations with a lower training error than "
-                     f"every {'original' if better == 'pre-activation' else 'pre-activation'} seed.")
-    elif start and {r["net"] for r in start} >= set(START_NETS):
-        lines.append("- The start at lr 0.1 (chapter 3's study): the two ResNet-56s' training errors over the "
-                     "seeds overlap (no finding).")
+    split = start_split(start or [])
+    if split is not None:
+        better, n, m, prob = split
+        lines.append(f"- The start at lr 0.1 (chapter 3's study, {n} and {m} seeds of the two ResNet-56s): "
+                     + (f"every {better} seed ended its first {start[0]['iterations']} iterations with a lower "
+                        f"training error than every {'original' if better == 'pre-activation' else 'pre-activation'}"
+                        f" seed; so clean a split, either way, has probability {prob} under no difference"
+                        if better else "the two nets' training errors over the seeds overlap")
+                     + (": below 0.05, a finding." if better and start_split_p(n, m) < 0.05 else
+                        ": no finding."))
     missing = list(options.missing) + list(preact.missing)
     if missing:
         from ..runs import describe
