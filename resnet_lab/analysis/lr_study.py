@@ -27,6 +27,7 @@ from torch import nn
 
 from ..atomic import atomic_write_json
 from ..data import normalize
+from ..models import PreActBlock
 from ..profiles import get_profile
 from ..train import RunConfig, device_name, numerics, pick_device, resolve_precision, train
 
@@ -54,7 +55,6 @@ def dead_units(model: nn.Module, x: torch.Tensor) -> dict:
     at its output; in a pre-activation block the two in front of its convs (after BN1 and after BN2), its output
     having no ReLU. The model's buffers (BN running statistics) are restored, so training is not disturbed.
     """
-    from ..models.blocks import PreActBlock
     saved = {k: v.clone() for k, v in model.named_buffers()}
     was = model.training
     model.train()

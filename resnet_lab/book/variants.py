@@ -170,7 +170,7 @@ def preact_report(records: RunSet) -> str:
     return "\n".join(lines) if lines else "- No depth has both its original and its pre-activation net recorded yet."
 
 
-def test_gap(a: RunRecord, b: RunRecord) -> list[tuple[int, float]]:
+def error_gap(a: RunRecord, b: RunRecord) -> list[tuple[int, float]]:
     """(iteration, a's test error - b's) at every evaluation both runs made: on the profile's evaluation subset
     during training, on the full test set at the end."""
     ea = {e["iter"]: e["test_error"] for e in a.history["eval"]}
@@ -189,7 +189,7 @@ def preact_gap_report(records: RunSet, start: list[dict] | None = None) -> str:
         orig, pre = records.get(a), records.get(f"preact-{a}")
         if orig is None or pre is None:
             continue
-        gap = test_gap(pre, orig)
+        gap = error_gap(pre, orig)
         if len(gap) < 2:
             continue
         p = pre.profile_settings
