@@ -678,7 +678,7 @@ class RunStore:
             raise
         earlier = result.extra.get("earlier_seconds", 0.0)  # earlier processes of a resumed run
         provenance.update(device=result.device, wall_seconds=round(time.perf_counter() - t0 + earlier, 2),
-                          processes=1 + bool(result.extra.get("resumed_at")), **result.extra)
+                          processes=len(result.extra.get("segments", [None])), **result.extra)
         if result.metrics["status"] != "completed":
             raise RunNotRecorded(f"run {rid} stopped at iteration {result.metrics['iterations']}; "
                                  f"its checkpoint is kept at {ckpt} and a later call resumes it")

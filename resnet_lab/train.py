@@ -308,6 +308,7 @@ def train(config: RunConfig, data: Cifar10, device: str | torch.device | None = 
     gen = torch.Generator().manual_seed(config.seed)
     perm, pos, start, elapsed = torch.randperm(len(train_y), generator=gen), 0, 0, 0.0
     window = None
+    segments: list[dict] = []  # the earlier processes of a resumed run: device, torch, first and last iteration
     history = {"train": [], "eval": []}
     windows: list[tuple[int, float, int]] = []  # (iteration, wrong, seen) per logging window, for the warm-up
     set_cuda_numerics(device, precision)
@@ -336,6 +337,9 @@ def train(config: RunConfig, data: Cifar10, device: str | torch.device | None = 
             history, warmup, elapsed = state["history"], state["warmup"], state["elapsed"]
             windows[:] = [tuple(w) for w in state.get("windows", [])]
             window = state.get("window")  # a stop between logging points: that window's sums so far
+            # a checkpoint written before segments were kept says nothing of where its iterations ran
+            segments = list(state.get("segments") or [dict(device="not recorded", torch="not recorded", start=0,
+                                                              end=start)])
         except (KeyError, RuntimeError, TypeError, ValueError) as e:
             why = " ".join(str(e).split())[:200]
             raise CorruptCheckpoint(f"checkpoint {ckpt} does not fit this run ({type(e).__name__}: {why}); "
@@ -345,13 +349,18 @@ def train(config: RunConfig, data: Cifar10, device: str | torch.device | None = 
                                     f"{p.iterations}; delete it to start this run over", ckpt)
     earlier = dict(resumed_at=start, earlier_seconds=round(elapsed, 2)) if start else {}
 
+    def segments_to(iteration: int) -> list[dict]:
+        """Every process's share of the run up to ``iteration``, this one's last: a run resumed on another
+        device (a GPU's checkpoint finished on a CPU) says so in its record."""
+        return segments + [dict(device=device_name(device), torch=str(torch.__version__), start=start, end=iteration)]
+
     def save_checkpoint(iteration: int):
         if ckpt is not None:
             atomic_torch_save(dict(tag=tag, model=model.state_dict(), optimizer=opt.state_dict(), generator=gen.get_state(),
                                    perm=perm, pos=pos, iteration=iteration, history=history, warmup=warmup,
                                    windows=windows, window=dict(loss=loss_sum.detach().cpu(),
                                                                 wrong=wrong_sum.detach().cpu(), seen=seen),
-                                   elapsed=elapsed + time.perf_counter() - t0), ckpt)
+                                   elapsed=elapsed + time.perf_counter() - t0, segments=segments_to(iteration)), ckpt)
 
     def run_eval(iteration: int):
         val_err, val_loss = evaluate(model, val_x, val_y, mean, precision=precision)
@@ -436,7 +445,8 @@ def train(config: RunConfig, data: Cifar10, device: str | torch.device | None = 
         metrics = dict(status=status, iterations=it, train_seconds=round(elapsed, 2))
         return TrainResult(model=model.cpu().to(memory_format=torch.contiguous_format), history=history,
                            metrics=metrics, device=device_name(device),
-                           extra=dict(numerics=numerics(device, precision, config.compiled), **earlier))
+                           extra=dict(numerics=numerics(device, precision, config.compiled), **earlier,
+                                      **(dict(segments=segments_to(it)) if start else {})))
 
     # ---- final evaluation: the full val and test sets (a subset in the smoke profile) ------------------------------------------------
     fv, ft = _subset(len(data.val_y), p.final_eval_subset, 2), _subset(len(data.test_y), p.final_eval_subset, 3)
@@ -456,4 +466,6 @@ def train(config: RunConfig, data: Cifar10, device: str | torch.device | None = 
         metrics["images_per_second"] = round((it - first_step[0] - 1) * p.batch_size
                                              / max(t_end - first_step[1], 1e-9), 1)
     return TrainResult(model=model.cpu().to(memory_format=torch.contiguous_format), history=history,
-                       metrics=metrics, device=device_name(device), extra=dict(numerics=numerics(device, precision, config.compiled), **earlier))
+                       metrics=metrics, device=device_name(device),
+                       extra=dict(numerics=numerics(device, precision, config.compiled), **earlier,
+                                  **(dict(segments=segments_to(it)) if start else {})))

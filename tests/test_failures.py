@@ -454,6 +454,37 @@ def test_wall_time_counts_every_process_of_a_resumed_run(tmp_path, tiny_data, mo
     assert prov["wall_seconds"] >= prov["earlier_seconds"]
 
 
+def test_a_resumed_run_records_where_each_process_trained(tmp_path, tiny_data):
+    store = R.RunStore(tmp_path)
+    for stop in (1, 3):  # the smoke profile trains 4 iterations
+        with pytest.raises(R.RunNotRecorded, match="stopped"):
+            store.get_or_train(CFG, data=tiny_data, progress=False, should_stop=lambda it, s=stop: it >= s)
+    ckpt = next((tmp_path / ".partial").glob("*/checkpoint.pt"))
+    state = torch.load(ckpt, weights_only=True)
+    assert [(g["start"], g["end"]) for g in state["segments"]] == [(0, 1), (1, 3)]
+    state["segments"][0]["device"] = "NVIDIA H200"  # as if the first process had trained on a GPU
+    torch.save(state, ckpt)
+    prov = store.get_or_train(CFG, data=tiny_data, progress=False).provenance
+    end = PROFILES["smoke"].iterations
+    assert [(g["device"], g["start"], g["end"]) for g in prov["segments"]] == [
+        ("NVIDIA H200", 0, 1), (prov["device"], 1, 3), (prov["device"], 3, end)]
+    assert prov["processes"] == 3 and prov["resumed_at"] == 3
+    assert all(g["torch"] == torch.__version__ for g in prov["segments"])
+
+
+def test_a_checkpoint_from_before_segments_says_its_device_is_not_recorded(tmp_path, tiny_data):
+    store = R.RunStore(tmp_path)
+    with pytest.raises(R.RunNotRecorded, match="stopped"):
+        store.get_or_train(CFG, data=tiny_data, progress=False, should_stop=lambda it: it >= 3)
+    ckpt = next((tmp_path / ".partial").glob("*/checkpoint.pt"))
+    state = torch.load(ckpt, weights_only=True)
+    del state["segments"]
+    torch.save(state, ckpt)
+    prov = store.get_or_train(CFG, data=tiny_data, progress=False).provenance
+    assert [(g["device"], g["start"], g["end"]) for g in prov["segments"]][0] == ("not recorded", 0, 3)
+    assert prov["processes"] == 2
+
+
 # ---- 8. a missing run names itself and the command ------------------------------------------------------------------
 
 def test_missing_run_with_training_disabled_names_run_and_command(tmp_path, capsys, monkeypatch, with_tiny_data):
