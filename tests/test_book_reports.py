@@ -96,6 +96,21 @@ def _res(train, test):
     return SimpleNamespace(failed=False, metrics=dict(final_train_error=train, final_test_error=test))
 
 
+def test_cost_line_keeps_a_gpus_seconds_apart_from_the_cpus():
+    from resnet_lab.book import trained
+    lesions = {"resnet20": dict(cpu_seconds=617.1), "resnet56": dict(cpu_seconds=3023.7, device="cpu"),
+               "resnet110": dict(cpu_seconds=31.0, device="cuda")}
+    lands = {"resnet20": dict(cpu_seconds=691.0), "resnet56": dict(cpu_seconds=1223.8, device="cpu"),
+             "resnet110": dict(cpu_seconds=20.4, device="cuda")}
+    line = trained.cost_line(lesions, lands)
+    cpu, gpu = line.split("; and ")
+    assert cpu.startswith("CPU time recorded") and "on the CPU" in cpu  # no device recorded: before any GPU ran
+    assert "resnet20: lesions 10.3 min, landscape 11.5 min" in cpu and "resnet56: lesions 50.4 min" in cpu
+    assert gpu.startswith("on cuda (a GPU") and "resnet110: lesions 31 s, landscape 20 s" in gpu
+    assert "resnet110" not in cpu
+    assert trained.cost_line({"plain20": dict(cpu_seconds=None)}, {}) == ""
+
+
 @pytest.mark.parametrize("deep_train, verdict", [(0.16, "our runs show the opposite"), (0.12, "our runs agree"),
                                                  (0.142, "no difference either way")])
 def test_deeper_resnets_training_verdict_follows_the_records_and_the_spread(monkeypatch, deep_train, verdict):

@@ -308,16 +308,29 @@ def plateau_caveat(name: str, r: dict, other: str, p: dict) -> str:
 
 
 def cost_line(lesions: dict[str, dict], lands: dict[str, dict]) -> str:
-    """What the cached analyses cost (CPU seconds of the process that computed them, as recorded)."""
-    parts = []
+    """What the cached analyses cost (CPU seconds of the process that computed them, as recorded), grouped by the
+    device they were computed on: a GPU's minutes are not a CPU's."""
+    def took(seconds) -> str:
+        return "not recorded" if seconds is None else (f"{seconds / 60:.1f} min" if seconds >= 60 else
+                                                       f"{seconds:.0f} s")
+
+    def where(cache: dict) -> str:
+        # caches written before the device was kept predate the project's first GPU run: they ran on the CPU
+        return cache.get("device") or "cpu"
+
+    groups: dict[str, list[str]] = {}
     for name in lesions:
-        a = lesions[name].get("cpu_seconds")
-        b = lands.get(name, {}).get("cpu_seconds")
-        if a is not None or b is not None:
-            parts.append(f"{name}: lesions {a / 60:.1f} min, landscape {b / 60:.1f} min" if a and b else
-                         f"{name}: lesions {a} s, landscape {b} s")
-    return ("CPU time recorded when the caches were computed (one thread, on a machine that was also training "
-            "other runs, which slows each thread): " + "; ".join(parts) + ".") if parts else ""
+        les, land = lesions[name], lands.get(name, {})
+        if les.get("cpu_seconds") is None and land.get("cpu_seconds") is None:
+            continue
+        devices = sorted({where(les)} | ({where(land)} if land else set()))
+        groups.setdefault("+".join(devices), []).append(
+            f"{name}: lesions {took(les.get('cpu_seconds'))}, landscape {took(land.get('cpu_seconds'))}")
+    said = {"cpu": "on the CPU (one thread, on a machine that was also training other runs, which slows each "
+                   "thread)"}
+    parts = [f"{said.get(dev, f'on {dev} (a GPU: the time is its host process on the CPU, waiting for the GPU)')}: "
+             + "; ".join(lines) for dev, lines in sorted(groups.items())]
+    return ("CPU time recorded when the caches were computed, " + "; and ".join(parts) + ".") if parts else ""
 
 
 def explorer(records: dict[str, RunRecord], title: str = ""):
