@@ -46,7 +46,7 @@ class RunConfig:
 
     arch: str  # a name from resnet_lab.models.NAMES (CIFAR family)
     shortcut: str | None = None  # 'A' (default for residual nets), 'B', 'C'; None for plain nets
-    variant: str = "basic"  # 'basic', 'one_layer', 'preact'
+    variant: str = "basic"  # 'basic', 'one_layer', 'preact', 'final_bn' (models.cifar says what each is)
     profile: str = "cpu"
     seed: int = 0
     data_source: str = "jpeg"  # 'official' or 'jpeg'

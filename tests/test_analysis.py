@@ -103,6 +103,10 @@ def test_study_nets_name_their_arch_warm_up_and_block():
     assert L.parse("resnet110+warmup") == ("resnet110", True, "basic")
     assert L.parse("resnet56+preact") == ("resnet56", False, "preact")
     assert L.parse("plain56") == ("plain56", False, "basic")
+    assert L.parse("resnet56+final_bn") == ("resnet56", False, "final_bn")
+    assert L.label("resnet56+final_bn") == "resnet56 with a final BN-ReLU"
+    with pytest.raises(ValueError, match="one block variant at most"):
+        L.parse("resnet56+preact+final_bn")
     assert L.label("resnet56+preact") == "pre-activation resnet56" and L.label("resnet110+warmup") == \
         "resnet110 with warm-up"
     with pytest.raises(ValueError, match="'resnet56\\+fast'.*fast"):

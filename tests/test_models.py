@@ -161,3 +161,26 @@ def test_readable_trace_of_a_downsampling_block():
     assert r.loc["conv1", ["kernel", "stride", "padding", "input", "output"]].tolist() == \
         ["3x3", "2", "1", "16 × 32 × 32", "32 × 16 × 16"]
     assert r.loc["bn1", "kernel"] == "–" and r.loc["shortcut", "stride"] == "2"
+
+
+def test_the_final_bn_control_is_the_original_net_plus_the_pre_activation_nets_head():
+    """Chapter 7's control: the paper's blocks, and only the pre-activation net's final BN-ReLU before pooling."""
+    orig, ctrl = build("resnet56"), build("resnet56", variant="final_bn")
+    assert count_params(ctrl) == count_params(orig) + 2 * 64  # one BN of 64 channels: its weight and bias
+    assert all(type(b) is BasicBlock for s in (ctrl.stage1, ctrl.stage2, ctrl.stage3) for b in s)
+    ctrl_names = {n for n, _ in ctrl.named_parameters()}
+    assert ctrl_names - {n for n, _ in orig.named_parameters()} == {"final_bn.weight", "final_bn.bias"}
+    # the same weights in both: the control's output is the original's pooled through BN-ReLU
+    ctrl.load_state_dict({**orig.state_dict(), **{k: v for k, v in ctrl.state_dict().items()
+                                                   if k.startswith("final_bn")}})
+    x = torch.randn(4, 3, 32, 32)
+    orig.eval(), ctrl.eval()
+    with torch.no_grad():
+        feats = {}
+        orig.stage3.register_forward_hook(lambda m, a, out: feats.setdefault("orig", out))
+        ctrl.stage3.register_forward_hook(lambda m, a, out: feats.setdefault("ctrl", out))
+        orig(x)
+        y = ctrl(x)
+    assert torch.equal(feats["orig"], feats["ctrl"])
+    expected = ctrl.fc(torch.relu(ctrl.final_bn(feats["ctrl"])).mean(dim=(2, 3)))
+    torch.testing.assert_close(y, expected)

@@ -33,7 +33,9 @@ from ..train import RunConfig, device_name, numerics, pick_device, resolve_preci
 
 STUDY = "lr0.1"
 NETS = ("resnet20", "resnet56", "plain56", "resnet110", "resnet110+warmup")  # chapter 3
-VARIANT_NETS = ("resnet56+preact",)  # chapter 7: the pre-activation twin of ResNet-56 (He et al. 2016)
+VARIANT_NETS = ("resnet56+preact", "resnet56+final_bn")  # chapter 7: the pre-activation twin of ResNet-56 (He
+# et al. 2016), and the original ResNet-56 with only the pre-activation net's final BN-ReLU (the control)
+TAGS = ("warmup", "preact", "final_bn")
 SEEDS = (0, 1, 2, 3, 4)
 ITERATIONS = 300
 COLLAPSE_ERROR = 0.80  # training error over the last 50 iterations above this: collapsed
@@ -86,12 +88,16 @@ def dead_units(model: nn.Module, x: torch.Tensor) -> dict:
 
 def parse(net: str) -> tuple[str, bool, str]:
     """A study net's (arch, warm-up, block variant): 'resnet110+warmup' -> ('resnet110', True, 'basic'),
-    'resnet56+preact' -> ('resnet56', False, 'preact')."""
+    'resnet56+preact' -> ('resnet56', False, 'preact'), 'resnet56+final_bn' -> ('resnet56', False, 'final_bn')."""
     arch, *tags = net.split("+")
-    unknown = set(tags) - {"warmup", "preact"}
+    unknown = set(tags) - set(TAGS)
     if unknown:
-        raise ValueError(f"unknown study net {net!r}: tag(s) {', '.join(sorted(unknown))} (allowed: warmup, preact)")
-    return arch, "warmup" in tags, "preact" if "preact" in tags else "basic"
+        raise ValueError(f"unknown study net {net!r}: tag(s) {', '.join(sorted(unknown))} (allowed: "
+                         f"{', '.join(TAGS)})")
+    variants = [t for t in tags if t != "warmup"]
+    if len(variants) > 1:
+        raise ValueError(f"unknown study net {net!r}: one block variant at most (got {', '.join(variants)})")
+    return arch, "warmup" in tags, variants[0] if variants else "basic"
 
 
 def study_root(store_root: Path) -> Path:
@@ -160,9 +166,10 @@ def summary(records: list[dict]) -> pd.DataFrame:
 
 def label(net: str) -> str:
     """A study net for the reader: 'resnet110+warmup' -> 'resnet110 with warm-up', 'resnet56+preact' ->
-    'pre-activation resnet56'."""
+    'pre-activation resnet56', 'resnet56+final_bn' -> 'resnet56 with a final BN-ReLU'."""
     arch, warm, variant = parse(net)
-    return ("pre-activation " if variant == "preact" else "") + arch + (" with warm-up" if warm else "")
+    return (("pre-activation " if variant == "preact" else "") + arch + (" with warm-up" if warm else "")
+            + (" with a final BN-ReLU" if variant == "final_bn" else ""))
 
 
 def by_net(records: list[dict]) -> pd.DataFrame:

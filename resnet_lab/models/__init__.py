@@ -19,7 +19,7 @@ CIFAR_DEPTHS = (20, 32, 44, 56, 110, 1202)
 IMAGENET_DEPTHS = tuple(TABLE1)
 NAMES = tuple(f"{k}{d}" for d in CIFAR_DEPTHS for k in ("resnet", "plain")) + \
     tuple(f"{k}{d}" for d in IMAGENET_DEPTHS for k in ("resnet", "plain"))
-VARIANTS = ("basic", "one_layer", "preact", "standard")
+VARIANTS = ("basic", "one_layer", "preact", "final_bn", "standard")
 
 
 def paper_name(name: str) -> str:
@@ -42,7 +42,8 @@ def parse_name(name: str) -> tuple[str, int, bool]:
 
 def build(name: str, shortcut: str | None = None, variant: str | None = None, num_classes: int | None = None,
           **kwargs) -> nn.Module:
-    """Build a named net. ``variant``: CIFAR 'basic' (default), 'one_layer', 'preact'; ImageNet 'standard'."""
+    """Build a named net. ``variant``: CIFAR 'basic' (default), 'one_layer', 'preact', 'final_bn'; ImageNet
+    'standard'."""
     family, depth, residual = parse_name(name)
     if shortcut is not None and shortcut not in SHORTCUTS:
         raise ValueError(f"unknown shortcut option {shortcut!r}; allowed: 'A', 'B', 'C'")

@@ -15,7 +15,7 @@ import torch.nn.functional as F
 
 from .blocks import BLOCKS, Response, conv3x3, he_init, SHORTCUTS
 
-CIFAR_VARIANTS = ("basic", "one_layer", "preact")
+CIFAR_VARIANTS = ("basic", "one_layer", "preact", "final_bn")
 WIDTHS = (16, 32, 64)
 
 
@@ -30,7 +30,9 @@ class CifarNet(nn.Module):
     """A plain or residual 6n+2 net (Sec. 4.2).
 
     ``variant``: 'basic' (the paper's two-layer blocks), 'one_layer' (2n one-layer
-    shortcut blocks per stage: same depth, y = W1 x + x), 'preact' (He et al. 2016).
+    shortcut blocks per stage: same depth, y = W1 x + x), 'preact' (He et al. 2016), 'final_bn' (the paper's
+    blocks with the pre-activation net's final BN-ReLU before pooling: a control that separates the
+    pre-activation net's blocks from its normalised classifier input, chapter 7; not a net of either paper).
     """
 
     def __init__(self, depth: int, residual: bool = True, shortcut: str = "A", variant: str = "basic",
@@ -41,7 +43,7 @@ class CifarNet(nn.Module):
             raise ValueError(f"unknown CIFAR variant {variant!r}; allowed: {', '.join(CIFAR_VARIANTS)}")
         if shortcut not in SHORTCUTS:
             raise ValueError(f"unknown shortcut option {shortcut!r}; allowed: 'A', 'B', 'C'")
-        block = BLOCKS[variant]
+        block = BLOCKS["basic" if variant == "final_bn" else variant]
         blocks_per_stage = 2 * n if variant == "one_layer" else n
         self.depth, self.residual, self.shortcut, self.variant = depth, residual, shortcut, variant
         self.conv1, self.bn1, self.response0 = conv3x3(3, WIDTHS[0]), nn.BatchNorm2d(WIDTHS[0]), Response(3)
@@ -55,8 +57,8 @@ class CifarNet(nn.Module):
                 cin = width
             stages.append(nn.Sequential(*layers))
         self.stage1, self.stage2, self.stage3 = stages
-        # pre-activation nets end with BN-ReLU before pooling (He et al. 2016)
-        self.final_bn = nn.BatchNorm2d(cin) if variant == "preact" else None
+        # pre-activation nets end with BN-ReLU before pooling (He et al. 2016); 'final_bn' borrows only that
+        self.final_bn = nn.BatchNorm2d(cin) if variant in ("preact", "final_bn") else None
         self.fc = nn.Linear(cin, num_classes)
         he_init(self)
 
