@@ -168,3 +168,55 @@ def test_conclusion_says_how_the_two_nets_start_and_judges_the_split(monkeypatch
     assert "training errors over the seeds overlap: no finding." in variants.conclusion(RunSet(), RunSet(), orig + pre)
     assert "start at lr 0.1" not in variants.conclusion(RunSet(), RunSet(), orig)  # one net only: nothing said
     assert variants.start_split_p(5, 5) == pytest.approx(2 / 252)
+
+
+CONTROL_CASES = [  # control's errors over five seeds -> what the verdict must say
+    ((0.41, 0.44, 0.39, 0.43, 0.40), "alone moves the original net's start to the pre-activation net's side"),
+    ((0.50, 0.52, 0.48, 0.53, 0.51), "moves the start part of the way"),
+    ((0.86, 0.62, 0.88, 0.58, 0.70), "alone does not give the pre-activation net's start"),
+    ((0.95, 0.96, 0.97, 0.94, 0.93), "makes the original net start worse"),
+    ((0.30, 0.50, 0.56, 0.31, 0.32), "cannot place the control"),
+]
+
+
+@pytest.mark.parametrize("errors,says", CONTROL_CASES)
+def test_the_control_is_placed_between_the_two_resnet56s_only_by_clean_splits(errors, says):
+    orig = [study("resnet56", s, e) for s, e in enumerate((0.85, 0.60, 0.90, 0.55, 0.65))]
+    pre = [study("resnet56+preact", s, e) for s, e in enumerate((0.40, 0.42, 0.38, 0.45, 0.41))]
+    ctrl = [study("resnet56+final_bn", s, e) for s, e in enumerate(errors)]
+    verdict = variants.control_verdict(orig + pre + ctrl)
+    assert says in verdict
+    assert sum(says in v for _, v in [(e, variants.control_verdict(orig + pre + [study("resnet56+final_bn", s, x)
+               for s, x in enumerate(e)])) for e, _ in CONTROL_CASES]) == 1  # each verdict fits one case only
+    report = variants.control_report(orig + pre + ctrl)
+    assert report.startswith("- The control (resnet56 with a final BN-ReLU): ") and says in report
+    assert says in variants.conclusion(RunSet(), RunSet(), orig + pre + ctrl)
+
+
+def test_the_control_needs_all_three_nets_and_three_seeds_cannot_place_it():
+    orig = [study("resnet56", s, e) for s, e in enumerate((0.85, 0.60, 0.90))]
+    pre = [study("resnet56+preact", s, e) for s, e in enumerate((0.40, 0.42, 0.38))]
+    ctrl = [study("resnet56+final_bn", s, e) for s, e in enumerate((0.41, 0.44, 0.39))]
+    assert variants.control_verdict(orig + pre) is None
+    assert "--nets resnet56+final_bn" in variants.control_report(orig + pre)
+    assert "The control" not in variants.conclusion(RunSet(), RunSet(), orig + pre)
+    # 3 and 3 seeds split cleanly by chance with probability 2 in 20: no placement is claimed
+    assert "cannot place the control" in variants.control_verdict(orig + pre + ctrl)
+    # the original-vs-pre-activation report is unchanged by the control's records
+    assert variants.start_split(orig + pre + ctrl) == variants.start_split(orig + pre)
+
+
+def test_logit_line_says_how_much_larger_the_originals_logits_are():
+    line = variants.logit_line({"resnet56": 1.36, "resnet56+preact": 0.24, "resnet56+final_bn": 0.25})
+    assert "is 1.36 for the original resnet56, 0.24 for the pre-activation net, 0.25 for the control:" in line
+    assert line.endswith("the original's are 5.7 times the pre-activation net's.")
+
+
+def test_a_final_bn_relu_shrinks_the_logits_at_initialisation(monkeypatch, tiny_data):
+    import resnet_lab.book as book
+    monkeypatch.setattr(book, "data", lambda: tiny_data)
+    scale = variants.logit_scale(images=64)
+    assert set(scale) == set(variants.START_NETS)
+    assert scale == variants.logit_scale(images=64)  # the same seed and images: the same numbers
+    # the original's classifier reads the sum of 27 blocks' outputs; the other two read it through BN-ReLU
+    assert scale["resnet56"] > 3 * max(scale["resnet56+preact"], scale["resnet56+final_bn"])

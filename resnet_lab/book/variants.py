@@ -230,12 +230,15 @@ def preact_gap_report(records: RunSet, start: list[dict] | None = None) -> str:
     return "\n".join(lines)
 
 
-START_NETS = ("resnet56", "resnet56+preact")  # the lr-0.1 study's nets that chapter 7 compares
+ORIGINAL, PREACT, CONTROL = "resnet56", "resnet56+preact", "resnet56+final_bn"
+START_NETS = (ORIGINAL, PREACT, CONTROL)  # the lr-0.1 study's nets that chapter 7 compares; CONTROL: the
+# original blocks with only the pre-activation net's final BN-ReLU before pooling
+SIDE = {ORIGINAL: "original", PREACT: "pre-activation", CONTROL: "control"}
 
 
 def start_runs() -> list[dict]:
     """The lr-0.1 study's records (chapter 3: the first 300 iterations at a constant lr 0.1, five seeds) of
-    ResNet-56 and its pre-activation twin."""
+    ResNet-56, its pre-activation twin and the control (the original with a final BN-ReLU)."""
     from . import lr_study
     return lr_study(START_NETS)
 
@@ -247,19 +250,103 @@ def start_split_p(n: int, m: int) -> float:
     return 2 / comb(n + m, n)
 
 
-def start_split(records: list[dict]) -> tuple[str | None, int, int, str] | None:
-    """(which ResNet-56 ended the lr-0.1 study's iterations lower on every seed, 'pre-activation' / 'original' /
-    None when the ranges overlap; seeds of the original; seeds of the pre-activation net; '2 in C(n+m, n)');
+def pair_split(records: list[dict], first: str, second: str) -> tuple[str | None, int, int, str] | None:
+    """(the study net that ended the lr-0.1 study's iterations lower on every seed -- ``first``, ``second``, or
+    None when their ranges over the seeds overlap; seeds of ``first``; seeds of ``second``; '2 in C(n+m, n)');
     None while either net is missing."""
     from math import comb
 
     from ..analysis import lr_study as L
     s = L.summary(records) if records else None
-    if s is None or not set(START_NETS) <= set(s.net):
+    if s is None or not {first, second} <= set(s.net):
         return None
-    lo, hi = (s[s.net == n].train_error_last_50 for n in START_NETS)
-    better = "pre-activation" if hi.max() < lo.min() else "original" if lo.max() < hi.min() else None
-    return better, len(lo), len(hi), f"2 in {comb(len(lo) + len(hi), len(lo))}"
+    a, b = (s[s.net == n].train_error_last_50 for n in (first, second))
+    lower = first if a.max() < b.min() else second if b.max() < a.min() else None
+    return lower, len(a), len(b), f"2 in {comb(len(a) + len(b), len(a))}"
+
+
+def start_split(records: list[dict]) -> tuple[str | None, int, int, str] | None:
+    """:func:`pair_split` of the original ResNet-56 and the pre-activation net, the lower one named
+    'original' / 'pre-activation' (None when they overlap)."""
+    split = pair_split(records, ORIGINAL, PREACT)
+    return None if split is None else (SIDE.get(split[0]), *split[1:])
+
+
+def logit_scale(images: int = 256, seed: int = 0) -> dict[str, float]:
+    """The standard deviation of the logits at initialisation, on a fixed batch of ``images`` training images
+    (BN in training mode, as in the first step), for each of :data:`START_NETS` built from ``seed``: how large
+    the classifier's input is before any training. Needs the data (a fraction of a second a net)."""
+    import torch
+
+    from ..analysis import lr_study as L
+    from ..data import normalize
+    from ..models import build
+    from . import data
+    d = data()
+    idx = torch.randperm(len(d.train_y), generator=torch.Generator().manual_seed(99))[:images]
+    x = normalize(d.train_x[idx], d.mean)
+    out = {}
+    for net in START_NETS:
+        arch, _, variant = L.parse(net)
+        torch.manual_seed(seed)
+        with torch.no_grad():
+            out[net] = float(build(arch, variant=variant).train()(x).std())
+    return out
+
+
+def logit_line(scale: dict[str, float]) -> str:
+    """One sentence on :func:`logit_scale`."""
+    who = {ORIGINAL: f"the original {ORIGINAL}", PREACT: "the pre-activation net", CONTROL: "the control"}
+    parts = [f"{scale[n]:.2f} for {who[n]}" for n in START_NETS if n in scale]
+    ratio = scale[ORIGINAL] / scale[PREACT] if ORIGINAL in scale and PREACT in scale else None
+    return ("At initialisation (seed 0, BN in training mode, 256 training images) the logits' standard deviation "
+            f"is {', '.join(parts)}" + (f": the original's are {ratio:.1f} times the pre-activation net's." if ratio
+                                        else "."))
+
+
+def control_verdict(records: list[dict]) -> str | None:
+    """Where the control's start falls between the original and the pre-activation net in the lr-0.1 study (one
+    sentence), or None while any of the three is missing. A clean split counts only below 0.05."""
+    to_orig, to_pre = pair_split(records, CONTROL, ORIGINAL), pair_split(records, CONTROL, PREACT)
+    if to_orig is None or to_pre is None:
+        return None
+
+    def clean(split):  # the lower net when the split is clean and below 0.05, else None
+        lower, n, m, _ = split
+        return lower if lower and start_split_p(n, m) < 0.05 else None
+    vs_orig, vs_pre = clean(to_orig), clean(to_pre)
+    n_o, n_p = f"{to_orig[3]}", f"{to_pre[3]}"
+    if vs_orig == CONTROL and vs_pre is None:
+        return (f"the final BN-ReLU alone moves the original net's start to the pre-activation net's side: every "
+                f"control seed ended below every original seed (probability {n_o} under no difference), and the "
+                f"control's range overlaps the pre-activation net's. On these seeds the classifier's normalised input "
+                f"accounts for the faster start; the pre-activation blocks are not shown to add to it.")
+    if vs_orig == CONTROL and vs_pre == PREACT:
+        return (f"the final BN-ReLU moves the start part of the way: every control seed ended below every original "
+                f"seed (probability {n_o}) and above every pre-activation seed (probability {n_p}); the rest of "
+                f"the pre-activation net (its blocks, its first layer without ReLU) accounts for the rest.")
+    if vs_orig is None and vs_pre == PREACT:
+        return (f"the final BN-ReLU alone does not give the pre-activation net's start: the control's range "
+                f"overlaps the original's, and every pre-activation seed ended below every control seed "
+                f"(probability {n_p}); the start comes from the rest of the pre-activation net (its blocks, or its "
+                f"first layer without ReLU).")
+    if vs_orig == ORIGINAL:
+        return (f"the final BN-ReLU makes the original net start worse: every original seed ended below every "
+                f"control seed (probability {n_o}).")
+    return ("these seeds cannot place the control: its range overlaps the original's"
+            + (" and the pre-activation net's." if vs_pre is None else
+               f", and it ends {'below' if vs_pre == CONTROL else 'above'} every pre-activation seed."))
+
+
+def control_report(records: list[dict]) -> str:
+    """The control's start against both ResNet-56s (Markdown), or what is missing."""
+    from ..analysis import lr_study as L
+    missing = [n for n in START_NETS if n not in {r["net"] for r in records}]
+    if missing:
+        return (f"- Not recorded yet: {', '.join(L.label(n) for n in missing)} (`python -m "
+                f"resnet_lab.analysis.lr_study --nets {' '.join(missing)}`).")
+    verdict = control_verdict(records)
+    return f"- The control ({L.label(CONTROL)}): {verdict}"
 
 
 def start_report(records: list[dict]) -> str:
@@ -267,7 +354,7 @@ def start_report(records: list[dict]) -> str:
     the Fisher test on them, and whether the two nets' error ranges over the seeds overlap (Markdown)."""
     from ..analysis import lr_study as L
     from . import fisher_exact_p
-    missing = [n for n in START_NETS if n not in {r["net"] for r in records}]
+    missing = [n for n in (ORIGINAL, PREACT) if n not in {r["net"] for r in records}]
     lines = []
     if records:
         s = L.summary(records)
@@ -278,7 +365,7 @@ def start_report(records: list[dict]) -> str:
                          f"that error {pct(e.train_error_last_50.min())} to {pct(e.train_error_last_50.max())} over "
                          f"the seeds.")
         if not missing:
-            o, p = (s[s.net == n] for n in START_NETS)
+            o, p = (s[s.net == n] for n in (ORIGINAL, PREACT))
             a, n, b, m = int(o.collapsed.sum()), len(o), int(p.collapsed.sum()), len(p)
             fisher = fisher_exact_p(a, n - a, b, m - b)
             line = (f"- Collapses, original against pre-activation: {a} of {n} against {b} of {m} (Fisher's exact "
@@ -342,6 +429,10 @@ def conclusion(options: RunSet, preact: RunSet, start: list[dict] | None = None)
                         if better else "the two nets' training errors over the seeds overlap")
                      + (": below 0.05, a finding." if better and start_split_p(n, m) < 0.05 else
                         ": no finding."))
+    verdict = control_verdict(start or [])
+    if verdict is not None:
+        from ..analysis import lr_study as L
+        lines.append(f"- The control at lr 0.1 ({L.label(CONTROL)}, the same seeds): {verdict}")
     missing = list(options.missing) + list(preact.missing)
     if missing:
         from ..runs import describe
