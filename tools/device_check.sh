@@ -53,7 +53,7 @@ export RESNET_LAB_COMMIT=$(tr -d '\n' < .device/commit 2>/dev/null || echo unkno
 { date -u; nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv 2>&1
   $PY -c "import torch, torchvision; print('torch', torch.__version__, 'torchvision', torchvision.__version__,
 'cuda', torch.version.cuda, 'gpu', torch.cuda.get_device_name() if torch.cuda.is_available() else None)"
-  echo "cpus $(nproc)"
+  echo "cpus $(nproc --all)"  # (plain nproc says OMP_NUM_THREADS, 1 here)
   timeout 180 $PY -c "from resnet_lab.data import load_cifar10; d = load_cifar10(); print(d.describe()); print('fingerprint', d.fingerprint)"
 } > "$OUT/env.txt" 2>>"$LOG"
 got=$(sed -n 's/^fingerprint //p' "$OUT/env.txt"); want=$(cat .device/fingerprint 2>/dev/null)
@@ -90,7 +90,8 @@ done
   n=$(until_deadline); [ $n -gt 30 ] && [ $SAME_DATA = 1 ] && OMP_NUM_THREADS=4 timeout $n \
     $PY -m resnet_lab.book.caches --profile "$SWEEP" --device "$DEVICE" ) > "$W/caches.log" 2>&1 &
 pids+=($!)
-lr_args=(); [ -n "$LR_ITERS" ] && lr_args=(--iterations "$LR_ITERS")
+lr_args=(--nets $($PY -c "from resnet_lab.analysis.lr_study import NETS, VARIANT_NETS; print(*NETS, *VARIANT_NETS)"))
+[ -n "$LR_ITERS" ] && lr_args+=(--iterations "$LR_ITERS")  # chapter 3's nets and chapter 7's
 [ $limit -gt 0 ] && [ $SAME_DATA = 1 ] && ( RESNET_LAB_DEVICE=$DEVICE timeout $limit $PY -m resnet_lab.analysis.lr_study --seeds 0 1 2 3 4 "${lr_args[@]}" \
     > $W/lr.log 2>&1 ) & pids+=($!)
 if [ "$PARITY" = quick ]; then  # the study's own command: its missing runs into runs/studies/parity (come back
