@@ -21,14 +21,18 @@ SPREAD_ARCHS = ("resnet20", "plain20")  # trained with several seeds: the spread
 SPREAD_SEEDS = (0, 1, 2)
 OPTIONS_ARCH = "resnet32"  # trained with shortcut options A (the sweep's), B and C
 PREACT_ARCHS = ("resnet56", "resnet110")  # trained with pre-activation blocks beside the originals
+HEAD_CONTROL_ARCHS = ("resnet56",)  # trained as 'final_bn': the original blocks + the pre-activation head (ch. 7)
 
 
 def variant_runs(profile: str, data_source: str = "jpeg", seed: int = 0) -> list[RunConfig]:
-    """The runs of the variants chapter that the sweep does not already hold (options B, C; preact)."""
+    """The runs of the variants chapter that the sweep does not already hold (options B, C; preact; the
+    final-BN-ReLU control)."""
     runs = [RunConfig(OPTIONS_ARCH, shortcut=s, profile=profile, data_source=data_source, seed=seed)
             for s in ("B", "C")]
     runs += [RunConfig(a, variant="preact", profile=profile, data_source=data_source, seed=seed)
              for a in PREACT_ARCHS]
+    runs += [RunConfig(a, variant="final_bn", profile=profile, data_source=data_source, seed=seed)
+             for a in HEAD_CONTROL_ARCHS]
     return runs
 
 

@@ -737,15 +737,17 @@ def run_failed(rec: RunRecord, config: RunConfig) -> RunFailed:
 def describe(config: RunConfig) -> str:
     """A run named by what it is, for messages where its id (which needs the data's fingerprint) is unknown."""
     short = f" option {config.shortcut}" if config.shortcut else ""
-    var = "" if config.variant == "basic" else \
-        f", {VARIANT_WORDS.get(config.variant, config.variant.replace('_', '-'))} blocks"
+    v = config.variant
+    var = "" if v == "basic" else \
+        ", " + VARIANT_PHRASES.get(v, f"{VARIANT_WORDS.get(v, v.replace('_', '-'))} blocks")
     prec = f", {config.precision}" if config.precision else ""
     data = {"jpeg": "CIFAR-10 JPEG copy", "official": "official CIFAR-10"}.get(config.data_source,
                                                                                f"{config.data_source} data")
     return f"{config.arch}{short}{var} (profile {config.profile}, seed {config.seed}, {data}{prec})"
 
 
-VARIANT_WORDS = {"preact": "pre-activation", "one_layer": "one-layer"}
+VARIANT_WORDS = {"preact": "pre-activation", "one_layer": "one-layer", "final_bn": "final-BN-ReLU control"}
+VARIANT_PHRASES = {"final_bn": "original blocks + final BN-ReLU (the control)"}  # where "<word> blocks" is wrong
 
 
 def train_command(config: RunConfig) -> str:

@@ -27,6 +27,7 @@ def test_variant_runs_are_in_the_sweep():
     cfgs = experiments.book_runs("cpu")
     assert {(c.arch, c.shortcut) for c in cfgs} >= {("resnet32", "B"), ("resnet32", "C")}
     assert {c.arch for c in cfgs if c.variant == "preact"} == set(experiments.PREACT_ARCHS)
+    assert {c.arch for c in cfgs if c.variant == "final_bn"} == set(experiments.HEAD_CONTROL_ARCHS) == {"resnet56"}
 
 
 @pytest.mark.parametrize("spread, verdict", [(0.005, "a finding"), (0.03, "no finding"), (None, "not judged")])
@@ -220,3 +221,31 @@ def test_a_final_bn_relu_shrinks_the_logits_at_initialisation(monkeypatch, tiny_
     assert scale == variants.logit_scale(images=64)  # the same seed and images: the same numbers
     # the original's classifier reads the sum of 27 blocks' outputs; the other two read it through BN-ReLU
     assert scale["resnet56"] > 3 * max(scale["resnet56+preact"], scale["resnet56+final_bn"])
+
+
+def _rec(test, train, arch="resnet56", variant="basic"):
+    return SimpleNamespace(metrics=dict(final_test_error=test, final_train_error=train, iterations=6400,
+                                        train_seconds=640.0), failed=False, config=RunConfig(arch, variant=variant))
+
+
+def test_the_trained_control_is_judged_against_both_nets_or_its_command_is_given(monkeypatch):
+    monkeypatch.setattr(variants, "seed_spread", lambda metric="final_test_error": 0.0122)
+    orig = [study("resnet56", s, e) for s, e in enumerate((0.85, 0.60, 0.90, 0.55, 0.65))]
+    pre = [study("resnet56+preact", s, e) for s, e in enumerate((0.40, 0.42, 0.38, 0.45, 0.41))]
+    ctrl = [study("resnet56+final_bn", s, e) for s, e in enumerate((0.41, 0.44, 0.39, 0.43, 0.40))]
+    preact = RunSet({"resnet56": _rec(0.1843, 0.1600), "preact-resnet56": _rec(0.1597, 0.1216, variant="preact")})
+    missing = RunSet({}, missing=[RunConfig("resnet56", variant="final_bn", profile="cpu")])
+    text = variants.control_report(orig + pre + ctrl, missing, preact)
+    assert "--arch resnet56 --variant final_bn --profile" in text and "not recorded at this profile yet" in text
+    assert "Not recorded yet, so not compared: resnet56 option A, original blocks + final BN-ReLU (the control)" \
+        in variants.conclusion(RunSet(), preact, orig + pre + ctrl, missing)
+    trained = RunSet({"resnet56+final_bn": _rec(0.1650, 0.1250, variant="final_bn")})
+    text = variants.control_report(orig + pre + ctrl, trained, preact)
+    assert "the control's test error 16.50% is below the original resnet56's 18.43% by 1.93 points" in text
+    assert "the control's test error 16.50% is above the pre-activation net's 15.97% by 0.53 points" in text
+    assert text.count("- Trained for the whole profile: ") == 4
+    concl = variants.conclusion(RunSet(), preact, orig + pre + ctrl, trained)
+    assert "the control (resnet56 + final BN-ReLU) against the original (test) -1.9 points" in concl
+    assert "pre-activation resnet56 against the control (test) -0.5 points" in concl
+    # without the trained control's RunSet the report is the start only
+    assert "Trained" not in variants.control_report(orig + pre + ctrl)

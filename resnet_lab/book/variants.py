@@ -42,6 +42,12 @@ def preact_runs() -> RunSet:
     return _collect(items)
 
 
+def control_runs() -> RunSet:
+    """The control trained at the profile (``experiments.HEAD_CONTROL_ARCHS`` with the pre-activation net's final
+    BN-ReLU and the original blocks), keyed 'resnet56+final_bn' as in the lr-0.1 study."""
+    return _collect((f"{a}+final_bn", dict(arch=a, variant="final_bn")) for a in experiments.HEAD_CONTROL_ARCHS)
+
+
 def seconds_per_iteration(record: RunRecord) -> float | None:
     """Seconds of training per iteration as the run recorded them (over resumes), on its own machine."""
     wall = record.metrics.get("train_seconds")
@@ -338,15 +344,34 @@ def control_verdict(records: list[dict]) -> str | None:
                f", and it ends {'below' if vs_pre == CONTROL else 'above'} every pre-activation seed."))
 
 
-def control_report(records: list[dict]) -> str:
-    """The control's start against both ResNet-56s (Markdown), or what is missing."""
+def control_report(records: list[dict], trained: RunSet | None = None, preact: RunSet | None = None) -> str:
+    """The control's start against both ResNet-56s (Markdown), or what is missing; with ``trained`` (from
+    :func:`control_runs`) and ``preact`` (from :func:`preact_runs`), its final errors at the profile against
+    both, each judged by the seed spread -- or the command that trains it."""
     from ..analysis import lr_study as L
     missing = [n for n in START_NETS if n not in {r["net"] for r in records}]
-    if missing:
-        return (f"- Not recorded yet: {', '.join(L.label(n) for n in missing)} (`python -m "
-                f"resnet_lab.analysis.lr_study --nets {' '.join(missing)}`).")
-    verdict = control_verdict(records)
-    return f"- The control ({L.label(CONTROL)}): {verdict}"
+    lines = [f"- Not recorded yet: {', '.join(L.label(n) for n in missing)} (`python -m "
+             f"resnet_lab.analysis.lr_study --nets {' '.join(missing)}`)." if missing else
+             f"- The control ({L.label(CONTROL)}): {control_verdict(records)}"]
+    if trained is None:
+        return "\n".join(lines)
+    ctrl = trained.get(CONTROL)
+    arch, _, variant = L.parse(CONTROL)
+    if ctrl is None:
+        from . import profile_name
+        lines.append(f"- The start is not the end: whether the final gap comes with the head too needs the control "
+                     f"trained for the whole profile, and it is not recorded at this profile yet (`python -m "
+                     f"resnet_lab train --arch {arch} --variant {variant} --profile {profile_name()}`, or the "
+                     f"sweep).")
+        return "\n".join(lines)
+    for metric in ("final_train_error", "final_test_error"):
+        spread = seed_spread(metric)
+        for label, other in ((f"the original {arch}", (preact or {}).get(arch)),
+                             ("the pre-activation net", (preact or {}).get(f"preact-{arch}"))):
+            if other is not None:
+                lines.append(f"- Trained for the whole profile: " + _versus("the control", ctrl, label, other,
+                                                                               metric, spread))
+    return "\n".join(lines)
 
 
 def start_report(records: list[dict]) -> str:
@@ -388,8 +413,8 @@ def start_report(records: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def _pairs(options: RunSet, preact: RunSet):
-    """Every comparison the two reports make: (label, a, b, metric)."""
+def _pairs(options: RunSet, preact: RunSet, control: RunSet | None = None):
+    """Every comparison the reports make: (label, a, b, metric)."""
     for metric, what in (("final_train_error", "training"), ("final_test_error", "test")):
         for s in ("B", "C"):
             if s in options and "A" in options:
@@ -400,14 +425,22 @@ def _pairs(options: RunSet, preact: RunSet):
         if a in preact and f"preact-{a}" in preact:
             for metric, what in (("final_train_error", "training"), ("final_test_error", "test")):
                 yield f"pre-activation {a} against the original ({what})", preact[f"preact-{a}"], preact[a], metric
+    for key, ctrl in (control or {}).items():
+        a = key.split("+")[0]
+        for metric, what in (("final_train_error", "training"), ("final_test_error", "test")):
+            if a in preact:
+                yield f"the control ({a} + final BN-ReLU) against the original ({what})", ctrl, preact[a], metric
+            if f"preact-{a}" in preact:
+                yield (f"pre-activation {a} against the control ({what})", preact[f"preact-{a}"], ctrl, metric)
 
 
-def conclusion(options: RunSet, preact: RunSet, start: list[dict] | None = None) -> str:
+def conclusion(options: RunSet, preact: RunSet, start: list[dict] | None = None,
+               control: RunSet | None = None) -> str:
     """The chapter's closing list, computed from the records: which comparisons exceed the seed spread, which do
     not, and which runs are still missing; with ``start`` (the lr-0.1 study's ResNet-56 records), how the two
     blocks start (Markdown)."""
     found, inside = [], []
-    for label, a, b, metric in _pairs(options, preact):
+    for label, a, b, metric in _pairs(options, preact, control):
         d = _shown(a.metrics[metric]) - _shown(b.metrics[metric])
         spread = seed_spread(metric)
         (found if spread is not None and abs(d) > spread else inside).append(f"{label} {100 * d:+.1f} points")
@@ -433,7 +466,7 @@ def conclusion(options: RunSet, preact: RunSet, start: list[dict] | None = None)
     if verdict is not None:
         from ..analysis import lr_study as L
         lines.append(f"- The control at lr 0.1 ({L.label(CONTROL)}, the same seeds): {verdict}")
-    missing = list(options.missing) + list(preact.missing)
+    missing = list(options.missing) + list(preact.missing) + list(getattr(control, "missing", []))
     if missing:
         from ..runs import describe
         lines.append("- Not recorded yet, so not compared: " + ", ".join(describe(c) for c in missing) + ".")
