@@ -278,10 +278,11 @@ def start_split(records: list[dict]) -> tuple[str | None, int, int, str] | None:
     return None if split is None else (SIDE.get(split[0]), *split[1:])
 
 
-def logit_scale(images: int = 256, seed: int = 0) -> dict[str, float]:
+def logit_scale(images: int = 256, seed: int = 0) -> dict:
     """The standard deviation of the logits at initialisation, on a fixed batch of ``images`` training images
     (BN in training mode, as in the first step), for each of :data:`START_NETS` built from ``seed``: how large
-    the classifier's input is before any training. Needs the data (a fraction of a second a net)."""
+    the classifier's input is before any training. ``{"images", "seed", "std": {net: std}}``. Needs the data (a
+    fraction of a second a net)."""
     import torch
 
     from ..analysis import lr_study as L
@@ -291,57 +292,87 @@ def logit_scale(images: int = 256, seed: int = 0) -> dict[str, float]:
     d = data()
     idx = torch.randperm(len(d.train_y), generator=torch.Generator().manual_seed(99))[:images]
     x = normalize(d.train_x[idx], d.mean)
-    out = {}
+    std = {}
     for net in START_NETS:
         arch, _, variant = L.parse(net)
         torch.manual_seed(seed)
         with torch.no_grad():
-            out[net] = float(build(arch, variant=variant).train()(x).std())
-    return out
+            std[net] = float(build(arch, variant=variant).train()(x).std())
+    return dict(images=len(idx), seed=seed, std=std)
 
 
-def logit_line(scale: dict[str, float]) -> str:
+def logit_line(scale: dict) -> str:
     """One sentence on :func:`logit_scale`."""
+    std = scale["std"]
     who = {ORIGINAL: f"the original {ORIGINAL}", PREACT: "the pre-activation net", CONTROL: "the control"}
-    parts = [f"{scale[n]:.2f} for {who[n]}" for n in START_NETS if n in scale]
-    ratio = scale[ORIGINAL] / scale[PREACT] if ORIGINAL in scale and PREACT in scale else None
-    return ("At initialisation (seed 0, BN in training mode, 256 training images) the logits' standard deviation "
-            f"is {', '.join(parts)}" + (f": the original's are {ratio:.1f} times the pre-activation net's." if ratio
-                                        else "."))
+    parts = [f"{std[n]:.2f} for {who[n]}" for n in START_NETS if n in std]
+    ratio = std[ORIGINAL] / std[PREACT] if ORIGINAL in std and PREACT in std else None
+    return (f"At initialisation (seed {scale['seed']}, BN in training mode, {scale['images']} training images) the "
+            f"logits' standard deviation is {', '.join(parts)}"
+            + (f": the original's are {ratio:.1f} times the pre-activation net's." if ratio else "."))
+
+
+def _placement(records: list[dict], first: str, second: str) -> tuple[str, str]:
+    """How ``first`` and ``second`` ended the lr-0.1 study's iterations: ('lower', net) for a clean split with
+    probability below 0.05 (net: the lower one); ('weak', clause) for a clean split that so few seeds can give by
+    chance; ('overlap', clause) when their ranges overlap. The clause says it with the ranges."""
+    from ..analysis import lr_study as L
+    lower, n, m, prob = pair_split(records, first, second)
+    if lower and start_split_p(n, m) < 0.05:
+        return "lower", lower
+    s = L.summary(records)
+    rng = {k: s[s.net == k].train_error_last_50 for k in (first, second)}
+    ranges = {k: f"{pct(v.min())} to {pct(v.max())}" for k, v in rng.items()}
+    if lower:
+        return "weak", (f"every {SIDE[lower]} seed ended below every {SIDE[second if lower == first else first]} "
+                        f"seed, but {n} and {m} seeds split so cleanly by chance with probability {prob}")
+    noun = {ORIGINAL: "original", PREACT: "pre-activation net", CONTROL: "control"}
+    return "overlap", f"the {noun[first]}'s range ({ranges[first]}) overlaps the {noun[second]}'s ({ranges[second]})"
 
 
 def control_verdict(records: list[dict]) -> str | None:
     """Where the control's start falls between the original and the pre-activation net in the lr-0.1 study (one
-    sentence), or None while any of the three is missing. A clean split counts only below 0.05."""
-    to_orig, to_pre = pair_split(records, CONTROL, ORIGINAL), pair_split(records, CONTROL, PREACT)
-    if to_orig is None or to_pre is None:
+    sentence), read on the seeds all three nets share, or None while any of the three is missing. A clean split
+    counts only below 0.05; an overlap is no evidence of equality, and is not called one."""
+    from ..analysis import lr_study as L
+    seeds = [{r["seed"] for r in records if r["net"] == n} for n in START_NETS]
+    shared = set.intersection(*seeds)
+    if not shared or len(shared) < 2:
         return None
-
-    def clean(split):  # the lower net when the split is clean and below 0.05, else None
-        lower, n, m, _ = split
-        return lower if lower and start_split_p(n, m) < 0.05 else None
-    vs_orig, vs_pre = clean(to_orig), clean(to_pre)
-    n_o, n_p = f"{to_orig[3]}", f"{to_pre[3]}"
-    if vs_orig == CONTROL and vs_pre is None:
-        return (f"the final BN-ReLU alone moves the original net's start to the pre-activation net's side: every "
-                f"control seed ended below every original seed (probability {n_o} under no difference), and the "
-                f"control's range overlaps the pre-activation net's. On these seeds the classifier's normalised input "
-                f"accounts for the faster start; the pre-activation blocks are not shown to add to it.")
-    if vs_orig == CONTROL and vs_pre == PREACT:
-        return (f"the final BN-ReLU moves the start part of the way: every control seed ended below every original "
-                f"seed (probability {n_o}) and above every pre-activation seed (probability {n_p}); the rest of "
-                f"the pre-activation net (its blocks, its first layer without ReLU) accounts for the rest.")
-    if vs_orig is None and vs_pre == PREACT:
-        return (f"the final BN-ReLU alone does not give the pre-activation net's start: the control's range "
-                f"overlaps the original's, and every pre-activation seed ended below every control seed "
-                f"(probability {n_p}); the start comes from the rest of the pre-activation net (its blocks, or its "
-                f"first layer without ReLU).")
-    if vs_orig == ORIGINAL:
-        return (f"the final BN-ReLU makes the original net start worse: every original seed ended below every "
-                f"control seed (probability {n_o}).")
-    return ("these seeds cannot place the control: its range overlaps the original's"
-            + (" and the pre-activation net's." if vs_pre is None else
-               f", and it ends {'below' if vs_pre == CONTROL else 'above'} every pre-activation seed."))
+    records = [r for r in records if r["net"] in START_NETS and r["seed"] in shared]
+    base, _ = _placement(records, PREACT, ORIGINAL)
+    on = f"on the {len(shared)} seeds all three nets share"
+    if base != "lower" or pair_split(records, PREACT, ORIGINAL)[0] != PREACT:
+        return (f"{on}, the pre-activation net's start is not shown to differ from the original's, so there is no "
+                f"faster start for the control to explain.")
+    (k_o, v_o), (k_p, v_p) = _placement(records, CONTROL, ORIGINAL), _placement(records, CONTROL, PREACT)
+    p_o, p_p = pair_split(records, CONTROL, ORIGINAL)[3], pair_split(records, CONTROL, PREACT)[3]
+    if k_o == "lower" and v_o == CONTROL:
+        if k_p == "overlap":
+            return (f"{on}, the final BN-ReLU alone moves the original net's start to the pre-activation net's side: "
+                    f"every control seed ended below every original seed (probability {p_o} under no difference), "
+                    f"and {v_p}. These seeds show no further effect of the rest of the pre-activation net (its "
+                    f"blocks, its first layer without ReLU) on the start; they cannot rule one out.")
+        if k_p == "lower" and v_p == PREACT:
+            return (f"{on}, the final BN-ReLU moves the start part of the way: every control seed ended below every "
+                    f"original seed (probability {p_o}) and above every pre-activation seed (probability {p_p}); "
+                    f"the rest of the pre-activation net (its blocks, its first layer without ReLU) accounts for the "
+                    f"rest.")
+        if k_p == "lower" and v_p == CONTROL:
+            return (f"{on}, the control starts better than both: every control seed ended below every original seed "
+                    f"(probability {p_o}) and below every pre-activation seed (probability {p_p}).")
+        return (f"{on}, every control seed ended below every original seed (probability {p_o}); against the "
+                f"pre-activation net, {v_p}.")
+    if k_o == "lower" and v_o == ORIGINAL:
+        return (f"{on}, the final BN-ReLU makes the original net start worse: every original seed ended below every "
+                f"control seed (probability {p_o}).")
+    if k_o == "overlap" and k_p == "lower" and v_p == PREACT:
+        return (f"{on}, the final BN-ReLU alone does not give the pre-activation net's start: every pre-activation "
+                f"seed ended below every control seed (probability {p_p}), and {v_o}. These seeds show no effect of "
+                f"the head on the start; they cannot rule one out.")
+    against_p = (f"every {SIDE[v_p]} seed ended below every "
+                 f"{SIDE[PREACT if v_p == CONTROL else CONTROL]} seed (probability {p_p})" if k_p == "lower" else v_p)
+    return f"{on}, these seeds cannot place the control: {v_o}; against the pre-activation net, {against_p}."
 
 
 def control_report(records: list[dict], trained: RunSet | None = None, preact: RunSet | None = None) -> str:
@@ -465,7 +496,7 @@ def conclusion(options: RunSet, preact: RunSet, start: list[dict] | None = None,
     verdict = control_verdict(start or [])
     if verdict is not None:
         from ..analysis import lr_study as L
-        lines.append(f"- The control at lr 0.1 ({L.label(CONTROL)}, the same seeds): {verdict}")
+        lines.append(f"- The control at lr 0.1 ({L.label(CONTROL)}): {verdict}")
     missing = list(options.missing) + list(preact.missing) + list(getattr(control, "missing", []))
     if missing:
         from ..runs import describe
