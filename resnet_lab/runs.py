@@ -678,7 +678,7 @@ class RunStore:
             raise
         earlier = result.extra.get("earlier_seconds", 0.0)  # earlier processes of a resumed run
         provenance.update(device=result.device, wall_seconds=round(time.perf_counter() - t0 + earlier, 2),
-                          processes=len(result.extra.get("segments", [None])), **result.extra)
+                          processes=_processes(result.extra.get("segments")), **result.extra)
         if result.metrics["status"] != "completed":
             raise RunNotRecorded(f"run {rid} stopped at iteration {result.metrics['iterations']}; "
                                  f"its checkpoint is kept at {ckpt} and a later call resumes it")
@@ -732,6 +732,15 @@ def run_failed(rec: RunRecord, config: RunConfig) -> RunFailed:
     """The one-line error for a run recorded as failed: which, why, and the command that trains it again."""
     return RunFailed(f"run {rec.id} is recorded as failed ({rec.failure}); to train it again: "
                      f"{train_command(config)} --retry")
+
+
+def _processes(segments: list[dict] | None) -> int | str:
+    """How many processes trained a run: one without segments; 'at least N' when a checkpoint from before segments
+    were kept hides how many processes its first segment took."""
+    if not segments:
+        return 1
+    n = len(segments)
+    return f"at least {n}" if any(g.get("processes") == "not recorded" for g in segments) else n
 
 
 def describe(config: RunConfig) -> str:

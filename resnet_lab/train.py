@@ -337,9 +337,10 @@ def train(config: RunConfig, data: Cifar10, device: str | torch.device | None = 
             history, warmup, elapsed = state["history"], state["warmup"], state["elapsed"]
             windows[:] = [tuple(w) for w in state.get("windows", [])]
             window = state.get("window")  # a stop between logging points: that window's sums so far
-            # a checkpoint written before segments were kept says nothing of where its iterations ran
+            # a checkpoint written before segments were kept says nothing of where its iterations ran, nor by how
+            # many processes
             segments = list(state.get("segments") or [dict(device="not recorded", torch="not recorded", start=0,
-                                                              end=start)])
+                                                              end=start, processes="not recorded")])
         except (KeyError, RuntimeError, TypeError, ValueError) as e:
             why = " ".join(str(e).split())[:200]
             raise CorruptCheckpoint(f"checkpoint {ckpt} does not fit this run ({type(e).__name__}: {why}); "
@@ -351,7 +352,10 @@ def train(config: RunConfig, data: Cifar10, device: str | torch.device | None = 
 
     def segments_to(iteration: int) -> list[dict]:
         """Every process's share of the run up to ``iteration``, this one's last: a run resumed on another
-        device (a GPU's checkpoint finished on a CPU) says so in its record."""
+        device (a GPU's checkpoint finished on a CPU) says so in its record. A process that trained no iteration
+        (it only wrote the record of a finished checkpoint) adds none."""
+        if iteration == start and segments:
+            return list(segments)
         return segments + [dict(device=device_name(device), torch=str(torch.__version__), start=start, end=iteration)]
 
     def save_checkpoint(iteration: int):
