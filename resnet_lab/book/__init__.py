@@ -886,9 +886,9 @@ def paper_precision_note(records: dict) -> str:
            "bf16 has not passed this test for both nets (above), so by this book's own rule no recorded run "
            "may use it by default")
     return (f"The `paper` profile trains in {uses} on every device: {why}. `--precision bf16` asks for bf16 "
-            f"anyway, and the run's name says so. It pays on CPUs with native bf16 (1.7-2.0x fp32's speed on "
-            f"this project's AMX CPU), not on a large GPU (0.78-1.03x on an H200 at batch 128); both measured by "
-            f"`python -m resnet_lab bench`, `benchmarks/NOTES.md`.")
+            f"anyway, and the run's name says so. Whether it is faster depends on the machine: `python -m "
+            f"resnet_lab bench` measures it, and `benchmarks/NOTES.md` records what it measured on this project's "
+            f"CPUs and on one GPU.")
 
 
 def parity_table(records: dict) -> pd.DataFrame:
