@@ -109,6 +109,9 @@ def test_cost_line_keeps_a_gpus_seconds_apart_from_the_cpus():
     assert gpu.startswith("on cuda (a GPU") and "resnet110: lesions 31 s, landscape 20 s" in gpu
     assert "resnet110" not in cpu
     assert trained.cost_line({"plain20": dict(cpu_seconds=None)}, {}) == ""
+    mixed = trained.cost_line({"plain56": dict(cpu_seconds=90, device="cpu+cuda")},
+                              {"plain56": dict(cpu_seconds=30, device="cuda")})
+    assert "partly on the CPU, partly on another device (cpu+cuda; " in mixed and "plain56: lesions 1.5 min" in mixed
 
 
 @pytest.mark.parametrize("deep_train, verdict", [(0.16, "our runs show the opposite"), (0.12, "our runs agree"),

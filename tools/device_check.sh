@@ -90,7 +90,9 @@ done
   n=$(until_deadline); [ $n -gt 30 ] && [ $SAME_DATA = 1 ] && OMP_NUM_THREADS=4 timeout $n \
     $PY -m resnet_lab.book.caches --profile "$SWEEP" --device "$DEVICE" ) > "$W/caches.log" 2>&1 &
 pids+=($!)
-lr_args=(--nets $($PY -c "from resnet_lab.analysis.lr_study import NETS, VARIANT_NETS; print(*NETS, *VARIANT_NETS)"))
+lr_nets=$($PY -c "from resnet_lab.analysis.lr_study import NETS, VARIANT_NETS; print(*NETS, *VARIANT_NETS)" 2>>"$LOG")
+[ -n "$lr_nets" ] || say "cannot list the lr-0.1 study's nets (see above): the study runs its default nets"
+lr_args=(); [ -n "$lr_nets" ] && lr_args=(--nets $lr_nets)
 [ -n "$LR_ITERS" ] && lr_args+=(--iterations "$LR_ITERS")  # chapter 3's nets and chapter 7's
 [ $limit -gt 0 ] && [ $SAME_DATA = 1 ] && ( RESNET_LAB_DEVICE=$DEVICE timeout $limit $PY -m resnet_lab.analysis.lr_study --seeds 0 1 2 3 4 "${lr_args[@]}" \
     > $W/lr.log 2>&1 ) & pids+=($!)

@@ -323,13 +323,17 @@ def cost_line(lesions: dict[str, dict], lands: dict[str, dict]) -> str:
         les, land = lesions[name], lands.get(name, {})
         if les.get("cpu_seconds") is None and land.get("cpu_seconds") is None:
             continue
-        devices = sorted({where(les)} | ({where(land)} if land else set()))
+        devices = sorted(set("+".join([where(les)] + ([where(land)] if land else [])).split("+")))
         groups.setdefault("+".join(devices), []).append(
             f"{name}: lesions {took(les.get('cpu_seconds'))}, landscape {took(land.get('cpu_seconds'))}")
-    said = {"cpu": "on the CPU (one thread, on a machine that was also training other runs, which slows each "
-                   "thread)"}
-    parts = [f"{said.get(dev, f'on {dev} (a GPU: the time is its host process on the CPU, waiting for the GPU)')}: "
-             + "; ".join(lines) for dev, lines in sorted(groups.items())]
+    def said(dev: str) -> str:
+        if dev == "cpu":
+            return "on the CPU (one thread, on a machine that was also training other runs, which slows each thread)"
+        if "cpu" in dev.split("+"):
+            return (f"partly on the CPU, partly on another device ({dev}; the times add the two and compare with "
+                    f"neither)")
+        return f"on {dev} (a GPU: the time is its host process on the CPU, waiting for the GPU)"
+    parts = [f"{said(dev)}: " + "; ".join(lines) for dev, lines in sorted(groups.items())]
     return ("CPU time recorded when the caches were computed, " + "; and ".join(parts) + ".") if parts else ""
 
 
