@@ -147,6 +147,8 @@ def _cmd_sweep(a) -> int:
     runs = book_runs(a.profile, data_source=data.source, seed=a.seed)
     if a.part is not None:
         runs = split_work(runs, *a.part)
+    # runs already begun first (in their order): a stopped sweep finishes what it began before it starts anything new
+    runs = sorted(runs, key=lambda c: not store.begun(c, data.fingerprint, device))
     failed = []
     with _stop_on_signal() as got:
         for cfg in runs:

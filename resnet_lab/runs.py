@@ -500,6 +500,11 @@ class RunStore:
         except (KeyError, OSError, ValueError):
             return False
 
+    def begun(self, config: RunConfig, data_fingerprint: str, device=None) -> bool:
+        """Whether ``config`` has a checkpoint here (begun, not recorded): ``train``/``sweep`` would resume it."""
+        precision = resolve_precision(config.precision or get_profile(config.profile).precision, pick_device(device))
+        return (self.root / ".partial" / run_id(config, precision, data_fingerprint) / "checkpoint.pt").is_file()
+
     def in_progress(self) -> list[InProgress]:
         """Runs begun but not recorded: a checkpoint in ``.partial/<id>/``, its iteration, and whether a process
         holds the run's lock now (training it). ``train``/``sweep`` resume them from there."""

@@ -131,6 +131,21 @@ def test_sweep_goes_on_past_a_failed_run_and_retry_replaces_it(tmp_path, capsys,
     store_is_clean(tmp_path)
 
 
+def test_sweep_resumes_a_begun_run_before_it_starts_new_ones(tmp_path, capsys, monkeypatch, with_tiny_data):
+    import resnet_lab.experiments as E
+    cfgs = [RunConfig("plain20", profile="smoke"), CFG]
+    monkeypatch.setattr(E, "book_runs", lambda profile, data_source="jpeg", seed=0: cfgs)
+    store = R.RunStore(tmp_path)
+    with pytest.raises(R.RunNotRecorded, match="stopped"):  # the second run of the sweep is begun
+        store.get_or_train(CFG, data=with_tiny_data, progress=False, should_stop=lambda it: it >= 2)
+    assert store.begun(CFG, with_tiny_data.fingerprint) and not store.begun(cfgs[0], with_tiny_data.fingerprint)
+    rc, out, err = run_cli(capsys, "sweep", "--profile", "smoke", "--runs", tmp_path)
+    assert rc == 0, err
+    recorded = [line.split(":")[0] for line in out.splitlines() if "test error" in line]
+    assert recorded == [store.get(CFG).id, store.get(cfgs[0]).id]  # the begun run first
+    assert not store.begun(CFG, with_tiny_data.fingerprint)
+
+
 def test_divergence_is_recorded_with_its_reason(tmp_path, tiny_data, monkeypatch):
     monkeypatch.setitem(PROFILES, "smoke", replace(FAST, lr=1e12, iterations=10))
     store = R.RunStore(tmp_path)
