@@ -502,8 +502,8 @@ class RunStore:
 
     def begun(self, config: RunConfig, data_fingerprint: str, device=None) -> bool:
         """Whether ``config`` has a checkpoint here (begun, not recorded): ``train``/``sweep`` would resume it."""
-        precision = resolve_precision(config.precision or get_profile(config.profile).precision, pick_device(device))
-        return (self.root / ".partial" / run_id(config, precision, data_fingerprint) / "checkpoint.pt").is_file()
+        _, rid = _resolved(config, data_fingerprint, pick_device(device))
+        return (self.root / ".partial" / rid / "checkpoint.pt").is_file()
 
     def in_progress(self) -> list[InProgress]:
         """Runs begun but not recorded: a checkpoint in ``.partial/<id>/``, its iteration, and whether a process
@@ -643,8 +643,7 @@ class RunStore:
             raise ValueError(f"config asks for data source {config.data_source!r} but the loaded data are "
                              f"{data.source!r} ({data.path}); set RESNET_LAB_CIFAR10 accordingly")
         device = pick_device(device)
-        precision = resolve_precision(config.precision or get_profile(config.profile).precision, device)
-        rid = run_id(config, precision, data.fingerprint)
+        precision, rid = _resolved(config, data.fingerprint, device)
         with self._lock(rid):
             rec = self.get(replace(config, precision=precision), data.fingerprint)  # another process may have
             if rec is not None and not (rec.failed and retry_failed):  # finished it while we waited
@@ -737,6 +736,12 @@ def run_failed(rec: RunRecord, config: RunConfig) -> RunFailed:
     """The one-line error for a run recorded as failed: which, why, and the command that trains it again."""
     return RunFailed(f"run {rec.id} is recorded as failed ({rec.failure}); to train it again: "
                      f"{train_command(config)} --retry")
+
+
+def _resolved(config: RunConfig, data_fingerprint: str, device) -> tuple[str, str]:
+    """(precision, run id) of ``config`` trained on ``device``: what ``get_or_train`` would record it as."""
+    precision = resolve_precision(config.precision or get_profile(config.profile).precision, device)
+    return precision, run_id(config, precision, data_fingerprint)
 
 
 def _processes(segments: list[dict] | None) -> int | str:

@@ -358,6 +358,12 @@ def train(config: RunConfig, data: Cifar10, device: str | torch.device | None = 
             return list(segments)
         return segments + [dict(device=device_name(device), torch=str(torch.__version__), start=start, end=iteration)]
 
+    def extra(iteration: int) -> dict:
+        """The result's provenance beyond metrics: numerics, and for a resumed run where it resumed, the earlier
+        processes' seconds and every process's segment."""
+        return dict(numerics=numerics(device, precision, config.compiled), **earlier,
+                    **(dict(segments=segments_to(iteration)) if start else {}))
+
     def save_checkpoint(iteration: int):
         if ckpt is not None:
             atomic_torch_save(dict(tag=tag, model=model.state_dict(), optimizer=opt.state_dict(), generator=gen.get_state(),
@@ -448,9 +454,7 @@ def train(config: RunConfig, data: Cifar10, device: str | torch.device | None = 
     if status == "stopped" and ckpt is not None:  # no final evaluation of a run that will resume
         metrics = dict(status=status, iterations=it, train_seconds=round(elapsed, 2))
         return TrainResult(model=model.cpu().to(memory_format=torch.contiguous_format), history=history,
-                           metrics=metrics, device=device_name(device),
-                           extra=dict(numerics=numerics(device, precision, config.compiled), **earlier,
-                                      **(dict(segments=segments_to(it)) if start else {})))
+                           metrics=metrics, device=device_name(device), extra=extra(it))
 
     # ---- final evaluation: the full val and test sets (a subset in the smoke profile) ------------------------------------------------
     fv, ft = _subset(len(data.val_y), p.final_eval_subset, 2), _subset(len(data.test_y), p.final_eval_subset, 3)
@@ -470,6 +474,4 @@ def train(config: RunConfig, data: Cifar10, device: str | torch.device | None = 
         metrics["images_per_second"] = round((it - first_step[0] - 1) * p.batch_size
                                              / max(t_end - first_step[1], 1e-9), 1)
     return TrainResult(model=model.cpu().to(memory_format=torch.contiguous_format), history=history,
-                       metrics=metrics, device=device_name(device),
-                       extra=dict(numerics=numerics(device, precision, config.compiled), **earlier,
-                                  **(dict(segments=segments_to(it)) if start else {})))
+                       metrics=metrics, device=device_name(device), extra=extra(it))

@@ -86,6 +86,12 @@ def dead_units(model: nn.Module, x: torch.Tensor) -> dict:
     return {f"dead_{stage}": float(torch.cat(m).le(0).float().mean()) for stage, m in maxima.items()}
 
 
+def probe_images(data) -> torch.Tensor:
+    """The study's fixed probe batch: ``PROBE_IMAGES`` training images (uint8), the same for every net and seed."""
+    idx = torch.randperm(len(data.train_y), generator=torch.Generator().manual_seed(99))[:PROBE_IMAGES]
+    return data.train_x[idx]
+
+
 def parse(net: str) -> tuple[str, bool, str]:
     """A study net's (arch, warm-up, block variant): 'resnet110+warmup' -> ('resnet110', True, 'basic'),
     'resnet56+preact' -> ('resnet56', False, 'preact'), 'resnet56+final_bn' -> ('resnet56', False, 'final_bn')."""
@@ -118,9 +124,8 @@ def run_one(net: str, seed: int, data, store_root: Path, iterations: int = ITERA
     device = pick_device(device)
     profile = study_profile(iterations, warm)
     cfg = RunConfig(arch, profile="cpu", seed=seed, data_source=data.source, variant=variant)
-    idx = torch.randperm(len(data.train_y), generator=torch.Generator().manual_seed(99))[:PROBE_IMAGES]
     fmt = torch.channels_last if device.type in ("cuda", "cpu") else torch.contiguous_format
-    probe_x = normalize(data.train_x[idx].to(device), data.mean.to(device)).contiguous(memory_format=fmt)
+    probe_x = normalize(probe_images(data).to(device), data.mean.to(device)).contiguous(memory_format=fmt)
     t0 = time.perf_counter()
     started = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
     result = train(cfg, data, device=device, progress=progress, profile=profile,

@@ -323,9 +323,10 @@ def cost_line(lesions: dict[str, dict], lands: dict[str, dict]) -> str:
         les, land = lesions[name], lands.get(name, {})
         if les.get("cpu_seconds") is None and land.get("cpu_seconds") is None:
             continue
-        devices = sorted(set("+".join([where(les)] + ([where(land)] if land else [])).split("+")))
-        groups.setdefault("+".join(devices), []).append(
+        devices = set(where(les).split("+")) | (set(where(land).split("+")) if land else set())
+        groups.setdefault("+".join(sorted(devices)), []).append(
             f"{name}: lesions {took(les.get('cpu_seconds'))}, landscape {took(land.get('cpu_seconds'))}")
+
     def said(dev: str) -> str:
         if dev == "cpu":
             return "on the CPU (one thread, on a machine that was also training other runs, which slows each thread)"

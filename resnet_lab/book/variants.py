@@ -239,7 +239,8 @@ def preact_gap_report(records: RunSet, start: list[dict] | None = None) -> str:
 ORIGINAL, PREACT, CONTROL = "resnet56", "resnet56+preact", "resnet56+final_bn"
 START_NETS = (ORIGINAL, PREACT, CONTROL)  # the lr-0.1 study's nets that chapter 7 compares; CONTROL: the
 # original blocks with only the pre-activation net's final BN-ReLU before pooling
-SIDE = {ORIGINAL: "original", PREACT: "pre-activation", CONTROL: "control"}
+SIDE = {ORIGINAL: "original", PREACT: "pre-activation", CONTROL: "control"}  # "every <side> seed"
+NOUN = {ORIGINAL: "original", PREACT: "pre-activation net", CONTROL: "control"}  # "the <noun>'s range"
 
 
 def start_runs() -> list[dict]:
@@ -278,11 +279,11 @@ def start_split(records: list[dict]) -> tuple[str | None, int, int, str] | None:
     return None if split is None else (SIDE.get(split[0]), *split[1:])
 
 
-def logit_scale(images: int = 256, seed: int = 0) -> dict:
-    """The standard deviation of the logits at initialisation, on a fixed batch of ``images`` training images
-    (BN in training mode, as in the first step), for each of :data:`START_NETS` built from ``seed``: how large
-    the classifier's input is before any training. ``{"images", "seed", "std": {net: std}}``. Needs the data (a
-    fraction of a second a net)."""
+def logit_scale(images: int | None = None, seed: int = 0) -> dict:
+    """The standard deviation of the logits at initialisation, on the lr-0.1 study's probe batch (its first
+    ``images``, default all; BN in training mode, as in the first step), for each of :data:`START_NETS` built from
+    ``seed``: how large the classifier's input is before any training. ``{"images", "seed", "std": {net: std}}``.
+    Needs the data (a fraction of a second a net)."""
     import torch
 
     from ..analysis import lr_study as L
@@ -290,15 +291,14 @@ def logit_scale(images: int = 256, seed: int = 0) -> dict:
     from ..models import build
     from . import data
     d = data()
-    idx = torch.randperm(len(d.train_y), generator=torch.Generator().manual_seed(99))[:images]
-    x = normalize(d.train_x[idx], d.mean)
+    x = normalize(L.probe_images(d)[:images], d.mean)
     std = {}
     for net in START_NETS:
         arch, _, variant = L.parse(net)
         torch.manual_seed(seed)
         with torch.no_grad():
             std[net] = float(build(arch, variant=variant).train()(x).std())
-    return dict(images=len(idx), seed=seed, std=std)
+    return dict(images=len(x), seed=seed, std=std)
 
 
 def logit_line(scale: dict) -> str:
@@ -312,67 +312,57 @@ def logit_line(scale: dict) -> str:
             + (f": the original's are {ratio:.1f} times the pre-activation net's." if ratio else "."))
 
 
-def _placement(records: list[dict], first: str, second: str) -> tuple[str, str]:
-    """How ``first`` and ``second`` ended the lr-0.1 study's iterations: ('lower', net) for a clean split with
-    probability below 0.05 (net: the lower one); ('weak', clause) for a clean split that so few seeds can give by
-    chance; ('overlap', clause) when their ranges overlap. The clause says it with the ranges."""
+def _placement(records: list[dict], first: str, second: str) -> tuple[str | None, str, str]:
+    """(the net that ended the lr-0.1 study's iterations lower on every seed when that clean a split has
+    probability below 0.05, else None; that probability, '2 in C(n+m, n)'; a clause giving both ranges). The
+    callers compare nets on the same seeds, and any clean split of 4 or more seeds each is below 0.05."""
     from ..analysis import lr_study as L
     lower, n, m, prob = pair_split(records, first, second)
-    if lower and start_split_p(n, m) < 0.05:
-        return "lower", lower
     s = L.summary(records)
-    rng = {k: s[s.net == k].train_error_last_50 for k in (first, second)}
-    ranges = {k: f"{pct(v.min())} to {pct(v.max())}" for k, v in rng.items()}
-    if lower:
-        return "weak", (f"every {SIDE[lower]} seed ended below every {SIDE[second if lower == first else first]} "
-                        f"seed, but {n} and {m} seeds split so cleanly by chance with probability {prob}")
-    noun = {ORIGINAL: "original", PREACT: "pre-activation net", CONTROL: "control"}
-    return "overlap", f"the {noun[first]}'s range ({ranges[first]}) overlaps the {noun[second]}'s ({ranges[second]})"
+    ranges = {k: f"{pct(s[s.net == k].train_error_last_50.min())} to {pct(s[s.net == k].train_error_last_50.max())}"
+              for k in (first, second)}
+    clause = f"the {NOUN[first]}'s range ({ranges[first]}) overlaps the {NOUN[second]}'s ({ranges[second]})"
+    return (lower if lower and start_split_p(n, m) < 0.05 else None), prob, clause
 
 
 def control_verdict(records: list[dict]) -> str | None:
     """Where the control's start falls between the original and the pre-activation net in the lr-0.1 study (one
     sentence), read on the seeds all three nets share, or None while any of the three is missing. A clean split
     counts only below 0.05; an overlap is no evidence of equality, and is not called one."""
-    from ..analysis import lr_study as L
     seeds = [{r["seed"] for r in records if r["net"] == n} for n in START_NETS]
     shared = set.intersection(*seeds)
-    if not shared or len(shared) < 2:
+    if len(shared) < 2:
         return None
     records = [r for r in records if r["net"] in START_NETS and r["seed"] in shared]
-    base, _ = _placement(records, PREACT, ORIGINAL)
     on = f"on the {len(shared)} seeds all three nets share"
-    if base != "lower" or pair_split(records, PREACT, ORIGINAL)[0] != PREACT:
+    if _placement(records, PREACT, ORIGINAL)[0] != PREACT:
         return (f"{on}, the pre-activation net's start is not shown to differ from the original's, so there is no "
                 f"faster start for the control to explain.")
-    (k_o, v_o), (k_p, v_p) = _placement(records, CONTROL, ORIGINAL), _placement(records, CONTROL, PREACT)
-    p_o, p_p = pair_split(records, CONTROL, ORIGINAL)[3], pair_split(records, CONTROL, PREACT)[3]
-    if k_o == "lower" and v_o == CONTROL:
-        if k_p == "overlap":
+    (v_o, p_o, overlap_o), (v_p, p_p, overlap_p) = (_placement(records, CONTROL, ORIGINAL),
+                                                    _placement(records, CONTROL, PREACT))
+    if v_o == CONTROL:
+        if v_p is None:
             return (f"{on}, the final BN-ReLU alone moves the original net's start to the pre-activation net's side: "
                     f"every control seed ended below every original seed (probability {p_o} under no difference), "
-                    f"and {v_p}. These seeds show no further effect of the rest of the pre-activation net (its "
+                    f"and {overlap_p}. These seeds show no further effect of the rest of the pre-activation net (its "
                     f"blocks, its first layer without ReLU) on the start; they cannot rule one out.")
-        if k_p == "lower" and v_p == PREACT:
+        if v_p == PREACT:
             return (f"{on}, the final BN-ReLU moves the start part of the way: every control seed ended below every "
                     f"original seed (probability {p_o}) and above every pre-activation seed (probability {p_p}); "
                     f"the rest of the pre-activation net (its blocks, its first layer without ReLU) accounts for the "
                     f"rest.")
-        if k_p == "lower" and v_p == CONTROL:
-            return (f"{on}, the control starts better than both: every control seed ended below every original seed "
-                    f"(probability {p_o}) and below every pre-activation seed (probability {p_p}).")
-        return (f"{on}, every control seed ended below every original seed (probability {p_o}); against the "
-                f"pre-activation net, {v_p}.")
-    if k_o == "lower" and v_o == ORIGINAL:
+        return (f"{on}, the control starts better than both: every control seed ended below every original seed "
+                f"(probability {p_o}) and below every pre-activation seed (probability {p_p}).")
+    if v_o == ORIGINAL:
         return (f"{on}, the final BN-ReLU makes the original net start worse: every original seed ended below every "
                 f"control seed (probability {p_o}).")
-    if k_o == "overlap" and k_p == "lower" and v_p == PREACT:
+    if v_p == PREACT:
         return (f"{on}, the final BN-ReLU alone does not give the pre-activation net's start: every pre-activation "
-                f"seed ended below every control seed (probability {p_p}), and {v_o}. These seeds show no effect of "
-                f"the head on the start; they cannot rule one out.")
-    against_p = (f"every {SIDE[v_p]} seed ended below every "
-                 f"{SIDE[PREACT if v_p == CONTROL else CONTROL]} seed (probability {p_p})" if k_p == "lower" else v_p)
-    return f"{on}, these seeds cannot place the control: {v_o}; against the pre-activation net, {against_p}."
+                f"seed ended below every control seed (probability {p_p}), and {overlap_o}. These seeds show no "
+                f"effect of the head on the start; they cannot rule one out.")
+    against_p = (f"every control seed ended below every pre-activation seed (probability {p_p})" if v_p == CONTROL
+                 else overlap_p)
+    return f"{on}, these seeds cannot place the control: {overlap_o}; against the pre-activation net, {against_p}."
 
 
 def control_report(records: list[dict], trained: RunSet | None = None, preact: RunSet | None = None) -> str:
