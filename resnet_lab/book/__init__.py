@@ -148,6 +148,20 @@ def data_label() -> str:
     return SOURCE_LABELS[analysis_source()]
 
 
+def missing_note(missing) -> str:
+    """The Markdown a page shows for runs it asks for that are not recorded: each with the command that trains
+    it, and how to train it from a live kernel. The book itself never trains."""
+    cmds = "```bash\n" + "\n".join(train_command(c) for c in missing) + "\n```"
+    first = missing[0]
+    call = (f"book.train_run({first.arch!r}" + (f", variant={first.variant!r}" if first.variant != "basic" else "")
+            + (f", shortcut={first.shortcut!r}" if first.shortcut not in (None, "A") else "")
+            + (f", seed={first.seed}" if first.seed else "") + ")")
+    return (f"**Not recorded yet:** {', '.join(describe(c) for c in missing)}. The figure and tables show the "
+            f"runs that are; the book never trains. Train the missing runs in a terminal "
+            f"(`python -m resnet_lab sweep --profile {first.profile}` trains them all):\n\n{cmds}\n\n"
+            f"or, in a live kernel, `{call}` trains one here; then re-run this page.")
+
+
 class RunSet(dict):
     """Recorded runs by name; ``missing`` names the asked-for runs that are not recorded (with training off)."""
 
@@ -162,9 +176,7 @@ class RunSet(dict):
         ('' when none is missing)."""
         parts = []
         if self.missing:
-            names = ", ".join(describe(c) for c in self.missing)
-            parts.append(f"**Not recorded yet:** {names}. The figure shows the runs that are. Train the rest with "
-                         f"`python -m resnet_lab sweep --profile {self.missing[0].profile}`.")
+            parts.append(missing_note(self.missing))
         if self.unusable:
             parts.append("**Left out, weights unusable:** " + "; ".join(f"{k} ({why})" for k, why in
                                                                          self.unusable.items())
@@ -190,13 +202,24 @@ def _config(arch: str, variant: str = "basic", shortcut: str | None = None, seed
 
 def run(arch: str, variant: str = "basic", shortcut: str | None = None, seed: int = 0,
         profile: str | None = None) -> RunRecord:
-    """The recorded run (trained here only if it is missing and training is allowed)."""
+    """The recorded run. The book only reads records: a missing run raises :class:`RunNotRecorded` naming the
+    command that trains it (pages show it as missing); training happens only when asked for, with
+    :func:`train_run`, ``python -m resnet_lab train`` or ``sweep``, or the train-it-yourself panel."""
     cfg = _config(arch, variant, shortcut, seed, profile)
-    store = RunStore()
-    rec = store.get(cfg)
-    if rec is not None:
-        return rec
-    return store.get_or_train(cfg, data=data() if training_allowed() else None, progress=True)
+    rec = RunStore().get(cfg)
+    if rec is None:
+        raise RunNotRecorded(f"run {describe(cfg)} is not recorded in {RunStore().root}; the book never trains. "
+                             f"Train it with: {train_command(cfg)}")
+    return rec
+
+
+def train_run(arch: str, variant: str = "basic", shortcut: str | None = None, seed: int = 0,
+              profile: str | None = None) -> RunRecord:
+    """Train the run a page names as missing, here and now (a progress bar shows the time left), and record it;
+    re-run the page's cells afterwards to see it. Nothing else in the book trains. A recorded run is returned
+    as it is."""
+    cfg = _config(arch, variant, shortcut, seed, profile)
+    return RunStore().get_or_train(cfg, data=data(), progress=True)
 
 
 def runs(archs, variant: str = "basic", **kw) -> RunSet:
@@ -213,8 +236,9 @@ def runs(archs, variant: str = "basic", **kw) -> RunSet:
 def analysed(records: RunSet, cache_names) -> RunSet:
     """With training off (the book build), keep only the runs whose analyses ``cache_names(record)`` are all
     cached (``analysis/<name>.json``); the others are named in ``.uncached``. Analyses of trained nets cost
-    minutes to hours of CPU, so the build reads them and never computes them. With training on: unchanged."""
-    if training_allowed():
+    minutes to hours of CPU, so a page reads them and never computes them (``python -m resnet_lab.book.caches``
+    does) -- except at the ``smoke`` profile with training allowed (CI's notebooks), where they take seconds."""
+    if training_allowed() and profile_name() == "smoke":
         return records
     ready = {k: r for k, r in records.items()
              if all((r.path / "analysis" / f"{n}.json").exists() for n in cache_names(r))}

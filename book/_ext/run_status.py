@@ -1,0 +1,38 @@
+"""Sphinx extension: the book's runs, as the build sees them.
+
+- Before the pages are read: if the README's figure (book/_static/fig6.png) was drawn from other records than
+  those recorded now, redraw it (at the book's default profile only), so the README cannot go stale.
+- At the end of the build: list the runs the chapters ask for that are not recorded, each with the command that
+  trains it. The book never trains (resnet_lab.book.run only reads records).
+"""
+from __future__ import annotations
+
+import os
+
+from sphinx.application import Sphinx
+from sphinx.util import logging
+
+logger = logging.getLogger(__name__)
+
+
+def _redraw_readme_figure(app: Sphinx) -> None:
+    if os.environ.get("RESNET_LAB_PROFILE") or os.environ.get("RESNET_LAB_RUNS"):
+        return  # a build at another profile or store must not redraw the README's picture
+    from resnet_lab.book import status
+    problem = status.readme_figure_problem()
+    if problem:
+        logger.info(f"resnet_lab: redrawing the README figure ({problem})")
+        status.render_readme_figure()
+
+
+def _report(app: Sphinx, exception) -> None:
+    if exception is not None:
+        return
+    from resnet_lab.book import status
+    logger.info("\n" + status.missing_report())
+
+
+def setup(app: Sphinx):
+    app.connect("builder-inited", _redraw_readme_figure)
+    app.connect("build-finished", _report)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}
