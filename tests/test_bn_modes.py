@@ -121,8 +121,9 @@ def test_report_names_the_net_that_parts_and_whether_recalibration_closes_the_ga
            "largest 7.00: it is there on training images too" in text
     # training-mode Fig. 7 (the train_std means 0.8 / 0.7 / 0.6), each step 0.1 > the spread 0.05: findings, but
     # the deeper nets' own spread is not measured, and the sentence says so
-    assert "resnet56 0.100 below resnet20, larger than the seed spread (0.050; 3 seeds): a finding (the seed " \
-           "range is ResNet-20's and plain-20's; the seed spread of resnet56 is not measured)" in text
+    assert "resnet56 0.100 below resnet20, larger than the depth-20 seed range (0.050, 3 seeds); one seed per net: " \
+           "described, not judged (the seed range is ResNet-20's and plain-20's; the seed spread of resnet56 is not " \
+           "measured)" in text
     assert "resnet110 0.100 below resnet56" in text and "responds less at every step" in text
     assert "In resnet20 eval mode" not in text
     assert BB.report({}) == ""
@@ -132,7 +133,8 @@ def test_report_on_deeper_nets_that_do_not_respond_less_or_without_a_spread():
     from resnet_lab.book import bn_modes as BB
     a, b = _check([1.0] * 6, [1.0] * 6, [0.7] * 6), _check([1.0] * 6, [1.0] * 6, [0.72] * 6)
     text = BB.report({"resnet20": a, "resnet56": b}, spread=(0.05, 3))
-    assert "resnet56 0.020 above resnet20, within the seed spread (0.050; 3 seeds): no finding" in text
+    assert "resnet56 0.020 above resnet20, within the depth-20 seed range (0.050, 3 seeds); one seed per net: " \
+           "described, not judged" in text
     assert "do not show deeper ResNets responding less at every step" in text
     assert "not judged" in BB.report({"resnet20": a, "resnet56": b}, spread=None)
     assert "parts from training mode" not in text and "precise BN" not in text

@@ -151,3 +151,16 @@ def test_prose_names_nets_as_the_paper_does(page):
         el.decompose()
     hits = re.findall(r".{0,30}\b(?:resnet|plain)\d+\b(?!-).{0,20}", content.get_text(" "))
     assert not hits, f"{page.name}: the code's net names in prose: {hits[:5]}"
+
+
+@pytest.mark.parametrize("page", _pages(), ids=lambda p: p.name if p else "none")
+def test_no_page_calls_a_difference_a_finding(page):
+    """The book's rule (resnet_lab.stats.RULE, stated in the glossary): a difference is judged only with 3+ seeds
+    per net, by a stated test, and the words for it are 'difference' / 'no difference shown'; a one-seed
+    difference is 'described, not judged'. The old yardstick's words ('a finding', 'no finding') appear nowhere."""
+    import re
+    text = " ".join(_content(_soup(page)).get_text(" ").split())
+    hits = re.findall(r".{0,60}\b(?:a|no) finding\b.{0,20}|.{0,60}\bfindings\b(?! ?,? summarised).{0,20}", text,
+                      flags=re.I)
+    hits = [h for h in hits if "reported findings" not in h]  # Veit et al.'s, quoted (chapter 6)
+    assert not hits, f"{page.name}: {hits[:3]}"

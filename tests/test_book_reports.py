@@ -57,12 +57,12 @@ def test_recovery_report_says_when_a_run_never_left_chance_and_skips_unrecorded(
     assert B.recovery_report([]) == ""
 
 
-@pytest.mark.parametrize("n, shown", [(3, "(1.20 points; 3 seeds)"), (None, "(1.20 points)")])
+@pytest.mark.parametrize("n, shown", [(3, "(1.20 points, 3 seeds)"), (None, "(1.20 points)")])
 def test_judge_says_how_many_seeds_the_spread_rests_on(monkeypatch, n, shown):
     monkeypatch.setattr(B, "spread_seeds", lambda metric="final_test_error": n)
-    assert B.judge(0.02, 0.012) == f"larger than the seed spread {shown}: a finding"
-    assert B.judge(-0.01, 0.012) == f"within the seed spread {shown}: no finding"
-    assert B.judge(0.5, None).startswith("not judged")
+    assert B.judge(0.02, 0.012) == f"larger than the depth-20 seed range {shown}; one seed per net: described, not judged"
+    assert B.judge(-0.01, 0.012) == f"within the depth-20 seed range {shown}; one seed per net: described, not judged"
+    assert "described, not judged" in B.judge(0.5, None) and "finding" not in B.judge(0.5, None)
 
 
 def test_table6_sets_the_papers_best_resnet110_beside_its_mean(monkeypatch):
@@ -132,12 +132,15 @@ def test_each_step_of_depth_is_judged_against_the_spread(monkeypatch):
     recs = {"resnet20": _res(0.140, 0.172), "resnet32": _res(0.127, 0.165), "resnet56": _res(0.160, 0.184),
             "plain20": _res(0.176, 0.198), "plain56": _res(0.513, 0.495)}
     text = B.degradation_report(recs)
-    assert ("- ResNets, step by step in training error: resnet32 1.30 points below resnet20 (a finding); resnet56 "
-            "3.30 points above resnet32 (a finding).") in text
-    assert "- ResNets, step by step in test error: resnet32 0.70 points below resnet20 (within the spread);" in text
+    assert ("- ResNets, step by step in training error (one seed per net: described, not judged): resnet32 1.30 "
+            "points below resnet20 (beyond the depth-20 seed range, one seed); resnet56 3.30 points above resnet32 "
+            "(beyond the depth-20 seed range, one seed).") in text
+    assert ("- ResNets, step by step in test error (one seed per net: described, not judged): resnet32 0.70 points "
+            "below resnet20 (within the depth-20 seed range);") in text
     assert "Plain nets, step by step" not in text  # two plain depths: the endpoints' line says it all
     recs["plain32"] = _res(0.212, 0.233)
-    assert "- Plain nets, step by step in training error: plain32 3.60 points above plain20 (a finding)" in \
+    assert ("- Plain nets, step by step in training error (one seed per net: described, not judged): plain32 3.60 "
+            "points above plain20 (beyond the depth-20 seed range, one seed)") in \
         B.degradation_report(recs)
 
 
@@ -208,7 +211,8 @@ def _resp(mean_std):
     return pd.DataFrame({"std": [mean_std] * 3, "channel_std": [1.0] * 3, "gamma_abs": [1.0] * 3})
 
 
-@pytest.mark.parametrize("spread, says", [((0.01, 3), "Deeper ResNets respond less at every step, beyond the spread"),
+@pytest.mark.parametrize("spread, says", [((0.01, 3), "Deeper ResNets respond less at every step, beyond the seed "
+                                                      "range (one seed per net: described, not judged)"),
                                           ((0.05, 3), "do not show deeper ResNets responding less at every step"),
                                           (None, "do not show deeper ResNets responding less at every step")])
 def test_response_report_judges_each_difference_against_the_seed_spread(spread, says):
@@ -216,7 +220,8 @@ def test_response_report_judges_each_difference_against_the_seed_spread(spread, 
     text = B.response_report(resp, spread)
     assert says in text
     depth20 = next(ln for ln in text.splitlines() if ln.startswith("- Depth 20"))
-    assert ("a finding" in depth20) == (spread is not None and 0.1 > spread[0])
+    assert ("larger than" in depth20) == (spread is not None and 0.1 > spread[0])
+    assert "described, not judged" in depth20 and "finding" not in text
     if spread is None:
         assert "not judged" in depth20
 

@@ -142,8 +142,8 @@ def test_report_judges_each_net_against_the_seed_spread(monkeypatch):
     from resnet_lab.book.testing import _verdicts
     monkeypatch.setattr(resnet_lab.book, "spread_seeds", lambda metric="final_test_error": 2)
     assert _verdicts({"a": -0.011, "b": -0.013}, 0.012) == (
-        "a: within the seed spread (1.20 points; 2 seeds): no finding; "
-        "b: larger than the seed spread (1.20 points; 2 seeds): a finding.")
+        "a: within the depth-20 seed range (1.20 points, 2 seeds); one seed per net: described, not judged; "
+        "b: larger than the depth-20 seed range (1.20 points, 2 seeds); one seed per net: described, not judged.")
     assert _verdicts({"a": 0.2, "b": -0.3}, 0.012).startswith("For every net the change is larger than")
     assert "not judged" in _verdicts({"a": 0.0}, None)
 
@@ -168,8 +168,9 @@ def test_a_gain_is_judged_against_how_much_it_moves_from_seed_to_seed(monkeypatc
     flip = next(l for l in rep.splitlines() if l.startswith("- **+ flip"))
     # a 0.9-point gain is within the error's 1.2-point seed spread, but far outside the 0.2-point range of the gain
     assert "Across seeds: resnet20 -0.9 / -1.1 / -0.9" in flip
-    assert "resnet20: larger than the gain's seed range (0.20 points over 3 seeds of resnet20): a finding" in flip
+    assert ("resnet20: larger than the gain's seed range (0.20 points over 3 seeds of resnet20); one seed: described, "
+            "not judged") in flip
     assert "plain20: within the gain's seed range" in flip
-    assert "within the seed spread" not in flip
+    assert "within the depth-20 seed range" not in flip and "finding" not in rep
     without = T.multicrop_report({"resnet20": _result(0.17, 0.161)}, gains={})
-    assert "within the seed spread (1.20 points" in without  # no seeds cached: the error's spread, as before
+    assert "within the depth-20 seed range (1.20 points" in without  # no seeds cached: the error's spread, as before

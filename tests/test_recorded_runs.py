@@ -180,3 +180,34 @@ def test_the_quick_analyses_of_every_recorded_cpu_run_are_cached(monkeypatch):
     lacking = [f"{name} of {rec.id}" for name, rec in recorded
                if not (rec.path / "analysis" / f"{files.get(name, name)}.json").exists()]
     assert not lacking, f"not cached: {lacking}"
+
+
+# Runs the chapters ask for that may be missing from the published book, each with the reason. Empty: every run
+# the chapters ask for at the book's profile is recorded (a queued run cannot reach the book as "not recorded"
+# without this list saying so).
+OPTIONAL: dict[str, str] = {}
+
+
+def _book_env(monkeypatch):
+    monkeypatch.delenv("RESNET_LAB_PROFILE", raising=False)
+    monkeypatch.setenv("RESNET_LAB_RUNS", str(STORE.root))
+
+
+def test_every_run_the_chapters_ask_for_is_recorded(monkeypatch):
+    from resnet_lab.book import profile_name, status
+    from resnet_lab.runs import describe
+    _book_env(monkeypatch)
+    assert profile_name() == "cpu"
+    missing = [describe(c) for c in status.missing_runs()]
+    assert [m for m in missing if m not in OPTIONAL] == [], status.missing_report()
+
+
+def test_the_readme_figure_is_drawn_from_the_records_now(monkeypatch):
+    """book/_static/fig6.png (the README's picture) and fig6.json beside it: drawn from exactly the sweep runs
+    recorded now (the build redraws it when they change; `python tools/readme_figure.py` does it by hand)."""
+    from resnet_lab.book import status
+    _book_env(monkeypatch)
+    assert status.readme_figure_problem() is None, status.readme_figure_problem()
+    meta = json.loads(status.README_FIGURE.with_suffix(".json").read_text())
+    assert meta["missing"] == [] and len(meta["runs"]) == 9
+    assert f"profile `{meta['profile']}`" in (REPO_ROOT / "README.md").read_text()

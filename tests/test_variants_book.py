@@ -30,7 +30,9 @@ def test_variant_runs_are_in_the_sweep():
     assert {c.arch for c in cfgs if c.variant == "final_bn"} == set(experiments.HEAD_CONTROL_ARCHS) == {"resnet56"}
 
 
-@pytest.mark.parametrize("spread, verdict", [(0.005, "a finding"), (0.03, "no finding"), (None, "not judged")])
+@pytest.mark.parametrize("spread, verdict", [(0.005, "larger than the depth-20 seed range"),
+                                             (0.03, "within the depth-20 seed range"),
+                                             (None, "the seed range is not measured yet")])
 def test_options_report_judges_against_the_spread(monkeypatch, spread, verdict):
     monkeypatch.setattr(variants, "seed_spread", lambda metric="final_test_error": spread)
     import resnet_lab.book
@@ -61,7 +63,8 @@ def test_conclusion_sorts_comparisons_by_the_spread_and_names_missing_runs(monke
                  missing=[RunConfig("resnet110", variant="preact")])
     text = variants.conclusion(opts, pre)
     found, inside, missing = text.splitlines()
-    assert found.startswith("- Larger than the seed spread") and "option C against A (ResNet-32, test) -3.0" in found
+    assert found.startswith("- Larger than the depth-20 seed range (one seed per net: described, not judged")
+    assert "finding" not in text and "option C against A (ResNet-32, test) -3.0" in found
     assert "option C against B (ResNet-32, test) -2.0" in found and "(training) -3.0" in found
     assert "option B against A (ResNet-32, test) -1.0" in inside and "(test) -0.1" in inside
     assert missing.startswith("- Not recorded yet") and "resnet110" in missing
@@ -143,11 +146,11 @@ def test_start_report_counts_collapses_and_says_when_the_seeds_fall_apart(monkey
     assert "- pre-activation resnet56: 0 of 5 seeds collapsed" in text
     assert "2 of 5 against 0 of 5 (Fisher's exact two-sided p = 0.44: 10 seeds cannot tell these rates apart)" in text
     assert "every pre-activation seed ended its 300 iterations below every original seed" in text
-    assert "probability 2 in 252 -- below 0.05: a finding." in text
+    assert "probability 2 in 252 -- below 0.05: a difference these seeds show." in text
     # overlapping ranges are said to overlap, and nothing is claimed
     pre[0] = study("resnet56+preact", 0, 0.58)
     text = variants.start_report(orig + pre)
-    assert "ranges over the seeds overlap: no finding" in text and "every" not in text
+    assert "ranges over the seeds overlap: no difference shown" in text and "every" not in text
     # a net not in the study yet is named with the command that runs it
     text = variants.start_report(orig)
     assert "Not recorded yet: pre-activation resnet56" in text and "--nets resnet56+preact" in text
@@ -161,12 +164,12 @@ def test_conclusion_says_how_the_two_nets_start_and_judges_the_split(monkeypatch
     text = variants.conclusion(RunSet(), RunSet(), orig + pre)
     assert ("- The start at lr 0.1 (chapter 3's study, 5 and 4 seeds of the two ResNet-56s): every pre-activation "
             "seed ended its first 300 iterations with a lower training error than every original seed; so clean a "
-            "split, either way, has probability 2 in 126 under no difference: below 0.05, a finding.") in text
+            "split, either way, has probability 2 in 126 under no difference: below 0.05, a difference these seeds show.") in text
     # three seeds each split cleanly by chance with probability 2 in 20 = 0.1: not a finding
     text = variants.conclusion(RunSet(), RunSet(), orig[:3] + pre[:3])
-    assert "probability 2 in 20 under no difference: no finding." in text
+    assert "probability 2 in 20 under no difference: no difference shown." in text
     pre[0] = study("resnet56+preact", 0, 0.65)
-    assert "training errors over the seeds overlap: no finding." in variants.conclusion(RunSet(), RunSet(), orig + pre)
+    assert "training errors over the seeds overlap: no difference shown." in variants.conclusion(RunSet(), RunSet(), orig + pre)
     assert "start at lr 0.1" not in variants.conclusion(RunSet(), RunSet(), orig)  # one net only: nothing said
     assert variants.start_split_p(5, 5) == pytest.approx(2 / 252)
 
@@ -252,7 +255,7 @@ def test_the_trained_control_is_judged_against_both_nets_or_its_command_is_given
     preact = RunSet({"resnet56": _rec(0.1843, 0.1600), "preact-resnet56": _rec(0.1597, 0.1216, variant="preact")})
     missing = RunSet({}, missing=[RunConfig("resnet56", variant="final_bn", profile="cpu")])
     text = variants.control_report(orig + pre + ctrl, missing, preact)
-    assert "--arch resnet56 --variant final_bn --profile" in text and "not recorded at this profile yet" in text
+    assert "--arch resnet56 --shortcut A --variant final_bn --profile" in text and "not recorded at this profile yet" in text
     assert "Not recorded yet, so not compared: resnet56 option A, original blocks + final BN-ReLU (the control)" \
         in variants.conclusion(RunSet(), preact, orig + pre + ctrl, missing)
     trained = RunSet({"resnet56+final_bn": _rec(0.1650, 0.1250, variant="final_bn")})

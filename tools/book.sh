@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Set up (tools/setup.sh), fetch the widget JavaScript (npm registry) and build the book into
-# book/_build/html. Uses the recorded runs in runs/; trains only what is missing (set
-# RESNET_LAB_ALLOW_TRAINING=0 to forbid that).
+# book/_build/html. Reads the recorded runs in runs/ and never trains: a missing run is shown as missing on its
+# page, with its command, and listed at the end of the build.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source tools/setup.sh

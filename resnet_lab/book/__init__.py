@@ -476,16 +476,16 @@ def spread_seeds(metric: str = "final_test_error") -> int | None:
 
 def judge(diff: float, spread: float | None, metric: str = "final_test_error", seeds: int | None = None,
           unit: str = "points") -> str:
-    """'a finding' only when |diff| exceeds the measured seed spread of ``metric`` (whose number of seeds is
-    said: ``seeds``, else read from the store). ``unit``: 'points' for an error (a fraction, shown in percentage
-    points), or '' for a quantity shown as it is (e.g. a response std)."""
+    """The words for a difference between single runs (one seed per arm): described, never judged -- the book's
+    rule (:data:`resnet_lab.stats.RULE`) judges only arms of 3+ seeds. For scale it says whether ``diff`` is
+    larger than the measured seed range of ``metric`` at depth 20 (``seeds`` seeds, else read from the store).
+    ``unit``: 'points' for an error (a fraction, shown in percentage points), or '' for a quantity shown as it is."""
     if spread is None:
-        return "not judged: the seed spread is not measured yet at this profile"
+        return "one seed per net: described, not judged (the seed range is not measured yet at this profile)"
     n = seeds if seeds is not None else spread_seeds(metric)
-    what = (f"{100 * spread:.2f} points" if unit == "points" else f"{spread:.3f}") + (f"; {n} seeds" if n else "")
-    if abs(diff) > spread:
-        return f"larger than the seed spread ({what}): a finding"
-    return f"within the seed spread ({what}): no finding"
+    what = (f"{100 * spread:.2f} points" if unit == "points" else f"{spread:.3f}") + (f", {n} seeds" if n else "")
+    rel = "larger than" if abs(diff) > spread else "within"
+    return f"{rel} the depth-20 seed range ({what}); one seed per net: described, not judged"
 
 
 def compare(name_a: str, a: RunRecord, name_b: str, b: RunRecord, metric: str = "final_test_error") -> str:
@@ -532,17 +532,19 @@ def pair_report(records: dict[str, RunRecord], a: str, b: str) -> str:
 
 def steps_report(records: dict[str, RunRecord], names: list[str], metric: str = "final_train_error") -> str:
     """Each step of depth along ``names`` (shallow to deep) on ``metric``, each judged against the seed spread:
-    'resnet32 1.3 points below resnet20 (a finding); ...' ('' with fewer than three nets: the endpoints say it)."""
+    'resnet32 1.3 points below resnet20 (beyond the depth-20 seed range, one seed); ...' -- described, not judged
+    ('' with fewer than three nets: the endpoints say it)."""
     if len(names) < 3:
         return ""
     spread, parts = seed_spread(metric), []
     for a, b in zip(names, names[1:]):
         d = _shown(records[b].metrics[metric]) - _shown(records[a].metrics[metric])
         rel = "below" if d < 0 else "above" if d > 0 else "equal to"
-        verdict = ("not judged" if spread is None else "a finding" if abs(d) > spread else "within the spread")
+        verdict = ("one seed" if spread is None else "beyond the depth-20 seed range, one seed" if abs(d) > spread
+                   else "within the depth-20 seed range")
         parts.append(f"{b} {100 * abs(d):.2f} points {rel} {a} ({verdict})")
     what = {"final_test_error": "test error", "final_train_error": "training error"}[metric]
-    return f"step by step in {what}: " + "; ".join(parts)
+    return f"step by step in {what} (one seed per net: described, not judged): " + "; ".join(parts)
 
 
 def degradation_report(records: dict[str, RunRecord]) -> str:
@@ -728,8 +730,10 @@ def response_report(resp: dict[str, pd.DataFrame], spread: tuple[float, int] | N
         found = spread is not None and all(d < 0 and -d > spread[0] for _, _, d in steps)
         lines.append("- Deeper ResNets, step by step: " + "; ".join(
             f"{b} {abs(d):.3f} {'below' if d < 0 else 'above'} {a}, {verdict(d)}" for a, b, d in steps)
-            + ((". Deeper ResNets respond less at every step, beyond the spread." if len(steps) > 1 else
-                f". From {res[0]} to {res[1]} the ResNet responds less, beyond the spread (one step of depth: "
+            + ((". Deeper ResNets respond less at every step, beyond the seed range (one seed per net: "
+                "described, not judged)." if len(steps) > 1 else
+                f". From {res[0]} to {res[1]} the ResNet responds less, beyond the seed range (one seed per net; "
+                f"one step of depth: "
                 f"{', '.join(k for k in ('resnet20', 'resnet56', 'resnet110') if k not in mean)} not shown).")
                if found else ". So these runs do not show deeper ResNets responding less at every step."))
     gap = {k: float(((f.channel_std - f.gamma_abs).abs() / f.gamma_abs).median()) for k, f in resp.items()}
@@ -939,3 +943,6 @@ from . import trained  # noqa: E402
 from . import initialisation  # noqa: E402
 from . import convergence  # noqa: E402
 from . import bn_modes  # noqa: E402
+from . import status  # noqa: E402
+from . import verdicts  # noqa: E402
+from . import early  # noqa: E402

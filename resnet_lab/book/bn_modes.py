@@ -130,7 +130,8 @@ def report(checks: dict[str, dict], spread: tuple[float, int] | None = None) -> 
         every = spread is not None and all(d < 0 and -d > spread[0] for _, _, d in steps)
         lines.append("- In training mode, deeper ResNets step by step: " + "; ".join(
             f"{b} {abs(d):.3f} {'below' if d < 0 else 'above'} {a}, {verdict(a, b, d)}" for a, b, d in steps)
-            + (". So in training mode the deeper ResNet responds less at every step." if every else
+            + (". So in training mode the deeper ResNet responds less at every step (one seed per net: described, "
+               "not judged)." if every else
                ". So in training mode too, these runs do not show deeper ResNets responding less at every step."))
     return "\n".join(lines)
 

@@ -117,8 +117,9 @@ def _gain_verdicts(diffs: dict[str, float], rng: tuple[float, int, str]) -> str:
     """Each net's gain against the seed range of the gain itself (how much training the spread net again moves
     it); the deeper nets are judged against the depth-20 nets' range, which is all that is measured."""
     what = f"{100 * rng[0]:.2f} points over {rng[1]} seeds of {rng[2]}"
-    v = {net: (f"larger than the gain's seed range ({what}): a finding" if abs(d) > rng[0] else
-               f"within the gain's seed range ({what}): no finding") for net, d in diffs.items()}
+    v = {net: (f"larger than the gain's seed range ({what})" if abs(d) > rng[0] else
+               f"within the gain's seed range ({what})") + "; one seed: described, not judged"
+         for net, d in diffs.items()}
     if len(set(v.values())) == 1:
         return ("The gain is " if len(v) == 1 else "For every net the gain is ") + f"{next(iter(v.values()))}."
     return "; ".join(f"{net}: {verdict}" for net, verdict in v.items()) + "."
@@ -192,8 +193,8 @@ def multicrop_report(results: dict[str, dict], records=None, gains: dict | None 
     verdict = (judge(gain[top], spread) if rng is None else
                f"{'larger than' if gain[top] > rng[0] else 'within'} the seed range of that protocol's gain "
                f"({100 * rng[0]:.2f} points over {rng[1]} seeds of {rng[2]}): "
-               f"{'a finding' if gain[top] > rng[0] else 'no finding'}; the largest of several gains, picked "
-               f"after the fact, so read it as an upper end")
+               f"one seed, described, not judged; the largest of several gains, picked after the fact, so read it "
+               f"as an upper end")
     lines.append(f"- **What multi-crop buys here:** at most {100 * gain[top]:.2f} points over the single view "
                  f"({top}, {_label(best_m)}) -- {verdict}. On ImageNet the paper's protocols bought (quoted, "
                  f"top-1): {q['ten_crop']} points from the centre crop to 10 crops, and another {q['multiscale']} "

@@ -191,7 +191,7 @@ def init_landscape_report(init: dict[str, dict], lands: dict[str, dict]) -> str:
             r, p = LS.sharpness(init[name]), LS.sharpness(init[other])
             lines.append(f"- Depth {name[6:]} at initialisation: half a unit away the loss rises {num(p['rise_0.5'])} "
                          f"for {other} and {num(r['rise_0.5'])} for {name}; one unit away {num(p['rise_1.0'])} and "
-                         f"{num(r['rise_1.0'])}. One seed and one pair of directions: a description, not a finding.")
+                         f"{num(r['rise_1.0'])}. One seed and one pair of directions: described, not judged.")
     return "\n".join(lines) if lines else "- No initial-weights slice is cached at this profile yet."
 
 
@@ -286,7 +286,7 @@ def landscape_report(lands: dict[str, dict]) -> str:
                          f"{num(p['rise_0.5'])} for {other} and {num(r['rise_0.5'])} for {name} (ratio {ratio:.2g}); "
                          f"locally non-convex: {_pct(p['nonconvex'])} of {other}'s low-loss grid points, "
                          f"{_pct(r['nonconvex'])} of {name}'s. One seed and one pair of directions each: no seed "
-                         f"spread of these numbers is measured, so this is a description, not a finding."
+                         f"spread of these numbers is measured, so this is described, not judged."
                          + plateau_caveat(name, r, other, p))
     return "\n".join(lines) if lines else "- No run of this chapter is recorded at this profile yet."
 
@@ -441,8 +441,8 @@ def conclusion(lesions: dict[str, dict], lands: dict[str, dict], missing=(), unc
             lines.append(f"- Loss slices at depth {name[6:]}: half a unit from the trained weights the loss rises less "
                          f"for {flatter} ({num(r['rise_0.5'])} for {name}, {num(p['rise_0.5'])} for {other}); the slice "
                          f"curves downwards at {_pct(r['nonconvex'])} of {name}'s and {_pct(p['nonconvex'])} of "
-                         f"{other}'s low-loss points. One seed and one pair of directions: a description, not a "
-                         f"finding." + (" The flatter slice is not the lower one (see above)."
+                         f"{other}'s low-loss points. One seed and one pair of directions: described, not "
+                         f"judged." + (" The flatter slice is not the lower one (see above)."
                                         if plateau_caveat(name, r, other, p) else ""))
     if missing:
         from ..runs import describe

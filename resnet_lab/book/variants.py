@@ -379,12 +379,9 @@ def control_report(records: list[dict], trained: RunSet | None = None, preact: R
     ctrl = trained.get(CONTROL)
     arch, _, variant = L.parse(CONTROL)
     if ctrl is None:
-        from . import profile_name
-        lines.append(f"- The start is not the end: whether the final gap comes with the head too needs the control "
-                     f"trained for the whole profile, and it is not recorded at this profile yet (`python -m "
-                     f"resnet_lab train --arch {arch} --variant {variant} --profile {profile_name()}`, or the "
-                     f"sweep).")
-        return "\n".join(lines)
+        lines.append("- The start is not the end: whether the final gap comes with the head too needs the control "
+                     "trained for the whole profile, and it is not recorded at this profile yet.")
+        return "\n".join(lines) + ("\n\n" + trained.note() if trained.missing else "")
     for metric in ("final_train_error", "final_test_error"):
         spread = seed_spread(metric)
         for label, other in ((f"the original {arch}", (preact or {}).get(arch)),
@@ -423,10 +420,10 @@ def start_report(records: list[dict]) -> str:
                          f"{'original' if better == 'pre-activation' else 'pre-activation'} seed: with no difference "
                          f"between the nets, {n} and {m} seeds fall apart this cleanly, one way or the other, "
                          f"with probability {prob}"
-                         + (" -- below 0.05: a finding." if start_split_p(n, m) < 0.05 else
+                         + (" -- below 0.05: a difference these seeds show." if start_split_p(n, m) < 0.05 else
                             f" -- not below 0.05: {n + m} seeds cannot show it."))
             else:
-                line += " The two nets' ranges over the seeds overlap: no finding."
+                line += " The two nets' ranges over the seeds overlap: no difference shown."
             lines.append(line)
     if missing:
         lines.append(f"- Not recorded yet: {', '.join(L.label(n) for n in missing)} (`python -m "
@@ -467,10 +464,11 @@ def conclusion(options: RunSet, preact: RunSet, start: list[dict] | None = None,
         (found if spread is not None and abs(d) > spread else inside).append(f"{label} {100 * d:+.1f} points")
     lines = []
     if found:
-        lines.append("- Larger than the seed spread (findings; + where the first net's error is higher): "
+        lines.append("- Larger than the depth-20 seed range (one seed per net: described, not judged; + where the "
+                     "first net's error is higher): "
                      + "; ".join(found) + ".")
     if inside:
-        lines.append("- Within the seed spread, or not judged yet (no finding): " + "; ".join(inside) + ".")
+        lines.append("- Within the depth-20 seed range, or its range not measured yet: " + "; ".join(inside) + ".")
     if not found and not inside:
         lines.append("- No comparison of this chapter has both of its runs recorded at this profile yet.")
     split = start_split(start or [])
@@ -481,8 +479,8 @@ def conclusion(options: RunSet, preact: RunSet, start: list[dict] | None = None,
                         f"training error than every {'original' if better == 'pre-activation' else 'pre-activation'}"
                         f" seed; so clean a split, either way, has probability {prob} under no difference"
                         if better else "the two nets' training errors over the seeds overlap")
-                     + (": below 0.05, a finding." if better and start_split_p(n, m) < 0.05 else
-                        ": no finding."))
+                     + (": below 0.05, a difference these seeds show." if better and start_split_p(n, m) < 0.05 else
+                        ": no difference shown."))
     verdict = control_verdict(start or [])
     if verdict is not None:
         from ..analysis import lr_study as L

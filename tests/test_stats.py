@@ -1,0 +1,78 @@
+"""The book's rule (resnet_lab.stats) against known values."""
+import math
+
+import pytest
+
+from resnet_lab import stats as S
+
+# Welch's t-test, the worked example of its Wikipedia article (two samples of 15): t = -2.46, df ~ 25.0, p = 0.021
+A1 = [27.5, 21.0, 19.0, 23.6, 17.0, 17.9, 16.9, 20.1, 21.9, 22.6, 23.1, 19.6, 19.0, 21.7, 21.4]
+A2 = [27.1, 22.0, 20.8, 23.4, 23.4, 23.5, 25.8, 22.0, 24.8, 20.2, 21.9, 22.1, 22.9, 20.5, 24.4]
+
+
+def test_welch_matches_the_worked_example():
+    diff, lo, hi, p = S.welch(A1, A2)
+    assert diff == pytest.approx(sum(A1) / 15 - sum(A2) / 15)
+    assert p == pytest.approx(0.021, abs=0.0015)
+    assert lo < diff < hi < 0  # the 95% interval excludes 0 exactly when p < 0.05
+
+
+def test_mean_ci_of_one_two_three():
+    m, lo, hi = S.mean_ci([1, 2, 3])  # sd 1, se 1/sqrt(3), t(0.975, 2) = 4.3027
+    assert (m, lo, hi) == pytest.approx((2.0, 2 - 4.3027 / 3 ** 0.5, 2 + 4.3027 / 3 ** 0.5), abs=1e-4)
+    assert math.isnan(S.mean_ci([5.0])[1])
+
+
+def test_holm_by_hand():
+    # sorted 0.005, 0.01, 0.03, 0.04 -> x4, x3, x2, x1 = 0.02, 0.03, 0.06, 0.04 -> monotone: 0.02, 0.03, 0.06, 0.06
+    assert S.holm([0.01, 0.04, 0.03, 0.005]) == pytest.approx([0.03, 0.06, 0.06, 0.02])
+    assert S.holm([0.5, float("nan")])[0] == 0.5 and math.isnan(S.holm([0.5, float("nan")])[1])
+    assert S.holm([0.6, 0.7]) == pytest.approx([1.0, 1.0])
+
+
+def test_a_family_judges_only_pairs_with_three_seeds_each_and_corrects_over_them():
+    fam = S.compare_family({"clear": ([10.0, 10.1, 9.9, 10.05], [12.0, 12.1, 11.9, 12.05]),
+                            "noise": ([10.0, 11.0, 9.0], [10.5, 9.5, 11.5]),
+                            "one seed": ([10.0], [14.0])})
+    assert fam["clear"].verdict == S.SHOWN and fam["clear"].p_adj == pytest.approx(2 * fam["clear"].p)
+    assert fam["noise"].verdict == S.NOT_SHOWN
+    assert fam["one seed"].verdict == S.NOT_JUDGED and math.isnan(fam["one seed"].p_adj)
+    assert S.verdict_text(fam["one seed"]) == "not judged: 1 seed vs 1"
+    assert "finding" not in " ".join(S.verdict_text(c) for c in fam.values())
+    assert S.verdict_text(fam["clear"]).startswith("difference (p = ")
+
+
+def test_a_family_of_one_judged_pair_is_not_corrected_and_an_empty_arm_is_named():
+    fam = S.compare_family({"only": ([1.0, 2.0, 3.0], [4.0, 5.0, 6.0])})
+    assert fam["only"].p_adj == fam["only"].p
+    with pytest.raises(ValueError, match="'bad'"):
+        S.compare_family({"bad": ([], [1.0])})
+
+
+def test_the_rule_states_its_error_rate():
+    assert "Holm" in S.RULE and "5%" in S.RULE and "at least 3 seeds" in S.RULE
+
+
+def test_the_glossary_states_the_rule_verbatim():
+    from resnet_lab.runs import REPO_ROOT
+    text = " ".join((REPO_ROOT / "book" / "intro.md").read_text().split())
+    assert " ".join(S.RULE.split()) in text
+
+
+def test_chapter3_table_judges_only_depths_with_three_seeds_per_net(monkeypatch):
+    from resnet_lab.book import verdicts as V
+    seeds = {"plain20": {0: 0.20, 1: 0.205, 2: 0.198}, "resnet20": {0: 0.17, 1: 0.172, 2: 0.168},
+             "plain56": {0: 0.30}, "resnet56": {0: 0.18}}
+    monkeypatch.setattr(V, "seed_values", lambda arch, metric="final_test_error", profile=None: seeds.get(arch, {}))
+    t = V.plain_vs_resnet()
+    row = t.loc["plain-20 \u2212 ResNet-20, test error"]
+    assert row["seeds"] == "3 / 3" and row["verdict"].startswith("difference (p = ") and row["difference"].startswith("+3.10 [")
+    one = t.loc["plain-56 \u2212 ResNet-56, test error"]
+    assert one["verdict"] == "not judged: 1 seed vs 1" and one["difference"] == "+12.00" and one["p (Holm)"] == "\u2013"
+    assert t.loc["plain-32 \u2212 ResNet-32, test error", "verdict"] == "not recorded"
+    # Holm over the table: two judged rows (training and test error at depth 20), each p doubled at most
+    fam = S.compare_family({"a": (seeds["plain20"].values(), seeds["resnet20"].values())})
+    assert float(row["p (Holm)"]) == pytest.approx(min(1, 2 * fam["a"].p), rel=0.05)
+    text = V.judged_summary(t)
+    assert text.startswith("2 of the 8 comparisons have at least 3 seeds per net and are judged; 2 of them show")
+    assert "The other 2 rest on fewer seeds" in text
