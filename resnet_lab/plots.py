@@ -93,12 +93,12 @@ def layer_stat_plot(frames: dict[str, pd.DataFrame], column: str = "std", sort: 
                     ylabel: str = "std", logy: bool = False):
     """Paper Fig. 7: one line per net of ``column`` against layer index (or sorted, descending)."""
     fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(7, 3.5))
-    styles = {True: "-", False: "--"}
-    for (label, frame), color in zip(frames.items(), _colors(len(frames))):
+    style = _net_style(list(frames))  # one colour per depth (a net and its twin share it), plain nets dashed
+    for label, frame in frames.items():
         v = frame[column].to_numpy()
         if sort:
             v = np.sort(v)[::-1]
-        ax.plot(np.arange(1, len(v) + 1), v, styles["resnet" in label.lower()], color=color, label=label, lw=1.5)
+        ax.plot(np.arange(1, len(v) + 1), v, label=label, lw=1.5, **style[label])
     ax.set_xlabel("layer index (sorted by magnitude)" if sort else "layer index (original)")
     ax.set_ylabel(ylabel)
     if logy:
@@ -128,11 +128,23 @@ def trained_vs_init(init: dict[str, pd.DataFrame], trained: dict[str, pd.DataFra
     return fig
 
 
-def fig7(frames: dict[str, pd.DataFrame], column: str = "std"):
-    """Both panels of Fig. 7: original order (top) and sorted descending (bottom)."""
+def fig7(frames: dict[str, pd.DataFrame], column: str = "std", inset: tuple[str, pd.DataFrame, str] | None = None,
+         ylabel: str = "std"):
+    """Both panels of Fig. 7: original order (top) and sorted descending (bottom). ``inset``: (title, frame,
+    column) of one net drawn small in the top panel's upper right, on its own scale (e.g. ResNet-110 measured
+    the paper's way, when that measure parts from the main panels')."""
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(7, 6.5))
-    layer_stat_plot(frames, column, sort=False, ax=top)
-    layer_stat_plot(frames, column, sort=True, ax=bottom)
+    layer_stat_plot(frames, column, sort=False, ax=top, ylabel=ylabel)
+    layer_stat_plot(frames, column, sort=True, ax=bottom, ylabel=ylabel)
+    if inset is not None:
+        title, frame, col = inset
+        top.legend(fontsize=8, loc="upper left")
+        ax = top.inset_axes([0.6, 0.5, 0.38, 0.44])
+        v = frame[col].to_numpy()
+        ax.plot(np.arange(1, len(v) + 1), v, color="0.2", lw=1)
+        ax.set_title(title, fontsize=7)
+        ax.tick_params(labelsize=6)
+        ax.grid(alpha=0.3)
     fig.tight_layout()
     return fig
 
@@ -272,7 +284,7 @@ def _net_style(names: Sequence[str]) -> dict:
     def depth(n):
         return int("".join(c for c in n if c.isdigit()) or 0)
     cols = dict(zip(sorted({depth(n) for n in names}), plt.get_cmap("tab10").colors))
-    return {n: dict(color=cols[depth(n)], ls="-" if n.startswith("resnet") else "--") for n in names}
+    return {n: dict(color=cols[depth(n)], ls="-" if "resnet" in n.lower() else "--") for n in names}
 
 
 def lesion_blocks(lesions: dict, ax=None):

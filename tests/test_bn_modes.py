@@ -138,3 +138,45 @@ def test_report_on_deeper_nets_that_do_not_respond_less_or_without_a_spread():
     assert "do not show deeper ResNets responding less at every step" in text
     assert "not judged" in BB.report({"resnet20": a, "resnet56": b}, spread=None)
     assert "parts from training mode" not in text and "precise BN" not in text
+
+
+def _staged(first, second):
+    """A check with one block per stage: per stage, the ratio at the block's first and second BN."""
+    names, ratios = ["response0"], [1.0]
+    for st, (a, b) in enumerate(zip(first, second), start=1):
+        names += [f"stage{st}.0.response1", f"stage{st}.0.response2"]
+        ratios += [a, b]
+    c = _check(ratios, ratios, [0.7] * len(ratios))
+    c["layers"]["name"] = names
+    return c
+
+
+def test_the_mismatch_is_located_by_stage_and_by_the_bn_that_closes_the_branch():
+    from resnet_lab.book import bn_modes as BB
+    checks = {"resnet20": _staged((1.0, 1.0, 1.1), (1.0, 1.05, 1.1)), "resnet110": _staged((1.0, 1.3, 2.9),
+                                                                                        (1.04, 2.0, 7.4))}
+    t = BB.mismatch_table(checks)
+    assert list(dict.fromkeys(t.index.get_level_values(0))) == ["resnet110"]  # resnet20 never reaches 1.5
+    assert t.loc[("resnet110", "stage 3", "second BN of a block"), "median ratio"] == "7.40"
+    assert t.loc[("resnet110", "stem", "stem BN"), "layers"] == 1
+    text = BB.mismatch_summary(checks)
+    assert "resnet110: the median ratio grows from stage to stage" in text
+    assert "in every stage it is larger at the BN that closes the residual branch" in text
+    flat = {"resnet110": _staged((3.0, 1.3, 2.9), (1.0, 1.2, 2.0))}
+    text = BB.mismatch_summary(flat)
+    assert "does not grow" in text and "no stage has it larger" in text
+    assert BB.mismatch_summary({"resnet20": checks["resnet20"]}) == "" and BB.mismatch_table({}).empty
+
+
+def test_fig7_reads_training_mode_frames_with_an_eval_mode_inset():
+    import matplotlib
+    matplotlib.use("Agg")
+    from resnet_lab import plots
+    from resnet_lab.book import bn_modes as BB
+    frames = BB.train_frames({"resnet20": _check([1.0] * 6, [1.0] * 6, [0.8] * 6)})
+    assert list(frames["resnet20"].columns) == ["layer", "name", "std", "channel_std", "gamma_abs"]
+    assert frames["resnet20"]["std"].tolist() == [0.8] * 6
+    fig = plots.fig7(frames, inset=("ResNet-110, eval mode", frames["resnet20"], "std"), ylabel="training mode")
+    top = fig.axes[0]
+    assert top.get_ylabel() == "training mode" and len(top.child_axes) == 1
+    assert top.child_axes[0].get_title() == "ResNet-110, eval mode"

@@ -42,6 +42,64 @@ def frame(result: dict) -> pd.DataFrame:
     return pd.DataFrame(result["layers"])
 
 
+def train_frames(checks: dict[str, dict]) -> dict[str, pd.DataFrame]:
+    """Fig. 7's statistics with BN in training mode (each batch normalised by its own statistics, as in
+    training): per 3x3 layer ``std``, ``channel_std`` and ``gamma_abs``, in the columns :func:`plots.fig7` and
+    :func:`resnet_lab.book.response_report` read."""
+    return {k: frame(v).rename(columns={"train_std": "std", "train_channel_std": "channel_std"})
+            [["layer", "name", "std", "channel_std", "gamma_abs"]] for k, v in checks.items()}
+
+
+def _where(name: str) -> tuple[str, str]:
+    """'stage3.5.response2' -> ('stage 3', 'second BN of a block'); 'response0' -> ('stem', 'stem BN')."""
+    parts = name.split(".")
+    if len(parts) < 3:
+        return "stem", "stem BN"
+    return f"stage {parts[0][5:]}", {"response1": "first BN of a block", "response2": "second BN of a block"}.get(
+        parts[-1], parts[-1])
+
+
+def mismatch_table(checks: dict[str, dict]) -> pd.DataFrame:
+    """Where the eval/training-mode mismatch is made, for each net that parts from training mode
+    (:func:`parted_nets`): per stage and BN position in the block, the median and largest ratio of eval-mode to
+    training-mode response std. Empty when no net parts."""
+    rows = []
+    for net in parted_nets(checks):
+        f = frame(checks[net])
+        where = pd.DataFrame([_where(n) for n in f["name"]], columns=["stage", "BN"])
+        g = pd.concat([where, f["ratio"]], axis=1).groupby(["stage", "BN"], sort=False)["ratio"]
+        for (stage, bn), v in g:
+            rows.append({"net": net, "stage": stage, "BN": bn, "layers": len(v), "median ratio": f"{v.median():.2f}",
+                         "largest ratio": f"{v.max():.2f}"})
+    return pd.DataFrame(rows).set_index(["net", "stage", "BN"]) if rows else pd.DataFrame()
+
+
+def mismatch_summary(checks: dict[str, dict]) -> str:
+    """Where the mismatch is made, in words computed from :func:`mismatch_table`: whether its median grows from
+    stage to stage and whether, within a stage, it is larger at the BN that closes the residual branch (a block's
+    second) than at the first. '' when no net parts from training mode (Markdown)."""
+    t = mismatch_table(checks)
+    if t.empty:
+        return ""
+    lines = []
+    for net in dict.fromkeys(t.index.get_level_values(0)):
+        f = t.loc[net]
+        med = {k: float(v) for k, v in f["median ratio"].items()}
+        stages = [st for st in dict.fromkeys(k[0] for k in med) if st != "stem"]
+        first = {st: med.get((st, "first BN of a block")) for st in stages}
+        second = {st: med.get((st, "second BN of a block")) for st in stages}
+        worst = [max(first[st], second[st]) for st in stages]
+        grows = all(b > a for a, b in zip(worst, worst[1:]))
+        later = [st for st in stages if second[st] > first[st]]
+        lines.append(
+            f"- {net}: the median ratio {'grows' if grows else 'does not grow'} from stage to stage "
+            f"({', '.join(f'{st}: {first[st]:.2f} at the first BN, {second[st]:.2f} at the second' for st in stages)}); "
+            + (f"in {'every stage' if len(later) == len(stages) else ', '.join(later)} it is larger at the BN that "
+               f"closes the residual branch than at the first, so the mismatch is made inside the branches."
+               if later else "no stage has it larger at the BN that closes the residual branch."))
+    return "\n".join(lines)
+
+
 def data_line(checks: dict[str, dict]) -> str:
     """What the check ran on, for a caption."""
     r = next(iter(checks.values()), None)
