@@ -73,3 +73,33 @@ def test_report_a_faster_deep_net_and_a_net_that_never_reaches_the_level(monkeyp
     assert "plain56 needs 0.5 times as long as plain32" in rep and "described, not judged" in rep
     assert "resnet56 needs 1.0 times as long as resnet20" in rep and "finding" not in rep
     assert BC.report(frame((None,) * 4, (None,) * 4), seeds(())).startswith("- No run")
+
+
+def test_growth_table_fits_every_level_from_the_start_and_after_leaving_chance(monkeypatch):
+    from resnet_lab.book import convergence as BC
+    monkeypatch.setattr(BC, "until", lambda profile=None: 3200)
+    start = (100, 100, 100, 1500)  # resnet56 leaves chance late (a collapse); the rest at iteration 100
+    f = pd.concat([frame((300, 500, 900, 1700), (200, 300, 450, 1900), level=0.6),
+                   frame((100, 100, 100, 100), start, level=0.8),
+                   frame((400, 700, 1300, 2500), (250, 380, 560, 2100), level=0.5)], ignore_index=True)
+    rate = BC.after_start(f)
+    assert set(rate.level) == {0.6, 0.5}
+    assert rate.set_index(["net", "level"]).loc[("resnet56", 0.6), "iteration"] == 400  # 1900 - 1500
+    t = BC.growth_table(f)
+    assert list(t.index.get_level_values(0).unique()) == ["below 60%", "below 50%"]  # every level, chance left out
+    assert [i[1] for i in t.index[:2]] == ["plain nets, depths 20-56", "ResNets, depths 20-56"]
+    assert "widest" not in t.attrs  # both families span the same depths here
+    row = t.loc[("below 60%", "ResNets, depths 20-56")]
+    assert row["rate: \u00d7 per 12 layers"] != row["start: \u00d7 per 12 layers"]
+    assert set(t["start: shape"]) <= {"exponential", "power law", "cannot tell", "neither fits"}
+    text = BC.growth_summary(t)
+    assert text.startswith("Of the 8 fits, ") and "not which law they follow" in text
+    assert BC.growth_table(f.iloc[0:0]).empty and BC.growth_summary(pd.DataFrame()) == ""
+
+
+def test_a_shape_is_named_only_when_one_fit_is_good_and_clearly_better():
+    from resnet_lab.book import convergence as BC
+    assert BC._shape(dict(r2=0.99, r2_power=0.95)) == "cannot tell"
+    assert BC._shape(dict(r2=0.80, r2_power=0.95)) == "power law"
+    assert BC._shape(dict(r2=0.99, r2_power=0.85)) == "exponential"
+    assert BC._shape(dict(r2=0.50, r2_power=0.71)) == "neither fits"

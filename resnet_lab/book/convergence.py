@@ -84,6 +84,86 @@ def _gap(f: pd.DataFrame, sr: tuple[float, int, str] | None) -> str:
             f"between two seeds of {sr[2]} ({sr[1]} seeds): one seed per depth, so described, not judged")
 
 
+SHAPE_MARGIN = 0.1  # a fit's r^2 must beat the other shape's by this much before the table names a shape
+
+
+def after_start(frame: pd.DataFrame) -> pd.DataFrame:
+    """The same times with each net's start-up taken out: iterations from leaving chance (its training error below
+    :data:`CHANCE_LEVEL`) to each level -- the rate, without a slow start such as a collapse at lr 0.1 or
+    ResNet-110's warm-up. A net that never left chance in the window has no time (NaN)."""
+    start = frame[frame.level == CHANCE_LEVEL].set_index("net").iteration
+    f = frame[frame.level != CHANCE_LEVEL].copy()
+    f["iteration"] = f.iteration - f.net.map(start)
+    f.loc[~(f.iteration > 0), "iteration"] = float("nan")
+    return f
+
+
+GOOD_FIT = 0.9  # ... and reach this r^2 itself
+
+
+def _shape(g: dict) -> str:
+    d, best = g["r2"] - g["r2_power"], max(g["r2"], g["r2_power"])
+    if best < GOOD_FIT:
+        return "neither fits"
+    return "exponential" if d >= SHAPE_MARGIN else "power law" if -d >= SHAPE_MARGIN else "cannot tell"
+
+
+def growth_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """Every level, every fit: per level, the plain nets and the ResNets over the depths both families have, and
+    the ResNets over all their depths; the growth of the time per 12 layers from the start of training and after
+    leaving chance (:func:`after_start`), with both fits' r^2 and the shape they can tell apart (a margin of
+    :data:`SHAPE_MARGIN` in r^2, else 'cannot tell')."""
+    if frame.empty or frame.iteration.isna().all():
+        return pd.DataFrame()
+    rate = after_start(frame)
+    plain_depths = sorted(set(frame[~frame.residual].depth))
+    res_depths = sorted(set(frame[frame.residual].depth))
+    common = [d for d in plain_depths if d in res_depths]
+    fits = [("plain nets", False, common), ("ResNets", True, common)]
+    if res_depths != common:
+        fits.append(("ResNets", True, res_depths))
+    rows = {}
+    for level in (lv for lv in dict.fromkeys(frame.level) if lv != CHANCE_LEVEL):
+        for family, residual, depths in fits:
+            row = {}
+            for what, f in (("start", frame), ("rate", rate)):
+                g = CV.growth(f, residual, level, depths=depths)
+                row[f"{what}: × per 12 layers"] = f"×{g['factor']:.2f}" if g else "–"
+                row[f"{what}: r² exp / power"] = f"{g['r2']:.2f} / {g['r2_power']:.2f}" if g else "–"
+                row[f"{what}: shape"] = _shape(g) if g else "fewer than 3 depths"
+            rows[(f"below {level:.0%}", f"{family}, depths {depths[0]}-{depths[-1]}")] = row
+    out = pd.DataFrame.from_dict(rows, orient="index").rename_axis(["level", "fit"])
+    if len(fits) == 3:
+        out.attrs["widest"] = f"ResNets, depths {res_depths[0]}-{res_depths[-1]}"
+    return out
+
+
+def growth_summary(table: pd.DataFrame) -> str:
+    """Two plain sentences read off :func:`growth_table`: how many fits can tell an exponential from a power law,
+    and whether taking the start-up out changes the ResNets' fit over all their depths (Markdown)."""
+    if table.empty:
+        return ""
+    shapes = [c for c in table.columns if c.endswith(": shape")]
+    vals = table[shapes].to_numpy().ravel().tolist()
+    told = [v for v in vals if v in ("exponential", "power law")]
+    fitted = [v for v in vals if v != "fewer than 3 depths"]
+    out = [f"Of the {len(fitted)} fits, {len(told)} tell an exponential from a power law by an r² margin of "
+           f"{SHAPE_MARGIN}" + (f" ({', '.join(sorted(set(told)))})" if told else "") + "; the others cannot, so "
+           "the growth factors describe how fast the times grow over these depths, not which law they follow."]
+    fit = table.attrs.get("widest")
+    if fit is not None:
+        lv = table.index[0][0]
+        cells = [table.loc[(lv, fit), f"{w}: r² exp / power"] for w in ("start", "rate")]
+        if "–" not in cells:
+            start, rate = (float(c.split(" / ")[0]) for c in cells)
+            out.append(f"Taking each net's start-up out (counting from the iteration it left {CHANCE_LEVEL:.0%} "
+                       f"error) moves the exponential fit of the {fit} at {lv[6:]} from r² {start:.2f} to "
+                       f"{rate:.2f}" + (": over all depths, the fit from the start measures the slow starts named "
+                                         "below more than a rate." if rate - start >= SHAPE_MARGIN
+                                         else ": the start-up is not what shapes that fit."))
+    return " ".join(out)
+
+
 def report(frame: pd.DataFrame, seeds: pd.DataFrame) -> str:
     """Per level and family: the growth per 12 layers (log-linear fit, with the power law's r^2 beside it) and
     the deepest-to-shallowest ratio judged against the depth-20 seeds; plain against ResNet over the depths both
@@ -113,13 +193,6 @@ def report(frame: pd.DataFrame, seeds: pd.DataFrame) -> str:
         lv = mid[len(mid) // 2]
         f = frame[frame.level == lv].set_index(["depth", "residual"]).iteration
         both = sorted({d for d, _ in f.index if (d, False) in f.index and (d, True) in f.index})
-        g = {res: CV.growth(frame, res, lv, depths=both) for res, _ in FAMILIES}
-        if all(g.values()):
-            p, r = g[False], g[True]
-            lines.append(f"- Over the depths both families have ({', '.join(map(str, both))}), time to {lv:.0%}: "
-                         f"the plain nets' grows x{p['factor']:.2f} per 12 layers, the ResNets' x{r['factor']:.2f}"
-                         f" -- the plain nets' factor is the {'larger' if p['factor'] > r['factor'] else 'smaller'}"
-                         + (f" (plain fit without {', '.join(p['censored'])})" if p["censored"] else "") + ".")
         pairs = [(d, f[(d, False)], f[(d, True)]) for d in both]
         if pairs:
             lines.append(f"- Plain against ResNet, time to {lv:.0%}: " + "; ".join(
