@@ -103,3 +103,21 @@ def test_a_shape_is_named_only_when_one_fit_is_good_and_clearly_better():
     assert BC._shape(dict(r2=0.80, r2_power=0.95)) == "power law"
     assert BC._shape(dict(r2=0.99, r2_power=0.85)) == "exponential"
     assert BC._shape(dict(r2=0.50, r2_power=0.71)) == "neither fits"
+
+
+def test_the_resnets_out_of_order_are_set_beside_their_starts():
+    from resnet_lab.book import convergence as BC
+    t = pd.DataFrame({"test error": ["17.27%", "16.46%", "19.13%", "18.43%", "17.19%"],
+                      "left 80% training error at iteration": ["50", "50", "95", "462", "50"],
+                      "warm-up": ["no", "no", "no", "no", "yes"],
+                      "lr-0.1 study: seeds collapsed": ["0 of 5", "\u2013", "\u2013", "2 of 5", "4 of 5"]},
+                     index=["resnet20", "resnet32", "resnet44", "resnet56", "resnet110"])
+    text = BC.resnet_order_report(t)
+    assert "resnet44 left 80% training error late (iteration 95, against 50 for resnet20)" in text
+    assert "resnet110 started with the warm-up at lr 0.01 (at lr 0.1 from the start, 4 of 5 seeds collapse" in text
+    assert "3 of these 3 began slowly or needed the warm-up, all of them." in text and "resnet32" not in text
+    assert text.endswith("One seed per net: described, not judged.")
+    t.loc["resnet44", "left 80% training error at iteration"] = "50"
+    assert "resnet44 no slow start in its curve" in BC.resnet_order_report(t)
+    t["test error"] = ["19%", "18%", "17%", "16%", "15%"]
+    assert "Every ResNet ends below all shallower ones" in BC.resnet_order_report(t)

@@ -212,3 +212,59 @@ def report(frame: pd.DataFrame, seeds: pd.DataFrame) -> str:
                 + f" got below {CV.CHANCE_LEVEL:.0%} error at least twice as late as the next shallower net; "
                   f"{'its' if len(late) == 1 else 'their'} later times carry that delay.")
     return "\n".join(lines)
+
+
+def resnet_order(records: RunSet | None = None, study: list[dict] | None = None) -> pd.DataFrame:
+    """Table 6's ResNets beside their starts (chapter 3): final test error, the iteration each run's training error
+    left 80% (:data:`CHANCE_LEVEL`; from :func:`times`), whether it started with the warm-up, and the lr-0.1 study's
+    collapses for the nets it covers ('2 of 5'). One row per recorded ResNet of the sweep, shallow to deep."""
+    from ..analysis import lr_study as L
+    from . import lr_study as study_records
+    records = records if records is not None else sweep()
+    res = {k: r for k, r in records.items() if r.config.residual and not r.failed}
+    if not res:
+        return pd.DataFrame()
+    t = times(RunSet(res))
+    left = t[t.level == CHANCE_LEVEL].set_index("net")
+    by = L.by_net(study if study is not None else study_records())
+    rows = {}
+    for k, r in sorted(res.items(), key=lambda kv: kv[1].config.depth):
+        it = left.iteration.get(k)
+        n = by.loc[k] if k in by.index else None
+        rows[k] = {"test error": f"{100 * r.metrics['final_test_error']:.2f}%",
+                   "left 80% training error at iteration": f"{it:,.0f}" if pd.notna(it) else f"> {until():,}",
+                   "warm-up": "yes" if bool(left.warmup.get(k, False)) else "no",
+                   "lr-0.1 study: seeds collapsed": f"{int(n['collapsed'])} of {int(n['seeds'])}" if n is not None
+                   else "\u2013"}
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def resnet_order_report(table: pd.DataFrame) -> str:
+    """The ResNets out of Table 6's expected order (test error above a shallower ResNet's), each beside what its
+    start shows: training error left 80% late (after the shallowest ResNet did), the warm-up, or neither. One seed
+    per net: described, not judged (Markdown)."""
+    if len(table) < 2:
+        return ""
+    err = [float(v.rstrip("%")) for v in table["test error"]]
+    names = list(table.index)
+    out = [names[i] for i in range(1, len(names)) if err[i] > min(err[:i])]
+    if not out:
+        return "- Every ResNet ends below all shallower ones in test error here (one seed per net: described)."
+    start = table["left 80% training error at iteration"].str.replace(",", "").str.lstrip("> ").astype(float)
+    first = start.iloc[0]
+
+    def why(n):
+        row = table.loc[n]
+        if row["warm-up"] == "yes":
+            col = row["lr-0.1 study: seeds collapsed"]
+            return "started with the warm-up at lr 0.01" + (
+                f" (at lr 0.1 from the start, {col} seeds collapse in the lr-0.1 study)" if col != "\u2013" else "")
+        if start[n] > first:
+            return f"left 80% training error late (iteration {start[n]:,.0f}, against {first:,.0f} for {names[0]})"
+        return "no slow start in its curve"
+    slow = [n for n in out if why(n) != "no slow start in its curve"]
+    return (f"- Out of Table 6's expected order (test error above a shallower ResNet's): "
+            + "; ".join(f"{n} {why(n)}" for n in out) + ". "
+            + (f"{len(slow)} of these {len(out)} began slowly or needed the warm-up"
+               + (", all of them." if len(slow) == len(out) else ".") if slow else "None of them began slowly.")
+            + " One seed per net: described, not judged.")
