@@ -110,9 +110,9 @@ def compare_family(pairs: dict, alpha: float = ALPHA) -> dict[str, Comparison]:
     return out
 
 
-def verdict_text(c: Comparison) -> str:
-    """One short phrase for a table cell or sentence: 'difference (p = 0.003, Holm)', 'no difference shown
-    (p = 0.41, Holm)', or 'not judged: 1 seed vs 1' -- never 'a finding' from one seed."""
+def verdict_text(c: Comparison, with_p: bool = False) -> str:
+    """One short phrase for a table cell or sentence: 'difference', 'no difference shown' (with ``with_p``:
+    'difference (p = 0.003, Holm)'), or 'not judged: 1 seed vs 1' -- never 'a finding' from one seed."""
     if not c.judged:
         return f"{NOT_JUDGED}: {c.n_a} seed{'s' * (c.n_a != 1)} vs {c.n_b}"
-    return f"{c.verdict} (p = {c.p_adj:.2g}, Holm)"
+    return f"{c.verdict} (p = {c.p_adj:.2g}, Holm)" if with_p else c.verdict

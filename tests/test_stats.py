@@ -39,7 +39,8 @@ def test_a_family_judges_only_pairs_with_three_seeds_each_and_corrects_over_them
     assert fam["one seed"].verdict == S.NOT_JUDGED and math.isnan(fam["one seed"].p_adj)
     assert S.verdict_text(fam["one seed"]) == "not judged: 1 seed vs 1"
     assert "finding" not in " ".join(S.verdict_text(c) for c in fam.values())
-    assert S.verdict_text(fam["clear"]).startswith("difference (p = ")
+    assert S.verdict_text(fam["clear"]) == "difference" and S.verdict_text(fam["noise"]) == "no difference shown"
+    assert S.verdict_text(fam["clear"], with_p=True).startswith("difference (p = ")
 
 
 def test_a_family_of_one_judged_pair_is_not_corrected_and_an_empty_arm_is_named():
@@ -66,7 +67,7 @@ def test_chapter3_table_judges_only_depths_with_three_seeds_per_net(monkeypatch)
     monkeypatch.setattr(V, "seed_values", lambda arch, metric="final_test_error", profile=None: seeds.get(arch, {}))
     t = V.plain_vs_resnet()
     row = t.loc["plain-20 \u2212 ResNet-20, test error"]
-    assert row["seeds"] == "3 / 3" and row["verdict"].startswith("difference (p = ") and row["difference"].startswith("+3.10 [")
+    assert row["seeds"] == "3 / 3" and row["verdict"] == "difference" and row["difference"].startswith("+3.10 [")
     one = t.loc["plain-56 \u2212 ResNet-56, test error"]
     assert one["verdict"] == "not judged: 1 seed vs 1" and one["difference"] == "+12.00" and one["p (Holm)"] == "\u2013"
     assert t.loc["plain-32 \u2212 ResNet-32, test error", "verdict"] == "not recorded"

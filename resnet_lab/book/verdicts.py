@@ -67,8 +67,8 @@ def plain_vs_resnet(profile: str | None = None) -> pd.DataFrame:
 def judged_summary(frame: pd.DataFrame) -> str:
     """One or two plain sentences on a comparison table: how many rows were judged, how many show a difference,
     which rows wait for seeds (Markdown)."""
-    judged = frame[frame.verdict.str.startswith((stats.SHOWN, stats.NOT_SHOWN))]
-    shown = judged[judged.verdict.str.startswith(stats.SHOWN + " ")]
+    judged = frame[frame.verdict.isin((stats.SHOWN, stats.NOT_SHOWN))]
+    shown = judged[judged.verdict == stats.SHOWN]
     waiting = frame[frame.verdict.str.startswith(stats.NOT_JUDGED)]
     parts = [f"{len(judged)} of the {len(frame)} comparisons have at least {stats.MIN_SEEDS} seeds per net and are "
              f"judged; {len(shown)} of them show a difference after Holm's correction."]
