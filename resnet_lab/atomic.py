@@ -9,6 +9,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -37,13 +38,37 @@ def reason_of(e: BaseException) -> str:
     return text if len(text) <= 200 else text[:197] + "..."
 
 
+def disk_full(e: BaseException) -> bool:
+    """ENOSPC, or the words torch and safetensors use for it (torch: ``[enforce fail at inline_container.cc] .
+    unexpected pos``, a short write inside its zip writer)."""
+    text = str(e)
+    return getattr(e, "errno", None) in (errno.ENOSPC, errno.EDQUOT) or any(
+        w in text for w in ("unexpected pos", "No space left", "file write failed", "StorageFull"))
+
+
+def full_disk_reason(folder: os.PathLike) -> str:
+    """'no space left on device (N MiB free on its filesystem)' for a write into ``folder``."""
+    try:
+        free = f"{shutil.disk_usage(folder).free / 2**20:.1f} MiB free"
+    except OSError:
+        free = "free space unknown"
+    return f"no space left on device ({free} on its filesystem)"
+
+
+def _failure(path: Path, e: BaseException) -> WriteFailed:
+    """The one-line WriteFailed for ``e``; a full disk says so, with the space left where ``path`` goes."""
+    if not disk_full(e):
+        return WriteFailed(path, reason_of(e), getattr(e, "errno", None))
+    return WriteFailed(path, full_disk_reason(path.parent), errno.ENOSPC)
+
+
 def _atomic(path: os.PathLike, write) -> Path:
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     except OSError as e:
-        raise WriteFailed(path, reason_of(e), e.errno) from e
+        raise _failure(path, e) from e
     try:
         with os.fdopen(fd, "wb") as f:
             write(f)
@@ -52,7 +77,7 @@ def _atomic(path: os.PathLike, write) -> Path:
         os.replace(tmp, path)
     except Exception as e:
         _discard(tmp)
-        raise WriteFailed(path, reason_of(e), getattr(e, "errno", None)) from e
+        raise _failure(path, e) from e
     except BaseException:
         _discard(tmp)
         raise

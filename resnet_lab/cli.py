@@ -31,8 +31,9 @@ def _config(a):
     from dataclasses import replace
     from .train import RunConfig, pick_device
     from .data import resolve_source
-    from .runs import RunStore
+    from .runs import RunStore, training_allowed
 
+    training_allowed()  # a bad $RESNET_LAB_ALLOW_TRAINING is an error before anything is loaded
     cfg = RunConfig(a.arch, shortcut=a.shortcut, variant=a.variant, profile=a.profile, seed=a.seed,
                     precision=a.precision, compiled=getattr(a, "compile", False))
     device, store = pick_device(a.device), RunStore(a.runs)
@@ -126,6 +127,10 @@ def _cmd_runs(a) -> int:
                 state = f"at iteration {run.iteration:,}{of}"
             how = "training now" if run.running else "paused; `train` or `sweep` with the same settings resumes it"
             print(f"in progress: {run.id} {state} ({how})")
+        for left in store.leftovers():
+            if not left.running:
+                print(f"left behind: {left.path} (a temp file of run {left.run} whose writer stopped; the next run "
+                      f"of it removes it, or delete it)")
     for path, reason in bad:
         print(f"damaged record {path}: {reason}", file=sys.stderr)
     if bad:
@@ -139,7 +144,9 @@ def _cmd_sweep(a) -> int:
     from .runs import RunFailed, RunNotRecorded, RunStore
     from .data import load_cifar10
     from .train import TrainingDiverged, pick_device
+    from .runs import training_allowed
 
+    training_allowed()  # a bad $RESNET_LAB_ALLOW_TRAINING is an error before anything is loaded
     device = pick_device(a.device)
     store = RunStore(a.runs)
     book_runs(a.profile, seed=a.seed)  # a bad profile or seed fails before the data are loaded
@@ -200,6 +207,11 @@ def _bench_variants(a) -> int:
     from .bench import step_seconds, variant_configs
     from .runs import RunStore, git_commit
 
+    store = RunStore(a.runs)  # the store is checked before a minute of timing, not after
+    try:
+        (store.root / "studies" / "step_times").mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise OSError(f"cannot keep step times in run store {store.root}: {_one_line(e)}") from e
     started = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
     with tqdm(desc="step times", unit="timing", file=sys.stderr) as bar:
         def follow(done, total):
@@ -209,7 +221,7 @@ def _bench_variants(a) -> int:
                               progress=follow)
     result.update(started=started, commit=git_commit())
     slug = re.sub(r"[^a-z0-9]+", "-", result["device"].lower()).strip("-")
-    out = RunStore(a.runs).root / "studies" / "step_times" / f"{slug}.json"
+    out = store.root / "studies" / "step_times" / f"{slug}.json"
     atomic_write_json(out, result)
     if a.json:
         print(json.dumps(result))
@@ -252,7 +264,16 @@ def _whole_number_at_least(lo: int):
 
 
 _positive_int = _whole_number_at_least(1)
-_seed = _whole_number_at_least(0)
+
+
+def _seed(text: str) -> int:
+    """An argparse type: a seed torch's generator takes (0..2**64-1), else a one-line usage error."""
+    from .train import SEED_MAX
+    n = _whole_number_at_least(0)(text)
+    if n > SEED_MAX:
+        raise argparse.ArgumentTypeError(f"must be at most 2**64-1 = {SEED_MAX} (what torch's generator takes); "
+                                         f"got {text[:30]}{'...' if len(text) > 30 else ''}")
+    return n
 
 
 class _Parser(argparse.ArgumentParser):

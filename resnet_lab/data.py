@@ -10,7 +10,9 @@ Choose by argument or ``RESNET_LAB_CIFAR10``: a path to an ImageFolder copy (or 
 its one-file pack, :func:`pack_imagefolder`), a path to a folder holding
 ``cifar-10-batches-py``, or the word ``official``
 (download into the cache). Images are decoded once into a uint8 tensor cache
-(``RESNET_LAB_CACHE``, default ``~/.cache/resnet_lab``); later loads take well under 2 s.
+(``RESNET_LAB_CACHE``, default ``~/.cache/resnet_lab``); later loads take well under 2 s. The cache
+keeps what it was built from (every image's name, size, mtime, ctime and inode; a pack's size and
+times): a copy changed since is decoded again, and stderr says so.
 
 Protocol: 45k/5k train/val split with a fixed seed; the per-pixel mean of the
 45k training images is subtracted; training augmentation is 4-pixel zero
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -95,18 +98,44 @@ def _list_imagefolder(root: Path, split: str) -> tuple[list[Path], list[int]]:
     return files, labels
 
 
-def _count_imagefolder(root: Path) -> None:
-    """The quick form of :func:`_list_imagefolder` (no sorting): every class folder there with its count."""
+def _count_imagefolder(root: Path) -> str:
+    """The quick form of :func:`_list_imagefolder` (no sorting, no reading): every class folder there with its
+    count. Returns the copy's key: a hash of every image's name, size, mtime and ctime (what the cache was built
+    from: a replaced image changes it, even at the same count and with its mtime kept)."""
+    h = hashlib.sha256()
     for split, n in EXPECTED.items():
         for cls in CLASSES:
             folder = root / split / cls
             try:
-                count = sum(1 for e in os.scandir(folder) if e.name.endswith(".jpg"))
+                entries = [e for e in os.scandir(folder) if e.name.endswith(".jpg")]
+                stats = sorted((e.name, e.stat()) for e in entries)
             except FileNotFoundError:
                 raise DatasetInvalid(f"CIFAR-10 copy at {root}: class folder {split}/{cls}/ is missing") from None
-            if count != n // len(CLASSES):
-                raise DatasetInvalid(f"CIFAR-10 copy at {root}: {split}/{cls}/ holds {count} JPEG images, CIFAR-10 "
-                                     f"has {n // len(CLASSES)} ({n:,} {split} images in 10 classes)")
+            except OSError as e:
+                raise DatasetInvalid(f"CIFAR-10 copy at {root}: {split}/{cls}/ cannot be read ({e.strerror})") from None
+            if len(stats) != n // len(CLASSES):
+                raise DatasetInvalid(f"CIFAR-10 copy at {root}: {split}/{cls}/ holds {len(stats)} JPEG images, "
+                                     f"CIFAR-10 has {n // len(CLASSES)} ({n:,} {split} images in 10 classes)")
+            for name, st in stats:
+                h.update(f"{split}/{cls}/{name}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ctime_ns}\0{st.st_ino}\n"
+                         .encode())
+    return h.hexdigest()[:16]
+
+
+def source_key(kind: str, path: Path) -> str:
+    """What a decoded cache of the source at ``path`` was built from: the names, sizes and times of an ImageFolder
+    copy's images (checking the copy's layout on the way), of a pack, or of the official batch files."""
+    if kind == "jpeg" and not path.is_file():
+        return "folder:" + _count_imagefolder(path)
+    files = [path] if path.is_file() else sorted((path / "cifar-10-batches-py").glob("*"))
+    h = hashlib.sha256()
+    for f in files:
+        try:
+            st = f.stat()
+        except OSError:
+            continue
+        h.update(f"{f.name}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ctime_ns}\n".encode())
+    return ("pack:" if kind == "jpeg" else "official:") + h.hexdigest()[:16]
 
 
 def _decode_jpegs(blobs: list[torch.Tensor], names: list[str], split: str) -> torch.Tensor:
@@ -123,24 +152,43 @@ def _decode_jpegs(blobs: list[torch.Tensor], names: list[str], split: str) -> to
         except RuntimeError:  # find the culprit, one image at a time
             decoded = []
             for name, blob in zip(names[start:start + chunk], batch):
+                if len(blob) == 0:
+                    raise DatasetInvalid(f"CIFAR-10 copy: {name} is empty (0 bytes), not a JPEG image")
                 try:
                     decoded.append(decode_jpeg(blob))
                 except RuntimeError as e:
-                    raise DatasetInvalid(f"CIFAR-10 copy: {name} is not a readable JPEG ({str(e).splitlines()[0]})")
+                    why = str(e).splitlines()[0] if str(e).strip() else type(e).__name__
+                    raise DatasetInvalid(f"CIFAR-10 copy: {name} is not a readable JPEG ({why[:120]})")
         for i, img in enumerate(decoded):
             if img.shape[0] == 1:
                 img = img.expand(3, -1, -1)
+            if img.shape[0] != 3:
+                raise DatasetInvalid(f"CIFAR-10 copy: {names[start + i]} has {img.shape[0]} colour channels "
+                                     f"({'CMYK' if img.shape[0] == 4 else 'not RGB'}), not 3 (RGB); re-encode it "
+                                     f"as an RGB JPEG")
             if tuple(img.shape) != (3, 32, 32):
                 raise DatasetInvalid(f"CIFAR-10 copy: {names[start + i]} is {tuple(img.shape[1:])} pixels, not 32x32")
             images[start + i] = img
     return images
 
 
-def _decode_imagefolder(root: Path, split: str) -> tuple[torch.Tensor, torch.Tensor]:
-    from torchvision.io import read_file
+def _read_image_file(f: Path) -> torch.Tensor:
+    """The bytes of one image file as uint8; DatasetInvalid naming it where it is a folder, empty or unreadable."""
+    try:
+        blob = f.read_bytes()
+    except IsADirectoryError:
+        raise DatasetInvalid(f"CIFAR-10 copy: {f} is a folder, not a JPEG image; move it out of the copy") from None
+    except OSError as e:
+        raise DatasetInvalid(f"CIFAR-10 copy: {f} cannot be read ({e.strerror or e})") from None
+    if not blob:
+        raise DatasetInvalid(f"CIFAR-10 copy: {f} is empty (0 bytes), not a JPEG image; restore it from the "
+                             f"original copy")
+    return torch.frombuffer(bytearray(blob), dtype=torch.uint8)
 
+
+def _decode_imagefolder(root: Path, split: str) -> tuple[torch.Tensor, torch.Tensor]:
     files, labels = _list_imagefolder(root, split)
-    blobs = [read_file(str(f)) for f in files]
+    blobs = [_read_image_file(f) for f in files]
     return _decode_jpegs(blobs, [str(f) for f in files], split), torch.tensor(labels, dtype=torch.int64)
 
 
@@ -241,17 +289,25 @@ def load_raw(source: str | os.PathLike | None = None) -> dict:
     stamp = f":{path.stat().st_size}:{path.stat().st_mtime_ns}" if is_pack else ""  # a new pack, a new cache
     key = hashlib.sha1(f"{kind}:{path}{stamp}".encode()).hexdigest()[:10]
     cache = cache_dir() / f"cifar10-{kind}-{key}.pt"
-    if kind == "jpeg" and not is_pack:  # cheap check of the folder first: a changed copy must not be served from the cache
-        _count_imagefolder(path)
+    # the cache is keyed on what it was built from (every image's name, size and times; a folder's layout is
+    # checked on the way): a changed copy is decoded again, never served from the cache
+    built_from = source_key(kind, path)
     if cache.exists():
+        why = None
         try:
             raw = torch.load(cache, weights_only=True)
             validate(raw, str(cache))
-            if "fingerprint" in raw:
+            if "fingerprint" not in raw:
+                why = "it is of an older format"
+            elif raw.get("built_from") != built_from:
+                why = ("it was made before caches recorded what they were built from" if "built_from" not in raw
+                       else f"{path} has changed since it was made (an image replaced, added, removed or touched)")
+            else:
                 raw["source"], raw["path"] = kind, str(path)
                 return raw
-        except Exception:
-            pass  # a damaged or old cache is rebuilt below
+        except Exception as e:  # a damaged cache is rebuilt below
+            why = f"it cannot be read ({' '.join(str(e).split())[:120]})"
+        print(f"CIFAR-10 cache {cache} is not used: {why}; decoding {path} again", file=sys.stderr, flush=True)
     if kind == "official":
         raw = _decode_official(path)
     elif is_pack:
@@ -262,6 +318,7 @@ def load_raw(source: str | os.PathLike | None = None) -> dict:
             raw[f"{split}_x"], raw[f"{split}_y"] = _decode_imagefolder(path, split)
     validate(raw, str(path))
     raw["fingerprint"] = fingerprint(raw)
+    raw["built_from"] = source_key(kind, path) if kind == "official" else built_from  # official: after a download
     try:  # the cache is only a speed-up: a read-only or full disk must not stop the load
         atomic_torch_save(raw, cache)
     except (OSError, RuntimeError) as e:

@@ -77,14 +77,15 @@ PROFILES = {
 }
 
 
-def get_profile(name: str | Profile | None = None) -> Profile:
-    """A profile by name, else ``$RESNET_LAB_PROFILE``, else 'cpu'. Unknown or empty names raise ValueError."""
+def get_profile(name: str | Profile | None = None, where: str | None = None) -> Profile:
+    """A profile by name, else ``$RESNET_LAB_PROFILE``, else 'cpu'. Unknown or empty names raise ValueError naming
+    where the name came from: ``where`` (e.g. '--profile', '$RESNET_LAB_PROFILE'), else 'argument'."""
     if isinstance(name, Profile):
         return name
     if name is None:
         name, where = os.environ.get(ENV_VAR) or "cpu", f"${ENV_VAR}" if os.environ.get(ENV_VAR) else "default"
     else:
-        where = "argument"
+        where = where or "argument"
     if not isinstance(name, str) or name not in PROFILES:
         raise ValueError(f"unknown profile {name!r} (from {where}); allowed: {', '.join(PROFILES)}")
     return PROFILES[name]

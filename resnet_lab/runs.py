@@ -28,7 +28,16 @@ When something goes wrong, the store stays usable and the error names the culpri
   ``checkpoint.pt.corrupt-<time>`` with a warning and the run starts over;
 * a record that cannot be written (read-only or full store) raises
   :class:`RecordNotWritten` naming the folder, and the finished training stays in
-  ``.partial/<run id>/checkpoint.pt``: the next call records it without training.
+  ``.partial/<run id>/checkpoint.pt``: the next call records it without training;
+  where the final checkpoint itself cannot be written (a full disk), the record is written
+  from memory, and a warning names the file and the free space;
+* a record is whole only with its schema (history 'train' and 'eval' lists, final errors as
+  finite numbers in [0, 1], float32/float16 weights that are not truncated) and only in the
+  folder its id names; anything else is listed by :meth:`RunStore.damaged`;
+* a checkpoint is resumed only if it carries this run's tag and fields of the right types;
+  else it is set aside as above;
+* temp files of a killed writer are listed by :meth:`RunStore.leftovers` (and ``runs``) and
+  removed by the next run of their run id (which holds its lock, so their writer is dead).
 """
 from __future__ import annotations
 
@@ -37,6 +46,7 @@ import datetime as _dt
 import fcntl
 import hashlib
 import json
+import math
 import os
 import platform
 import re
@@ -51,7 +61,7 @@ from typing import Callable, NamedTuple
 
 import torch
 
-from .atomic import atomic_write_json, reason_of
+from .atomic import WriteFailed, atomic_write_json, disk_full, full_disk_reason, reason_of
 from .profiles import PROFILES, get_profile, resolved_settings
 from .train import (PRECISIONS, CorruptCheckpoint, RunConfig, TrainingDiverged, pick_device, resolve_precision,
                     train)
@@ -136,8 +146,21 @@ def default_root() -> Path:
     return Path.home() / ".cache" / "resnet_lab" / "runs"
 
 
+ALLOW_VAR = "RESNET_LAB_ALLOW_TRAINING"
+_YES, _NO = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+
+
 def training_allowed() -> bool:
-    return os.environ.get("RESNET_LAB_ALLOW_TRAINING", "1").strip().lower() not in ("0", "false", "no", "off")
+    """``$RESNET_LAB_ALLOW_TRAINING`` read strictly: unset (or empty) or 1/true/yes/on allow training, 0/false/no/off
+    turn it off; anything else is a one-line ValueError naming the variable (a typo must not train)."""
+    raw = os.environ.get(ALLOW_VAR, "")
+    value = raw.strip().lower()
+    if value in _YES or value == "":
+        return True
+    if value in _NO:
+        return False
+    raise ValueError(f"${ALLOW_VAR}={raw!r} is not one of {'/'.join(_YES)} (train) or {'/'.join(_NO)} (do not "
+                     f"train); set it to one of those, or unset it")
 
 
 def identity(config: RunConfig, precision: str, data_fingerprint: str) -> dict:
@@ -149,11 +172,67 @@ def identity(config: RunConfig, precision: str, data_fingerprint: str) -> dict:
 
 
 def run_id(config: RunConfig, precision: str, data_fingerprint: str) -> str:
-    ident = identity(config, precision, data_fingerprint)
-    digest = hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()[:10]
+    return _id_of(config, precision, identity(config, precision, data_fingerprint))
+
+
+def _id_prefix(config: RunConfig, precision: str) -> str:
+    """A run id without its hash: '<arch>[-variant]-<shortcut>-<profile>-s<seed>-<data>-<precision>[-compiled]-'."""
     variant = "" if config.variant == "basic" else f"-{config.variant}"
     return (f"{config.arch}{variant}-{config.shortcut or 'plain'}-{config.profile}-s{config.seed}-"
-            f"{config.data_source}-{precision}{'-compiled' if config.compiled else ''}-{digest}")
+            f"{config.data_source}-{precision}{'-compiled' if config.compiled else ''}-")
+
+
+def _id_of(config: RunConfig, precision: str, ident: dict) -> str:
+    """The id of a run with identity ``ident`` (as :func:`identity` gives it, or as a record's config.json keeps it)."""
+    digest = hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()[:10]
+    return _id_prefix(config, precision) + digest
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _is_error_rate(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and 0 <= v <= 1
+
+
+# dtypes a record's weights may have: float32 (float16 in records before 2026-11-28); int64 for BN's counters only
+_WEIGHT_DTYPES = ("F32", "F16")
+
+
+def weights_file_problem(f: Path) -> str | None:
+    """What is wrong with a ``weights.safetensors`` (unreadable, not safetensors, truncated, weights that are not
+    float32/float16), read from its header alone; None if it looks whole."""
+    name = f.name
+    try:
+        size = f.stat().st_size
+        with open(f, "rb") as fh:
+            head = fh.read(8)
+            n = int.from_bytes(head, "little") if len(head) == 8 else None
+            if n is None or n > size - 8 or n > 100_000_000:
+                return f"{name} is truncated or not a safetensors file ({size} bytes, no whole header)"
+            header = json.loads(fh.read(n))
+    except OSError as e:
+        return f"{name} cannot be read ({reason_of(e)})"
+    except (ValueError, UnicodeDecodeError):
+        return f"{name} is not a safetensors file (its header is not JSON)"
+    if not isinstance(header, dict):
+        return f"{name} is not a safetensors file (its header is not a table of tensors)"
+    end = 0
+    for key, v in header.items():
+        if key == "__metadata__":
+            continue
+        offs = v.get("data_offsets") if isinstance(v, dict) else None
+        if not (isinstance(offs, list) and len(offs) == 2 and all(isinstance(o, int) for o in offs)):
+            return f"{name} is not a safetensors file (tensor {key} has no data offsets)"
+        dtype = v.get("dtype")
+        if dtype not in (("I64",) if key.endswith("num_batches_tracked") else _WEIGHT_DTYPES):
+            return f"{name} keeps {key} as {dtype}, not float32 (or the float16 of old records): not weights this " \
+                   f"code wrote"
+        end = max(end, offs[1])
+    if 8 + n + end > size:
+        return f"{name} is truncated ({size:,} bytes; its header describes {8 + n + end:,})"
+    return None
 
 
 def git_commit() -> str:
@@ -189,20 +268,37 @@ class RunRecord:
         if ident.get("precision") not in PRECISIONS or not isinstance(ident.get("settings"), dict):
             raise RecordDamaged(self.path, "config.json: identity lacks a precision or settings")
         try:
-            RunConfig(**conf["config"], precision=ident["precision"])
+            cfg = RunConfig(**conf["config"], precision=ident["precision"])
         except (TypeError, ValueError) as e:
             raise RecordDamaged(self.path, f"config.json does not describe a run this code knows ({e})")
+        if ident.get("config") != conf["config"]:
+            raise RecordDamaged(self.path, "config.json: its config and its identity's config disagree")
+        rid = _id_of(cfg, ident["precision"], ident)
+        if self.path.name != rid:
+            raise RecordDamaged(self.path, f"config.json names run {rid}, not the folder's name (a record is valid "
+                                           f"only in the folder its id names: move it there or delete it)")
+        h = self._json("history.json")
+        for key in ("train", "eval"):
+            if not isinstance(h.get(key), list) or not all(isinstance(pt, dict) and _is_number(pt.get("iter"))
+                                                           for pt in h[key]):
+                raise RecordDamaged(self.path, f"history.json has no {key!r} list of points (each with its 'iter')")
         m = self._json("metrics.json")
         if m.get("status") not in STATUSES:
             raise RecordDamaged(self.path, f"metrics.json: status {m.get('status')!r} is not one of "
                                            f"{', '.join(STATUSES)}")
         if m["status"] == "completed":
-            bad = [k for k in ("final_val_error", "final_test_error") if not isinstance(m.get(k), (int, float))]
+            bad = [k for k in ("final_train_error", "final_val_error", "final_test_error")
+                   if not _is_error_rate(m.get(k))]
             if bad:
-                raise RecordDamaged(self.path, f"metrics.json: {', '.join(bad)} missing or not a number")
-        for name in ("weights.safetensors",):
-            if (self.path / name).exists() and not (self.path / name).is_file():
-                raise RecordDamaged(self.path, f"{name} is not a file")
+                raise RecordDamaged(self.path, f"metrics.json: {', '.join(bad)} missing or not an error rate (a "
+                                               f"finite number from 0 to 1)")
+        w = self.path / "weights.safetensors"
+        if w.exists() or w.is_symlink():
+            if not w.is_file():
+                raise RecordDamaged(self.path, "weights.safetensors is not a file")
+            problem = weights_file_problem(w)
+            if problem:
+                raise RecordDamaged(self.path, problem)
 
     @property
     def config(self) -> RunConfig:
@@ -276,8 +372,14 @@ class RunRecord:
 
         if not self.has_weights():
             return None
-        with safe_open(str(self.path / "weights.safetensors"), framework="pt") as f:
-            kinds = {f.get_slice(k).get_dtype() for k in f.keys()}
+        problem = weights_file_problem(self.path / "weights.safetensors")
+        if problem:
+            raise RecordDamaged(self.path, problem)
+        try:
+            with safe_open(str(self.path / "weights.safetensors"), framework="pt") as f:
+                kinds = {f.get_slice(k).get_dtype() for k in f.keys()}
+        except Exception as e:
+            raise RecordDamaged(self.path, f"weights.safetensors cannot be read ({reason_of(e)})") from e
         return "float16" if "F16" in kinds else "float32"
 
     def weights_problem(self) -> str | None:
@@ -299,9 +401,20 @@ class RunRecord:
             raise RunNotRecorded(f"run {self.id} has no saved weights")
         model = self.config.build()
         f = self.path / "weights.safetensors"
+        problem = weights_file_problem(f)
+        if problem:
+            raise RecordDamaged(self.path, problem)
         try:
-            state = {k: (v.float() if v.is_floating_point() else v) for k, v in load_file(f).items()}
+            loaded = load_file(f)
+            want = model.state_dict()
+            for k, v in loaded.items():  # load_state_dict would copy int8 into float32 without a word
+                if k in want and v.is_floating_point() != want[k].is_floating_point():
+                    raise RecordDamaged(self.path, f"weights.safetensors keeps {k} as {v.dtype}, not as "
+                                                   f"{want[k].dtype}")
+            state = {k: (v.float() if v.is_floating_point() else v) for k, v in loaded.items()}
             model.load_state_dict(state)
+        except RecordDamaged:
+            raise
         except Exception as e:
             raise RecordDamaged(self.path, f"weights.safetensors cannot be loaded ({reason_of(e)})") from e
         bad = [k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all()]
@@ -396,6 +509,17 @@ class PartialAnalysis:
             self.path.unlink()
         with contextlib.suppress(OSError):
             self.path.parent.rmdir()  # only when empty
+
+
+class Leftover(NamedTuple):
+    """A temp file or folder of an unfinished write (see :meth:`RunStore.leftovers`)."""
+    path: Path
+    run: str  # the id of the run it belongs to
+    running: bool  # a process holds that run's lock now: it is being written, not left behind
+
+
+_TMP_RECORD = re.compile(r"\.(.+)\.[a-z0-9_]{8}\.tmp(?:\.old)?")  # RunStore.write's temp folder (.old: replaced one)
+_TMP_CHECKPOINT = re.compile(r"\.checkpoint\.pt\.[a-z0-9_]{8}\.tmp")  # atomic_torch_save's temp file
 
 
 class InProgress(NamedTuple):
@@ -513,10 +637,20 @@ class RunStore:
             rid = ckpt.parent.name
             try:
                 state = torch.load(ckpt, map_location="cpu", weights_only=True)
-                iteration = int(state["iteration"])
             except Exception as e:
                 out.append(InProgress(rid, None, None, self._held(rid), f"unreadable checkpoint ({reason_of(e)})"))
                 continue
+            it = state.get("iteration") if isinstance(state, dict) else None
+            problem = (f"holds a {type(state).__name__}" if not isinstance(state, dict) else
+                       f"iteration {it!r} is not a whole number" if not isinstance(it, int) or isinstance(it, bool)
+                       else None)  # the rest of it is checked when it is resumed
+            if problem is None and state.get("tag") != rid:
+                problem = f"of run {state.get('tag')!r}" if state.get("tag") else "without a run tag"
+            if problem:
+                out.append(InProgress(rid, None, None, self._held(rid), f"unusable checkpoint ({problem}; the next "
+                                                                        f"run sets it aside)"))
+                continue
+            iteration = state["iteration"]
             m = re.search(r"-([a-z0-9_.]+)-s\d+-", rid)
             total = PROFILES[m.group(1)].iterations if m and m.group(1) in PROFILES else None
             out.append(InProgress(rid, iteration, total, self._held(rid), None))
@@ -603,10 +737,12 @@ class RunStore:
                 os.replace(final, old)
             os.replace(tmp, final)
             if old is not None:
-                shutil.rmtree(old, ignore_errors=True)
+                _remove(old)
         except Exception as e:
             self._undo(tmp, old, final)
-            raise RecordNotWritten(f"cannot write run record {final}: {reason_of(e)}") from e
+            name = f"{e.path.name}: " if isinstance(e, WriteFailed) else ""
+            why = reason_of(e) if isinstance(e, WriteFailed) or not disk_full(e) else full_disk_reason(self.root)
+            raise RecordNotWritten(f"cannot write run record {final}: {name}{why}") from e
         except BaseException:
             self._undo(tmp, old, final)
             raise
@@ -626,31 +762,87 @@ class RunStore:
         A run recorded as failed raises :class:`RunFailed` unless ``retry_failed`` (then it is trained again
         and its record replaced).
         """
-        _check_config(config)
+        _check_config(config)  # every argument is checked before anything is read or loaded
+        train_kwargs = _check_train_kwargs(config, train_kwargs)
+        _check_data(data)
+        allowed = training_allowed()
+        device = pick_device(device)
         rec = self.get(config, getattr(data, "fingerprint", None) or None)
         if rec is not None and not (rec.failed and retry_failed):
             if rec.failed:
                 raise run_failed(rec, config)
             return rec
-        if not training_allowed():
+        if not allowed:
+            off = f"training is disabled (${ALLOW_VAR}={os.environ.get(ALLOW_VAR)})"
+            if rec is not None:  # recorded as failed, retry asked for
+                raise RunFailed(f"run {rec.id} is recorded as failed ({rec.failure}) and {off}; to train it again, "
+                                f"allow training and run: {train_command(config)} --retry")
+            damaged = self._damaged_of(config, getattr(data, "fingerprint", None) or None)
+            if damaged is not None:
+                raise RunNotRecorded(f"the record of run {describe(config)} in {damaged.path} is damaged "
+                                     f"({damaged.reason}) and {off}; move or delete that folder, allow training and "
+                                     f"run: {train_command(config)}")
             raise RunNotRecorded(
-                f"run {describe(config)} is not recorded in {self.root} and training is disabled "
-                f"(RESNET_LAB_ALLOW_TRAINING=0). Train it with: {train_command(config)}")
+                f"run {describe(config)} is not recorded in {self.root} and {off}. Train it with: "
+                f"{train_command(config)}")
         from .data import load_cifar10
 
         data = data if data is not None else load_cifar10()
         if data.source != config.data_source:
             raise ValueError(f"config asks for data source {config.data_source!r} but the loaded data are "
                              f"{data.source!r} ({data.path}); set RESNET_LAB_CIFAR10 accordingly")
-        device = pick_device(device)
         precision, rid = _resolved(config, data.fingerprint, device)
         with self._lock(rid):
+            self._clean_leftovers(rid)  # we hold the run's lock: any temp file of this run is a dead writer's
             rec = self.get(replace(config, precision=precision), data.fingerprint)  # another process may have
             if rec is not None and not (rec.failed and retry_failed):  # finished it while we waited
                 if rec.failed:
                     raise run_failed(rec, config)
                 return rec
             return self._train_and_record(config, precision, data, device, progress, **train_kwargs)
+
+    def _damaged_of(self, config: RunConfig, data_fingerprint: str | None) -> DamagedRecord | None:
+        """A damaged record folder named as ``config``'s run would be (any precision it may take), else None."""
+        names = {run_id(replace(config, precision=pr), pr, data_fingerprint) for pr in PRECISIONS} \
+            if data_fingerprint else None
+        prefixes = tuple(_id_prefix(config, pr) for pr in PRECISIONS)
+        for d in self.damaged():
+            n = d.path.name
+            if (n in names) if names is not None else \
+                    (n.startswith(prefixes) and re.fullmatch(r"[0-9a-f]{10}", n.rsplit("-", 1)[-1])):
+                return d
+        return None
+
+    def leftovers(self) -> list[Leftover]:
+        """Temp files and folders a writer left (a process killed while writing a record or a checkpoint), with the
+        run each belongs to and whether a process holds that run's lock now (then it is being written)."""
+        out = []
+        if not self.root.is_dir():
+            return out
+        with contextlib.suppress(OSError):
+            for p in sorted(self.root.iterdir()):
+                m = _TMP_RECORD.fullmatch(p.name)
+                if m:
+                    out.append(Leftover(p, m.group(1), self._held(m.group(1))))
+        with contextlib.suppress(OSError):
+            for p in sorted((self.root / ".partial").glob("*/.checkpoint.pt.*.tmp")):
+                if _TMP_CHECKPOINT.fullmatch(p.name):
+                    out.append(Leftover(p, p.parent.name, self._held(p.parent.name)))
+        return out
+
+    def _clean_leftovers(self, rid: str) -> None:
+        """Remove the temp files of run ``rid`` that a dead writer left (call with the run's lock held). A record
+        set aside as ``.tmp.old`` while being replaced is put back first if its replacement never arrived."""
+        final = self.root / rid
+        for p, owner, _ in self.leftovers():
+            if owner != rid:
+                continue
+            if p.name.endswith(".tmp.old") and p.is_dir() and not p.is_symlink() \
+                    and not (final.exists() or final.is_symlink()):
+                with contextlib.suppress(OSError):
+                    os.replace(p, final)
+                continue  # never removed while it may be the only copy of a record
+            _remove(p)
 
     def _train_and_record(self, config, precision, data, device, progress, **train_kwargs) -> RunRecord:
         rid = run_id(config, precision, data.fingerprint)
@@ -690,8 +882,14 @@ class RunStore:
             rec = self.write(config, precision, data.fingerprint, result.history, result.metrics, provenance,
                              result.model)
         except RecordNotWritten as e:
-            kept = (f"the finished training is kept in {ckpt}: the same command records it without training "
-                    f"again once the store is writable" if ckpt.is_file() else "the finished training is lost")
+            if result.checkpoint_error:  # the finished state was in memory only
+                kept = (f"the finished training could not be kept either ({result.checkpoint_error}); free space "
+                        f"and train again")
+            elif ckpt.is_file():
+                kept = (f"the finished training is kept in {ckpt}: the same command records it without training "
+                        f"again once the store is writable")
+            else:
+                kept = "the finished training is lost"
             raise RecordNotWritten(f"{e}; {kept}") from e.__cause__
         _drop_checkpoint(ckpt)
         return rec
@@ -700,6 +898,51 @@ class RunStore:
 def _check_config(config) -> None:
     if not isinstance(config, RunConfig):
         raise ValueError(f"expected a RunConfig, got {type(config).__name__}")
+
+
+TRAIN_KWARGS = ("on_log", "should_stop", "probe")  # what get_or_train passes on to train(): none shapes the result
+
+
+def _check_train_kwargs(config: RunConfig, kwargs: dict) -> dict:
+    """``kwargs`` for :func:`~resnet_lab.train.train` if each is known and none changes what the run's id names; a
+    one-line ValueError naming the culprit otherwise. ``profile=`` is taken only when it is the config's own."""
+    unknown = sorted(k for k in kwargs if k not in TRAIN_KWARGS and k != "profile")
+    if unknown:
+        raise ValueError(f"get_or_train(): unknown or reserved keyword argument(s) {', '.join(unknown)}; allowed: "
+                         f"data, device, progress, retry_failed, {', '.join(TRAIN_KWARGS)}")
+    kwargs = dict(kwargs)
+    if "profile" in kwargs:
+        given = kwargs.pop("profile")
+        if given is not None and get_profile(given) != get_profile(config.profile):
+            name = getattr(given, "name", given)
+            raise ValueError(f"get_or_train(): profile={name!r} trains under other settings than profile "
+                             f"{config.profile!r}, which names the run, so its record would carry the wrong id; "
+                             f"register the settings under a name of their own in resnet_lab.profiles.PROFILES and "
+                             f"give that name as RunConfig(profile=...)")
+    for k, v in kwargs.items():
+        if v is not None and not callable(v):
+            raise ValueError(f"get_or_train(): {k} must be a function; got a {type(v).__name__}")
+    return kwargs
+
+
+def _check_data(data) -> None:
+    """``data`` must be None (load the configured copy) or a loaded CIFAR-10; one line naming its type otherwise."""
+    from .data import Cifar10
+    if data is None or isinstance(data, Cifar10):
+        return
+    missing = [f for f in Cifar10.__dataclass_fields__ if not hasattr(data, f)]
+    if missing:
+        raise ValueError(f"get_or_train(): data must be a loaded CIFAR-10 (resnet_lab.data.load_cifar10()) or None "
+                         f"(load $RESNET_LAB_CIFAR10); got a {type(data).__name__} without {missing[0]!r}")
+
+
+def _remove(path: Path) -> None:
+    """Remove a folder, a file or a link (a link itself, never what it points to); quietly."""
+    with contextlib.suppress(OSError):
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink()
 
 
 def _why(e: BaseException) -> str:

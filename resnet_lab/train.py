@@ -40,6 +40,18 @@ class ForeignCheckpoint(CorruptCheckpoint):
     """A readable checkpoint saved by another run (its tag is not this run's)."""
 
 
+SEED_MAX = 2**64 - 1  # torch's generators take seeds in 0..2**64-1
+
+
+def check_seed(seed) -> int:
+    """``seed`` if it is a whole number the random generators take (0..2**64-1); else a one-line ValueError."""
+    if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed <= SEED_MAX:
+        shown = repr(seed) if len(repr(seed)) <= 40 else repr(seed)[:37] + "..."
+        raise ValueError(f"seed must be a whole number from 0 to 2**64-1 (what torch's generator takes); "
+                         f"got {shown}")
+    return seed
+
+
 @dataclass(frozen=True)
 class RunConfig:
     """Everything that identifies a run (its hash names it in the run store)."""
@@ -67,8 +79,7 @@ class RunConfig:
             raise ValueError(f"unknown variant {self.variant!r}; allowed: {', '.join(models.CIFAR_VARIANTS)}")
         if self.data_source not in ("official", "jpeg"):
             raise ValueError(f"unknown data source {self.data_source!r}; allowed: 'official', 'jpeg'")
-        if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
-            raise ValueError(f"seed must be a non-negative integer; got {self.seed!r}")
+        check_seed(self.seed)
         if self.precision is not None and self.precision not in PRECISIONS:
             raise ValueError(f"unknown precision {self.precision!r}; allowed: {', '.join(PRECISIONS)}")
         if not isinstance(self.compiled, bool):
@@ -261,11 +272,63 @@ class TrainResult:
     metrics: dict  # final errors, status, iterations, wall time
     device: str = ""
     extra: dict = field(default_factory=dict)
+    checkpoint_error: str | None = None  # why the finished state could not be saved (then it is in memory only)
 
 
 def _subset(n: int, k: int | None, seed: int) -> torch.Tensor:
     idx = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
     return idx[:k] if k else idx
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def checkpoint_problem(state: dict, n_train: int | None = None) -> str | None:
+    """What is wrong with the fields of a loaded checkpoint (a wrong type, a position out of range), or None.
+    Read before any of it is trusted: an old or foreign file must not end in a bare TypeError."""
+    def kind(v) -> str:
+        return type(v).__name__
+    want = dict(model=dict, optimizer=dict, generator=torch.Tensor, perm=torch.Tensor, history=dict)
+    for key, typ in want.items():
+        if key not in state:
+            return f"no {key!r} field"
+        if not isinstance(state[key], typ):
+            return f"field {key!r} is a {kind(state[key])}, not a {typ.__name__}"
+    for key in ("pos", "iteration"):
+        if not _is_int(state.get(key)):
+            return f"field {key!r} is {state.get(key)!r}, not a whole number"
+    if not isinstance(state.get("warmup"), bool):
+        return f"field 'warmup' is {state.get('warmup')!r}, not True or False"
+    el = state.get("elapsed")
+    if not isinstance(el, (int, float)) or isinstance(el, bool) or not math.isfinite(el) or el < 0:
+        return f"field 'elapsed' is {el!r}, not a number of seconds"
+    h = state["history"]
+    if not all(isinstance(h.get(k), list) and all(isinstance(p, dict) for p in h[k]) for k in ("train", "eval")):
+        return "field 'history' lacks its 'train' and 'eval' lists of points"
+    perm, gen = state["perm"], state["generator"]
+    if perm.dim() != 1 or perm.dtype != torch.int64 or (n_train is not None and len(perm) != n_train):
+        return f"field 'perm' is not a permutation of the {n_train} training images"
+    if gen.dtype != torch.uint8 or gen.dim() != 1:
+        return "field 'generator' is not a generator state"
+    if not 0 <= state["pos"] <= len(perm):
+        return f"field 'pos' is {state['pos']}, outside the permutation's 0..{len(perm)}"
+    if state["iteration"] < 0:
+        return f"field 'iteration' is {state['iteration']}, below 0"
+    windows = state.get("windows", [])
+    if not isinstance(windows, list) or not all(isinstance(w, (list, tuple)) and len(w) == 3 for w in windows):
+        return "field 'windows' is not a list of (iteration, wrong, seen)"
+    window = state.get("window")
+    if window is not None and not (isinstance(window, dict) and {"loss", "wrong", "seen"} <= set(window)
+                                   and isinstance(window["loss"], torch.Tensor)
+                                   and isinstance(window["wrong"], torch.Tensor) and _is_int(window["seen"])):
+        return "field 'window' is not a logging window (loss, wrong, seen)"
+    segments = state.get("segments")
+    if segments is not None and not (isinstance(segments, list) and all(isinstance(g, dict) for g in segments)):
+        return "field 'segments' is not a list of segments"
+    if state.get("tag") is not None and not isinstance(state["tag"], str):
+        return f"field 'tag' is a {kind(state['tag'])}, not a run id"
+    return None
 
 
 def train(config: RunConfig, data: Cifar10, device: str | torch.device | None = None,
@@ -326,9 +389,16 @@ def train(config: RunConfig, data: Cifar10, device: str | torch.device | None = 
         if not isinstance(state, dict):
             raise CorruptCheckpoint(f"checkpoint {ckpt} is not a training checkpoint (it holds a "
                                     f"{type(state).__name__}); delete it to start the run over", ckpt)
-        if tag is not None and state.get("tag", tag) != tag:
+        if tag is not None and state.get("tag") is None:
+            raise ForeignCheckpoint(f"checkpoint {ckpt} carries no run tag, so it cannot show that it belongs to "
+                                    f"run {tag!r}; delete it to start this run over", ckpt)
+        if tag is not None and state.get("tag") != tag:
             raise ForeignCheckpoint(f"checkpoint {ckpt} belongs to run {state.get('tag')!r}, not {tag!r}; "
                                     f"delete it to start this run over", ckpt)
+        problem = checkpoint_problem(state, len(train_y))
+        if problem:
+            raise CorruptCheckpoint(f"checkpoint {ckpt} does not fit this run ({problem}); delete it to start the "
+                                    f"run over", ckpt)
         try:
             model.load_state_dict(state["model"])
             opt.load_state_dict(state["optimizer"])
@@ -447,8 +517,17 @@ def train(config: RunConfig, data: Cifar10, device: str | torch.device | None = 
         if it % p.checkpoint_every == 0 and it < p.iterations:
             save_checkpoint(it)
     bar.close()
+    checkpoint_error = None
     if status == "completed" and start < p.iterations or status == "stopped" and it > start:
-        save_checkpoint(it)  # the finished state is kept until the caller has written its record; a stopped
+        try:  # the finished state is kept until the caller has written its record; a stopped
+            save_checkpoint(it)
+        except OSError as e:  # a full disk: the finished training stays in memory and its record is written first
+            if status != "completed":
+                raise
+            checkpoint_error = str(e)
+            import warnings
+            warnings.warn(f"{e}; the finished training is kept in memory and recorded without its final "
+                          f"checkpoint", stacklevel=2)
     t_end = time.perf_counter()
     elapsed += t_end - t0  # run resumes exactly where it stopped
     if status == "stopped" and ckpt is not None:  # no final evaluation of a run that will resume
@@ -474,4 +553,4 @@ def train(config: RunConfig, data: Cifar10, device: str | torch.device | None = 
         metrics["images_per_second"] = round((it - first_step[0] - 1) * p.batch_size
                                              / max(t_end - first_step[1], 1e-9), 1)
     return TrainResult(model=model.cpu().to(memory_format=torch.contiguous_format), history=history,
-                       metrics=metrics, device=device_name(device), extra=extra(it))
+                       metrics=metrics, device=device_name(device), extra=extra(it), checkpoint_error=checkpoint_error)

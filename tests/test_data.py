@@ -241,3 +241,72 @@ def test_augment_from_precomputed_draws_is_the_same_augmentation():
     assert int(draws[:2].min()) >= 0 and int(draws[:2].max()) <= 8 and set(draws[2].tolist()) <= {0, 1}
     assert torch.equal(D.augment(x, g1), D.augment(x, draws=draws))
     assert torch.equal(g1.get_state(), g2.get_state())
+
+
+# -- issue 30: the cache is keyed on what it was built from; data errors name the file ---------------------------
+def _jpeg(value, mode="RGB"):
+    import io
+    from PIL import Image
+    b = io.BytesIO()
+    Image.new(mode, (32, 32), value).save(b, format="JPEG", quality=95)
+    return b.getvalue()
+
+
+def test_a_replaced_image_is_not_served_from_the_cache(tmp_path, small_cifar, capfd):
+    """Case 2: same count, same name, even the old mtime put back: the cache is rebuilt, and stderr says so."""
+    import os
+    root = _tiny_imagefolder(tmp_path / "copy")
+    a = D.load_raw(root)
+    capfd.readouterr()
+    assert D.load_raw(root)["fingerprint"] == a["fingerprint"] and "cache" not in capfd.readouterr().err  # cached
+    f = root / "train" / "dog" / "0000.jpg"
+    st = f.stat()
+    f.write_bytes(_jpeg((200, 30, 30)))  # a cat in dog/
+    os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns))
+    b = D.load_raw(root)
+    err = capfd.readouterr().err
+    assert b["fingerprint"] != a["fingerprint"]
+    msg = [ln for ln in err.replace("\r", "\n").splitlines() if ln.startswith("CIFAR-10 cache")]  # not the bars
+    assert len(msg) == 1 and str(root) in msg[0] and "changed" in msg[0]
+    assert len(list((tmp_path / "cache").glob("cifar10-jpeg-*.pt"))) == 1  # replaced, not one more
+    assert D.load_raw(root)["fingerprint"] == b["fingerprint"] and "cache" not in capfd.readouterr().err
+
+
+def test_a_cache_from_before_keys_is_rebuilt_with_a_message(tmp_path, small_cifar, capfd):
+    root = _tiny_imagefolder(tmp_path / "copy")
+    a = D.load_raw(root)
+    cache, = (tmp_path / "cache").glob("cifar10-jpeg-*.pt")
+    old = torch.load(cache, weights_only=True)
+    del old["built_from"]
+    torch.save(old, cache)
+    capfd.readouterr()
+    assert D.load_raw(root)["fingerprint"] == a["fingerprint"]
+    assert "before caches recorded" in capfd.readouterr().err
+    assert "built_from" in torch.load(cache, weights_only=True)
+
+
+def test_an_emptied_image_is_named_not_served_from_the_cache(tmp_path, small_cifar):
+    """Cases 2 and 16: a 0-byte JPEG (same count) names the file, not torch's C++ source."""
+    root = _tiny_imagefolder(tmp_path / "copy")
+    D.load_raw(root)
+    (root / "test" / "cat" / "0001.jpg").write_bytes(b"")
+    with pytest.raises(D.DatasetInvalid, match=r"test/cat/0001\.jpg is empty \(0 bytes\)") as e:
+        D.load_raw(root)
+    assert "__w" not in str(e.value) and "\n" not in str(e.value)
+
+
+def test_a_folder_named_like_an_image_is_named(tmp_path, small_cifar):
+    root = _tiny_imagefolder(tmp_path / "copy")
+    (root / "train" / "frog" / "0001.jpg").unlink()
+    (root / "train" / "frog" / "0042.jpg").mkdir()
+    with pytest.raises(D.DatasetInvalid, match=r"train/frog/0042\.jpg is a folder") as e:
+        D.load_raw(root)
+    assert "aten::" not in str(e.value)
+
+
+def test_a_cmyk_jpeg_is_named_with_its_channels(tmp_path, small_cifar):
+    root = _tiny_imagefolder(tmp_path / "copy")
+    (root / "train" / "ship" / "0000.jpg").write_bytes(_jpeg((10, 20, 30, 40), "CMYK"))
+    with pytest.raises(D.DatasetInvalid, match=r"train/ship/0000\.jpg has 4 colour channels \(CMYK\)"):
+        D.load_raw(root)
+    assert not list((tmp_path / "cache").glob("*.pt"))

@@ -143,7 +143,7 @@ def test_best_profile_and_find(tiny_data, tmp_path):
 def _write_with(tmp_path, model):
     store = R.RunStore(tmp_path)
     cfg = RunConfig("plain20", profile="smoke")
-    metrics = dict(status="completed", iterations=1, final_val_error=0.5, final_test_error=0.5)
+    metrics = dict(status="completed", iterations=1, final_train_error=0.5, final_val_error=0.5, final_test_error=0.5)
     return store.write(cfg, "fp32", "synthetic000", dict(train=[], eval=[]), metrics, {}, model=model)
 
 
