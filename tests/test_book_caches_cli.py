@@ -85,3 +85,18 @@ def test_the_plan_caches_responses_for_every_net_the_depth_widget_shows(monkeypa
     want = [f"plain{d}" for d in PLAIN_DEPTHS] + [f"resnet{d}" for d in RESNET_DEPTHS]
     assert asked["archs"] == want
     assert [a for kind, a, _ in plan if kind == "missing"] == sorted(want)
+
+
+@pytest.mark.parametrize("value", ["", "bogus"])
+def test_caches_names_a_bad_profile_option(value, capsys):
+    from resnet_lab.book import caches
+    assert caches.main(["--profile", value]) != 0
+    err = capsys.readouterr().err
+    assert f"unknown profile {value!r} (from --profile)" in err
+
+
+def test_a_bad_profile_in_the_environment_is_named_as_such(monkeypatch):
+    from resnet_lab import book
+    monkeypatch.setenv("RESNET_LAB_PROFILE", "bogus")
+    with pytest.raises(ValueError, match=r"unknown profile 'bogus' \(from \$RESNET_LAB_PROFILE\)"):
+        book.profile_name()

@@ -93,8 +93,9 @@ def profile_note(records=None, scope: str | None = None) -> str:
 
 def profile_name() -> str:
     """``$RESNET_LAB_PROFILE``, else the best profile recorded, else 'smoke'."""
-    name = os.environ.get(ENV_VAR) or RunStore().best_profile() or "smoke"
-    return get_profile(name).name
+    if os.environ.get(ENV_VAR):
+        return get_profile(os.environ[ENV_VAR], where=f"${ENV_VAR}").name
+    return get_profile(RunStore().best_profile() or "smoke", where="the run store's best profile").name
 
 
 def analysis_device():

@@ -95,11 +95,13 @@ def main(argv=None) -> int:
 
 def _run(a) -> int:
     os.environ["RESNET_LAB_ALLOW_TRAINING"] = "0"  # read records only; never train
-    if a.profile:
-        os.environ["RESNET_LAB_PROFILE"] = a.profile
     if a.device:
         os.environ["RESNET_LAB_ANALYSIS_DEVICE"] = a.device
     try:
+        if a.profile is not None:
+            from ..profiles import get_profile
+            get_profile(a.profile, where="--profile")  # '' or a typo fails here, naming the option
+            os.environ["RESNET_LAB_PROFILE"] = a.profile
         from . import analysis_device, profile_name
         analysis_device()  # a bad device fails here, in one line
         jobs = plan(a.only)
