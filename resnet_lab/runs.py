@@ -423,16 +423,23 @@ class RunRecord:
                                            + (f" and {len(bad) - 1} more tensors" if len(bad) > 1 else ""))
         return model.eval()
 
-    def cached(self, name: str, compute: Callable[..., dict], settings: dict | None = None) -> dict:
+    def cached(self, name: str, compute: Callable[..., dict], settings: dict | None = None,
+               keys: tuple[str, ...] = ()) -> dict:
         """``analysis/<name>.json`` if recorded, else ``compute()`` (JSON-able), stored atomically.
 
+        A cached file is used only if it holds a JSON object with every field in ``keys`` (each list field of
+        equal, non-zero length); an unreadable or wrong-shaped one is named in a warning and computed again.
         With ``settings`` (what shapes the result), ``compute`` is called with a :class:`PartialAnalysis` that
         keeps each finished evaluation in ``analysis/.partial/<name>.json``, so that an analysis stopped
         part-way resumes where it stopped; that file is removed once the whole result is stored."""
         f = self.path / "analysis" / f"{name}.json"
         if f.exists():
             try:
-                return json.loads(f.read_text())
+                value = json.loads(f.read_text())
+                problem = analysis_problem(value, keys)
+                if problem is None:
+                    return value
+                warnings.warn(f"cached analysis {f} {problem}; computing it again")
             except (OSError, ValueError) as e:  # a damaged cache entry is recomputed, not fatal
                 warnings.warn(f"cached analysis {f} cannot be read ({reason_of(e)}); computing it again")
         if settings is None:
@@ -447,6 +454,21 @@ class RunRecord:
         if settings is not None:
             partial.discard()
         return value
+
+
+def analysis_problem(value, keys: tuple[str, ...] = ()) -> str | None:
+    """What makes a cached analysis unusable (not a JSON object, a field missing, list fields of unequal or zero
+    length), or None."""
+    if not isinstance(value, dict) or not value:
+        return f"holds a JSON {type(value).__name__ if value is not None else 'null'}{' (empty)' if value == {} else ''}" \
+               f" where an analysis (an object with its fields) belongs"
+    missing = [k for k in keys if k not in value]
+    if missing:
+        return f"lacks the field{'s' * (len(missing) > 1)} {', '.join(map(repr, missing))}"
+    lengths = {len(value[k]) for k in keys if isinstance(value[k], list)}
+    if len(lengths) > 1 or lengths == {0}:
+        return "has list fields of unequal or zero length"
+    return None
 
 
 class PartialAnalysis:

@@ -383,3 +383,21 @@ def test_a_record_set_aside_by_a_killed_replace_is_put_back(tmp_path, tiny_data,
         store.get_or_train(CFG, data=tiny_data, progress=False)
     assert store.get(CFG).failed and not aside.exists()
     store_is_clean(tmp_path)
+
+
+# ---- case 5: a cached analysis of the wrong shape is named and computed again ---------------------------------------
+
+@pytest.mark.parametrize("held, says", [([], "holds a JSON list"), (None, "holds a JSON null"),
+                                        ({}, "holds a JSON dict (empty)"),
+                                        ({"layer": [1], "name": ["x"]}, "lacks the field 'std'"),
+                                        ({"layer": [1, 2], "std": [1.0]}, "has list fields of unequal or zero length")])
+def test_a_cached_analysis_of_the_wrong_shape_is_named_and_computed_again(tmp_path, held, says):
+    rec = fake_record(R.RunStore(tmp_path))
+    (rec.path / "analysis").mkdir(exist_ok=True)
+    (rec.path / "analysis" / "responses.json").write_text(json.dumps(held))
+    good = {"layer": [1, 2], "std": [0.5, 0.6]}
+    import re
+    with pytest.warns(UserWarning, match=f"cached analysis .*responses.json {re.escape(says)}.*computing it again"):
+        value = rec.cached("responses", lambda: good, keys=("layer", "std"))
+    assert value == good and json.loads((rec.path / "analysis" / "responses.json").read_text()) == good
+    assert rec.cached("responses", lambda: pytest.fail("a good cache is read, not computed"), keys=("layer", "std")) == good

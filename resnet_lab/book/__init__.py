@@ -313,7 +313,7 @@ def responses(record: RunRecord) -> pd.DataFrame:
     def compute():
         x, _ = _images(record, ANALYSIS_IMAGES.get(record.config.profile))
         return analysis.layer_statistics(record.load_model(), x, None, data().mean).to_dict(orient="list")
-    return pd.DataFrame(record.cached("responses", compute))
+    return pd.DataFrame(record.cached("responses", compute, keys=("layer", "name", "std", "channel_std", "gamma_abs")))
 
 
 def layer_gradients(record: RunRecord, trained: bool = True) -> pd.DataFrame:
@@ -325,7 +325,7 @@ def layer_gradients(record: RunRecord, trained: bool = True) -> pd.DataFrame:
         x, y = _images(record, GRADIENT_IMAGES.get(record.config.profile, 500))
         return analysis.layer_statistics(record.load_model(), x, y, data().mean, bn_mode="train", grads=True,
                                          batch_size=125).to_dict(orient="list")
-    return pd.DataFrame(record.cached("gradients_trained", compute))
+    return pd.DataFrame(record.cached("gradients_trained", compute, keys=("layer", "std", "grad_rms")))
 
 
 def _init_cached(arch: str, seed: int, name: str, compute) -> pd.DataFrame:
@@ -377,7 +377,7 @@ def branch_identity(record: RunRecord) -> pd.DataFrame:
     def compute():
         x, _ = _images(record, ANALYSIS_IMAGES.get(record.config.profile))
         return analysis.branch_vs_identity(record.load_model(), x, data().mean).to_dict(orient="list")
-    return pd.DataFrame(record.cached("branch_identity", compute))
+    return pd.DataFrame(record.cached("branch_identity", compute, keys=("block", "branch_std", "identity_std", "ratio")))
 
 
 def caption(records, what: str = "") -> str:

@@ -35,7 +35,7 @@ def check(record: RunRecord) -> dict:
         x, y = eval_images(d, s["test_images"])
         pick = torch.randperm(len(d.train_x), generator=torch.Generator().manual_seed(0))[:s["recal_images"]]
         return BM.bn_check(record.load_model(), x, y, d.train_x[pick], d.mean, batch_size=s["batch_size"])
-    return record.cached("bn_modes", compute)
+    return record.cached("bn_modes", compute, keys=("layers", "error", "recal_error", "train_mode_error"))
 
 
 def frame(result: dict) -> pd.DataFrame:
