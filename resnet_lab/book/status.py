@@ -82,7 +82,7 @@ def render_readme_figure(png: Path = README_FIGURE) -> dict:
         shown = [runs[f"{kind}{d}"] for d in depths if f"{kind}{d}" in runs]
         if shown:
             plots.training_curves(shown, ax=ax, title="plain" if kind == "plain" else "ResNet", log=True)
-    fig.suptitle(f"CIFAR-10, {caption(runs)}, seed 0", fontsize=10)
+    fig.suptitle(f"CIFAR-10, {caption(runs)}", fontsize=10)
     paper_names(fig)
     fig.tight_layout()
     png.parent.mkdir(parents=True, exist_ok=True)
