@@ -93,12 +93,12 @@ def layer_stat_plot(frames: dict[str, pd.DataFrame], column: str = "std", sort: 
                     ylabel: str = "std", logy: bool = False):
     """Paper Fig. 7: one line per net of ``column`` against layer index (or sorted, descending)."""
     fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(7, 3.5))
-    style = _net_style(list(frames))  # one colour per depth (a net and its twin share it), plain nets dashed
+    style = _pair_style(list(frames))
     for label, frame in frames.items():
         v = frame[column].to_numpy()
         if sort:
             v = np.sort(v)[::-1]
-        ax.plot(np.arange(1, len(v) + 1), v, label=label, lw=1.5, **style[label])
+        ax.plot(np.arange(1, len(v) + 1), v, label=label, **({"lw": 1.5} | style[label]))
     ax.set_xlabel("layer index (sorted by magnitude)" if sort else "layer index (original)")
     ax.set_ylabel(ylabel)
     if logy:
@@ -129,13 +129,16 @@ def trained_vs_init(init: dict[str, pd.DataFrame], trained: dict[str, pd.DataFra
 
 
 def fig7(frames: dict[str, pd.DataFrame], column: str = "std", inset: tuple[str, pd.DataFrame, str] | None = None,
-         ylabel: str = "std"):
+         ylabel: str = "std", ylim: tuple[float, float] | None = None):
     """Both panels of Fig. 7: original order (top) and sorted descending (bottom). ``inset``: (title, frame,
     column) of one net drawn small in the top panel's upper right, on its own scale (e.g. ResNet-110 measured
     the paper's way, when that measure parts from the main panels')."""
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(7, 6.5))
     layer_stat_plot(frames, column, sort=False, ax=top, ylabel=ylabel)
     layer_stat_plot(frames, column, sort=True, ax=bottom, ylabel=ylabel)
+    if ylim is not None:  # e.g. (0, 2) for the untrained control, whose stds are 1 up to float noise
+        top.set_ylim(*ylim)
+        bottom.set_ylim(*ylim)
     if inset is not None:
         title, frame, col = inset
         top.legend(fontsize=8, loc="upper left")
@@ -278,6 +281,22 @@ def score_maps(images: Sequence, maps: Sequence, class_names: Sequence[str], lab
 
 
 # --- Lesions (Veit et al. 2016) and loss landscapes (Li et al. 2018): chapter "Inside trained ResNets" ---
+
+def _pair_style(labels: Sequence[str]) -> dict:
+    """Line styles for per-layer plots. Labels 'net (init)' / 'net (trained)': one colour per net, the untrained
+    line thin and dotted, the trained one bold. Otherwise :func:`_net_style` (one colour per depth, plain dashed)."""
+    import re
+    if not any(re.search(r"\((init|trained)\)$", x) for x in labels):
+        return _net_style(labels)
+    base = list(dict.fromkeys(re.sub(r" \((init|trained)\)$", "", x) for x in labels))
+    cols = dict(zip(base, plt.get_cmap("tab10").colors))
+    out = {}
+    for x in labels:
+        b = re.sub(r" \((init|trained)\)$", "", x)
+        init = x.endswith("(init)")
+        out[x] = dict(color=cols[b], ls=":" if init else "-", lw=1.2 if init else 2.0)
+    return out
+
 
 def _net_style(names: Sequence[str]) -> dict:
     """One colour per depth (a ResNet and its plain twin share it), solid for ResNets, dashed for plain nets."""
