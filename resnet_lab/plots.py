@@ -11,7 +11,10 @@ PALETTE = plt.get_cmap("viridis")
 
 
 def _colors(n: int):
-    return [PALETTE(x) for x in np.linspace(0.0, 0.85, max(n, 1))]
+    """Distinct, high-contrast colours (tab10; the sequential map, without its pale yellow-green end, past 10)."""
+    if n <= 10:
+        return list(plt.get_cmap("tab10").colors[:max(n, 1)])
+    return [PALETTE(x) for x in np.linspace(0.0, 0.7, n)]
 
 
 def provenance_line(records: Iterable, seeds: bool = True) -> str:
@@ -194,10 +197,12 @@ def lr_study(records: Sequence[dict], stage: str = "stage3"):
     from .analysis.lr_study import label as study_label
     nets = list(dict.fromkeys(r["net"] for r in records))
     fig, (a, b) = plt.subplots(1, 2, figsize=(11, 3.6))
-    for net, color in zip(nets, _colors(len(nets))):
+    dashes = ("-", "--", ":", "-.")  # colour and dash both tell the nets apart
+    for k, (net, color) in enumerate(zip(nets, _colors(len(nets)))):
         for i, r in enumerate(x for x in records if x["net"] == net):
             h = pd.DataFrame(r["history"])
-            kw = dict(color=color, lw=1, alpha=0.8, label=study_label(net) if i == 0 else None)
+            kw = dict(color=color, ls=dashes[k % len(dashes)], lw=1.2, alpha=0.85,
+                      label=study_label(net) if i == 0 else None)
             a.plot(h["iter"], h["loss"], **kw)
             if f"dead_{stage}" in h:
                 b.plot(h["iter"], 100 * h[f"dead_{stage}"], **kw)
@@ -206,7 +211,8 @@ def lr_study(records: Sequence[dict], stage: str = "stage3"):
     a.set_yscale("log")
     a.set_xlabel("iterations at lr 0.1"), a.set_ylabel("training loss (log scale)")
     b.set_xlabel("iterations at lr 0.1"), b.set_ylabel(f"dead ReLU units in {stage} (%)")
-    b.set_ylim(-2, 102)
+    dead = [100 * v for r in records for v in pd.DataFrame(r["history"]).get(f"dead_{stage}", [])]
+    b.set_ylim(-0.5, max(5.0, 1.15 * max(dead, default=0)))  # the scale of the data (a few %), not 0-100
     for ax in (a, b):
         ax.grid(alpha=0.3)
     a.legend(fontsize=8)
