@@ -25,10 +25,12 @@ export RESNET_LAB_PROFILE=smoke RESNET_LAB_RUNS="$smoke_runs" OMP_NUM_THREADS=1
 t1=$(date +%s)
 
 echo "== the smoke sweep the notebooks read (the book only reads records; this trains them, a few seconds each)"
+sweep_pids=()
 for part in 0 1; do
   .venv/bin/python -m resnet_lab sweep --profile smoke --part $part/2 >"$logs/sweep$part.log" 2>&1 &
+  sweep_pids+=($!)
 done
-for part in 0 1; do wait -n || { tail -30 "$logs"/sweep*.log; exit 1; }; done
+for pid in "${sweep_pids[@]}"; do wait "$pid" || { tail -30 "$logs"/sweep*.log; exit 1; }; done
 t2=$(date +%s)
 
 echo "== unit tests beside notebooks (nbval, profile smoke), then the book build"
