@@ -150,6 +150,9 @@ ALLOW_VAR = "RESNET_LAB_ALLOW_TRAINING"
 _YES, _NO = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 
 
+BOOK_BUILD_VAR = "RESNET_LAB_BOOK_BUILD"  # "1" while the book is being built: get_or_train then never trains
+
+
 def training_allowed() -> bool:
     """``$RESNET_LAB_ALLOW_TRAINING`` read strictly: unset (or empty) or 1/true/yes/on allow training, 0/false/no/off
     turn it off; anything else is a one-line ValueError naming the variable (a typo must not train)."""
@@ -794,6 +797,9 @@ class RunStore:
             if rec.failed:
                 raise run_failed(rec, config)
             return rec
+        if os.environ.get(BOOK_BUILD_VAR) == "1":  # set by the book build (book/_ext/run_status.py), whatever else
+            raise RunNotRecorded(f"run {describe(config)} is not recorded in {self.root}, and a book build never "
+                                 f"trains (${BOOK_BUILD_VAR}=1). Train it with: {train_command(config)}")
         if not allowed:
             off = f"training is disabled (${ALLOW_VAR}={os.environ.get(ALLOW_VAR)})"
             if rec is not None:  # recorded as failed, retry asked for

@@ -1,13 +1,14 @@
 """The book never trains: a missing run is named with its command; the runs pages ask for are the ones the sweep
 trains; the build's list of missing runs; the README figure against the records it was drawn from."""
 import json
+import os
 
 import pytest
 
 import resnet_lab.book as B
 from resnet_lab import experiments
 from resnet_lab.book import bn_modes, status, testing, trained, variants
-from resnet_lab.runs import RunNotRecorded, RunStore, describe
+from resnet_lab.runs import REPO_ROOT, RunNotRecorded, RunStore, describe
 
 
 def _trainer_raises(*a, **k):
@@ -93,3 +94,20 @@ def test_readme_figure_check_catches_a_stale_or_edited_figure(empty_store):
     meta = json.loads(side.read_text())
     side.write_text(json.dumps(meta | {"runs": ["resnet20-A-cpu-s0-jpeg-fp32-0000000000"]}))
     assert "drawn from other records" in status.readme_figure_problem(png)
+
+
+def test_a_book_build_sets_the_guard_and_get_or_train_then_never_trains(monkeypatch, tmp_path, tiny_data):
+    import importlib.util
+
+    from resnet_lab.runs import BOOK_BUILD_VAR
+    from resnet_lab.train import RunConfig
+    spec = importlib.util.spec_from_file_location("run_status", REPO_ROOT / "book" / "_ext" / "run_status.py")
+    ext = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(ext)
+    monkeypatch.delenv(BOOK_BUILD_VAR, raising=False)
+    monkeypatch.setenv("RESNET_LAB_ALLOW_TRAINING", "1")  # whatever the environment says
+    ext._never_train(None, None)  # what Sphinx calls at config-inited
+    assert os.environ[BOOK_BUILD_VAR] == "1"
+    monkeypatch.setattr(RunStore, "_train_and_record", _trainer_raises)
+    with pytest.raises(RunNotRecorded, match=r"a book build never trains.*python -m resnet_lab train --arch resnet20"):
+        RunStore(tmp_path).get_or_train(RunConfig("resnet20", profile="smoke"), data=tiny_data, progress=False)

@@ -1,5 +1,7 @@
 """Sphinx extension: the book's runs, as the build sees them.
 
+- From the start: nothing this build runs may train (``$RESNET_LAB_BOOK_BUILD=1``, inherited by the notebooks'
+  kernels; ``RunStore.get_or_train`` refuses to train while it is set).
 - Before the pages are read: if the README's figure (book/_static/fig6.png) was drawn from other records than
   those recorded now, redraw it (at the book's default profile only), so the README cannot go stale.
 - At the end of the build: list the runs the chapters ask for that are not recorded, each with the command that
@@ -13,6 +15,13 @@ from sphinx.application import Sphinx
 from sphinx.util import logging
 
 logger = logging.getLogger(__name__)
+
+
+def _never_train(app: Sphinx, config) -> None:
+    """Whatever the environment says, nothing run by this build trains: the notebooks' kernels inherit this
+    variable, and ``RunStore.get_or_train`` refuses to train while it is set (a missing run is shown as missing)."""
+    from resnet_lab.runs import BOOK_BUILD_VAR
+    os.environ[BOOK_BUILD_VAR] = "1"
 
 
 def _redraw_readme_figure(app: Sphinx) -> None:
@@ -36,6 +45,7 @@ def _report(app: Sphinx, exception) -> None:
 
 
 def setup(app: Sphinx):
+    app.connect("config-inited", _never_train)
     app.connect("builder-inited", _redraw_readme_figure)
     app.connect("build-finished", _report)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
