@@ -63,6 +63,14 @@ def fake_record(store, cfg=CFG, status="completed", error=None, precision="fp32"
     return store.write(cfg, precision, TINY_FP, {"train": [], "eval": []}, metrics, dict(data="synthetic"))
 
 
+OTHER = RunConfig("resnet20", profile="smoke", seed=1)
+
+
+def good_and_other(store):
+    """Two fake records in ``store``: CFG, and OTHER (the same net at seed 1, the one a test then damages)."""
+    return fake_record(store, CFG), fake_record(store, OTHER)
+
+
 def store_is_clean(root: Path):
     """No temp folders, set-aside records or lock files left behind."""
     leftovers = [p.name for p in root.iterdir() if p.name.startswith(".") and p.name not in (".locks", ".partial")]
@@ -244,16 +252,14 @@ DAMAGE = {"bad config json": "config.json is not valid JSON", "bad metrics json"
 @pytest.mark.parametrize("how", list(DAMAGE))
 def test_one_damaged_record_never_blocks_the_rest(tmp_path, capsys, how):
     store = R.RunStore(tmp_path)
-    good = fake_record(store, CFG)
-    other = RunConfig("resnet20", profile="smoke", seed=1)
-    bad = fake_record(store, other)
+    good, bad = good_and_other(store)
     _damage(bad.path, how)
     assert [r.id for r in store.records()] == [good.id]
     (path, reason), = store.damaged()
     assert path == bad.path and DAMAGE[how] in reason
     assert [r.id for r in store.find(profile="smoke")] == [good.id]
     assert store.best_profile() == "smoke"
-    assert store.get(CFG).id == good.id and store.get(other) is None
+    assert store.get(CFG).id == good.id and store.get(OTHER) is None
     rc, out, err = run_cli(capsys, "runs", "--runs", tmp_path)
     assert rc == 1 and good.id in out and bad.id not in out
     assert str(bad.path) in err and DAMAGE[how] in err

@@ -17,7 +17,8 @@ from resnet_lab import train as T
 from resnet_lab.atomic import WriteFailed
 from resnet_lab.profiles import PROFILES
 from resnet_lab.train import ForeignCheckpoint, RunConfig, train
-from test_failures import (CFG, FAST, TINY_FP, Counter, fake_record, fast_smoke, one_line_error,  # noqa: F401
+from test_failures import (CFG, FAST, OTHER, TINY_FP, Counter, fake_record, fast_smoke, good_and_other,  # noqa: F401
+                           one_line_error,
                            run_cli, store_is_clean, with_tiny_data)
 
 
@@ -151,14 +152,12 @@ BAD_RECORDS = {
 @pytest.mark.parametrize("how", list(BAD_RECORDS))
 def test_a_record_of_the_wrong_schema_is_listed_as_damaged(tmp_path, capsys, how):
     store = R.RunStore(tmp_path)
-    good = fake_record(store, CFG)
-    other = RunConfig("resnet20", profile="smoke", seed=1)
-    bad = fake_record(store, other)
+    good, bad = good_and_other(store)
     name, change, culprit = BAD_RECORDS[how]
     edit_json(bad.path / name, change)
     (path, reason), = store.damaged()
     assert path == bad.path and name in reason and culprit in reason
-    assert [r.id for r in store.records()] == [good.id] and store.get(other) is None
+    assert [r.id for r in store.records()] == [good.id] and store.get(OTHER) is None
     rc, out, err = run_cli(capsys, "runs", "--runs", tmp_path)
     assert rc == 1 and bad.id not in out and str(bad.path) in err and culprit in err
 

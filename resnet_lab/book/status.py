@@ -51,9 +51,9 @@ def missing_report(profile: str | None = None) -> str:
 
 # --- the README's figure --------------------------------------------------------------------------------------
 
-def _sweep_records(profile: str | None = None):
+def _sweep_records():
     from . import sweep
-    return sweep(profile=profile) if profile else sweep()
+    return sweep()
 
 
 def readme_sources(records) -> dict:
