@@ -31,6 +31,7 @@ import numpy as np
 import torch
 
 from .atomic import atomic_torch_save
+from .datapack import PACK_FORMAT, PACK_SUFFIX, pack_imagefolder, read_pack  # noqa: F401  (re-exported)
 
 CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 SOURCES = ("official", "jpeg")
@@ -192,53 +193,15 @@ def _decode_imagefolder(root: Path, split: str) -> tuple[torch.Tensor, torch.Ten
     return _decode_jpegs(blobs, [str(f) for f in files], split), torch.tensor(labels, dtype=torch.int64)
 
 
-# -- one-file packs of an ImageFolder copy: what travels to a machine that cannot see ../shared -------------
-PACK_SUFFIX = ".jpegpack"
-PACK_FORMAT = "resnet_lab/cifar10-jpeg-pack/1"
-
-
-def pack_imagefolder(src: str | os.PathLike, dest: str | os.PathLike) -> Path:
-    """Write the JPEG bytes of a complete ImageFolder copy into one file (about 53 MiB for CIFAR-10).
-
-    The bytes are stored as they are (no re-encoding), with labels and file names, so a pack decodes to the
-    same images as its folder and gives runs the same data fingerprint. ``dest`` must end in ``.jpegpack``;
-    give the pack wherever a source is asked for (``--data``, ``RESNET_LAB_CIFAR10``). Loaded with
-    ``weights_only=True``: a pack holds tensors and strings only.
-    """
-    root, dest = Path(src).expanduser().resolve(), Path(dest)
-    if dest.suffix != PACK_SUFFIX:
-        raise ValueError(f"{dest}: a pack's name must end in {PACK_SUFFIX}")
-    if not _is_imagefolder(root):
-        raise DatasetNotFound(f"{root} is not an ImageFolder copy of CIFAR-10 (no train/ and test/ folders)")
-    out: dict = {"format": PACK_FORMAT}
-    for split in EXPECTED:
-        files, labels = _list_imagefolder(root, split)
-        blobs = [f.read_bytes() for f in files]
-        out[f"{split}_bytes"] = torch.frombuffer(bytearray(b"".join(blobs)), dtype=torch.uint8)
-        out[f"{split}_offsets"] = torch.tensor([0] + np.cumsum([len(b) for b in blobs]).tolist(), dtype=torch.int64)
-        out[f"{split}_y"] = torch.tensor(labels, dtype=torch.int64)
-        out[f"{split}_names"] = "\n".join(str(f.relative_to(root)) for f in files)
-    return atomic_torch_save(out, dest)
+# -- one-file packs of an ImageFolder copy: what travels to a machine that cannot see ../shared --------------
+# (written and read by resnet_lab/datapack.py; PACK_FORMAT, PACK_SUFFIX, pack_imagefolder are re-exported here)
 
 
 def _decode_pack(path: Path) -> dict[str, torch.Tensor]:
-    try:
-        pack = torch.load(path, weights_only=True)
-    except Exception as e:
-        raise DatasetInvalid(f"CIFAR-10 pack {path} cannot be read ({' '.join(str(e).split())[:200]})") from e
-    if not isinstance(pack, dict) or pack.get("format") != PACK_FORMAT:
-        raise DatasetInvalid(f"{path} is not a CIFAR-10 JPEG pack of format {PACK_FORMAT}")
+    """The images and labels of a pack (any format :mod:`resnet_lab.datapack` reads); errors name the file."""
     raw = {}
-    for split in EXPECTED:
-        try:
-            data, offsets, y = pack[f"{split}_bytes"], pack[f"{split}_offsets"], pack[f"{split}_y"]
-            names = pack[f"{split}_names"].split("\n")
-        except KeyError as e:
-            raise DatasetInvalid(f"CIFAR-10 pack {path} has no {e.args[0]!r}") from None
-        if len(offsets) != len(y) + 1 or len(names) != len(y) or int(offsets[-1]) != len(data):
-            raise DatasetInvalid(f"CIFAR-10 pack {path}: its {split} index does not match its bytes")
-        blobs = [data[int(a):int(b)] for a, b in zip(offsets[:-1], offsets[1:])]
-        raw[f"{split}_x"] = _decode_jpegs(blobs, [f"{path}:{n}" for n in names], split)
+    for split, (names, files, y) in read_pack(path).items():
+        raw[f"{split}_x"] = _decode_jpegs(files, [f"{path}:{n}" for n in names], split)
         raw[f"{split}_y"] = y
     return raw
 

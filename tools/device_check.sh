@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The one prepared GPU job, for a session that is lent a device machine (the `device` tool; 15 minutes a session).
 #
-# Here, first:  bash tools/device_prep.sh   (packs the CIFAR-10 JPEG copy into .device/, 55 MiB, which decodes to
+# Here, first:  bash tools/device_prep.sh   (packs the CIFAR-10 JPEG copy into .device/, 17.4 MiB, which decodes to
 # the same images and data fingerprint as the folder; notes the commit; checks what would travel).
 # Then one device call:  command "bash tools/device_check.sh", carry [".device"], timeout_s 590; then
 # `bash tools/device_prep.sh --restore` (prep moves the CPU runs' checkpoints and the records' weights aside for the call).

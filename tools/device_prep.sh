@@ -4,7 +4,8 @@
 # Then: device run, command "bash tools/device_check.sh", carry [".device"], timeout_s 590.
 #
 # Checkpoints of CPU runs in progress (runs/.partial/, committed between sessions) and the recorded runs' weights
-# (float32, several MiB each) would travel too and push the tree past 64 MiB beside the 55 MiB data pack; the GPU
+# (float32, several MiB each) would travel too and can push the tree past 64 MiB beside the data pack (17.4 MiB:
+# pack format 2 stores the JPEG heads once; format 1 took 55 MiB and still reads, but is rebuilt here); the GPU
 # needs neither (it trains the missing runs afresh; a record without weights still counts as recorded), so they
 # are moved aside to $ASIDE for the call:
 #   bash tools/device_prep.sh            before the device call
@@ -43,7 +44,12 @@ if ! $PY -c "import sys; from resnet_lab.runs import RunStore; sys.exit(any(r.ru
 fi
 src=${1:-../shared/data/cifar10-jpeg}
 mkdir -p .device
-[ -f .device/cifar10-jpeg.jpegpack ] || $PY -m resnet_lab pack-data "$src" .device/cifar10-jpeg.jpegpack
+pack_is_current() {  # a pack made before format 2 reads, but is three times the size: made again
+  $PY -c "import sys, torch; from resnet_lab.datapack import PACK_FORMAT
+sys.exit(torch.load(sys.argv[1], weights_only=True).get('format') != PACK_FORMAT)" "$1" 2>/dev/null
+}
+[ -f .device/cifar10-jpeg.jpegpack ] && pack_is_current .device/cifar10-jpeg.jpegpack ||
+  $PY -m resnet_lab pack-data "$src" .device/cifar10-jpeg.jpegpack
 git rev-parse --short=12 HEAD > .device/commit
 [ -z "$(git status --porcelain --untracked-files=no)" ] || echo "-dirty" >> .device/commit
 if [ -n "$(ls -A runs/.partial 2>/dev/null)" ]; then
