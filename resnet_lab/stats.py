@@ -116,3 +116,9 @@ def verdict_text(c: Comparison, with_p: bool = False) -> str:
     if not c.judged:
         return f"{NOT_JUDGED}: {c.n_a} seed{'s' * (c.n_a != 1)} vs {c.n_b}"
     return f"{c.verdict} (p = {c.p_adj:.2g}, Holm)" if with_p else c.verdict
+
+
+def fisher_exact_p(a: int, b: int, c: int, d: int) -> float:
+    """Two-sided Fisher exact test of the 2x2 table [[a, b], [c, d]] (``scipy.stats.fisher_exact``): with the
+    margins fixed, the probability of a table at most as likely as the one observed."""
+    return float(_st.fisher_exact([[a, b], [c, d]], alternative="two-sided").pvalue)

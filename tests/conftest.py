@@ -32,3 +32,15 @@ def real_data():
     if not os.environ.get("RESNET_LAB_CIFAR10"):
         pytest.skip("no CIFAR-10 source (set RESNET_LAB_CIFAR10)")
     return load_cifar10()
+
+
+def patch_book(monkeypatch, name, value):
+    """Patch ``name`` in every module of ``resnet_lab.book`` that holds it: the book's modules import their
+    plumbing by name, so a test that fakes e.g. ``profile_name`` must fake it wherever it is looked up."""
+    import sys
+    import resnet_lab.book  # noqa: F401
+    hit = [m for k, m in list(sys.modules.items()) if (k == "resnet_lab.book" or k.startswith("resnet_lab.book."))
+           and m is not None and hasattr(m, name)]
+    assert hit, f"no module of resnet_lab.book has {name!r}"
+    for m in hit:
+        monkeypatch.setattr(m, name, value)

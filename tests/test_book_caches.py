@@ -4,6 +4,7 @@ from types import SimpleNamespace
 import resnet_lab.book as book
 from resnet_lab.book import RunSet, trained
 from resnet_lab.train import RunConfig
+from conftest import patch_book
 
 
 def _rec(tmp_path, name, cached):
@@ -18,12 +19,16 @@ def test_uncached_runs_are_left_out_and_named_when_training_is_off(tmp_path, mon
     recs = RunSet({"resnet20": _rec(tmp_path, "a", "yes"), "plain20": _rec(tmp_path, "b", "")})
     monkeypatch.setattr(trained, "runs", lambda archs: recs)
     monkeypatch.setattr(trained, "profile_name", lambda: "cpu")
-    monkeypatch.setattr(book, "training_allowed", lambda: False)
+    patch_book(monkeypatch, "training_allowed", lambda: False)
     ns = trained.nets()
     assert list(ns) == ["resnet20"] and ns.uncached == ["plain20"]
     assert "plain20" in trained.uncached_note(ns)
-    monkeypatch.setattr(book, "training_allowed", lambda: True)
-    ns = trained.nets()
+    patch_book(monkeypatch, "training_allowed", lambda: True)
+    ns = trained.nets()  # training allowed, but not at the smoke profile: still read, never computed
+    assert list(ns) == ["resnet20"] and ns.uncached == ["plain20"]
+    patch_book(monkeypatch, "profile_name", lambda: "smoke")
+    monkeypatch.setattr(trained, "runs", lambda archs: recs)
+    ns = trained.nets()  # smoke + training allowed (CI's notebooks): computed on the fly
     assert list(ns) == ["resnet20", "plain20"] and trained.uncached_note(ns) == ""
 
 
@@ -33,7 +38,7 @@ def test_a_net_with_only_its_landscape_cached_is_shown_where_that_is_read(tmp_pa
     recs = RunSet({"resnet20": _rec(tmp_path, "a", "yes"), "plain20": rec})
     monkeypatch.setattr(trained, "runs", lambda archs: recs)
     monkeypatch.setattr(trained, "profile_name", lambda: "cpu")
-    monkeypatch.setattr(book, "training_allowed", lambda: False)
+    patch_book(monkeypatch, "training_allowed", lambda: False)
     les, land, both = trained.nets("lesion"), trained.nets("landscape"), trained.nets()
     assert list(les) == ["resnet20"] and list(land) == ["resnet20", "plain20"] and list(both) == ["resnet20"]
     note = trained.uncached_note(les, land)
@@ -66,7 +71,7 @@ def test_untrained_net_caches_are_kept_apart_by_data_source(tmp_path, monkeypatc
     and the caption label names the source the analyses read."""
     import pandas as pd
     monkeypatch.setenv("RESNET_LAB_RUNS", str(tmp_path))
-    monkeypatch.setattr(book, "profile_name", lambda: "smoke")
+    patch_book(monkeypatch, "profile_name", lambda: "smoke")
     calls = []
 
     def compute(model, n):
@@ -74,9 +79,9 @@ def test_untrained_net_caches_are_kept_apart_by_data_source(tmp_path, monkeypatc
         return pd.DataFrame({"v": [float(len(calls))]})
 
     for kind in ("jpeg", "official", "jpeg"):
-        monkeypatch.setattr(book, "analysis_source", lambda kind=kind: kind)
+        patch_book(monkeypatch, "analysis_source", lambda kind=kind: kind)
         assert book.data_label() == {"jpeg": "CIFAR-10 JPEG q75 copy", "official": "official CIFAR-10 release"}[kind]
-        f = book._init_cached("resnet20", 0, "probe", compute)
+        f = book.cached._init_cached("resnet20", 0, "probe", compute)
         assert (tmp_path / "studies" / "init" / kind / "resnet20-s0" / "probe-500.json").is_file()
         assert f.v.tolist() == [1.0 if kind == "jpeg" else 2.0]
     assert calls == [500, 500]  # computed once per source, read back the third time
@@ -101,12 +106,12 @@ def test_an_analysis_of_a_run_refuses_other_data_than_the_run_was_trained_on(mon
                           identity={"data_fingerprint": "aaaa"}, provenance={"data": "CIFAR-10 JPEG q75 copy"})
     rec.check_data = lambda d: RunRecord.check_data(rec, d)
     same = SimpleNamespace(source="jpeg", fingerprint="aaaa", path="/d", describe=lambda: "CIFAR-10 JPEG q75 copy")
-    monkeypatch.setattr(book, "data", lambda: same)
+    patch_book(monkeypatch, "data", lambda: same)
     assert book.run_data(rec) is same
     for other in (SimpleNamespace(source="official", fingerprint="bbbb", path="/o",
                                   describe=lambda: "official CIFAR-10 release"),
                   SimpleNamespace(source="jpeg", fingerprint="cccc", path="/e", describe=lambda: "CIFAR-10 JPEG q75 copy")):
-        monkeypatch.setattr(book, "data", lambda other=other: other)
+        patch_book(monkeypatch, "data", lambda other=other: other)
         with pytest.raises(ValueError, match=rf"run {rec.id} was trained on the CIFAR-10 JPEG q75 copy, but "
                                              rf"\$RESNET_LAB_CIFAR10 gives the .*\({other.path}\)"):
             book.run_data(rec)

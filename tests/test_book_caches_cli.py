@@ -6,6 +6,7 @@ import pytest
 from resnet_lab.book import caches
 from resnet_lab.runs import RunStore
 from resnet_lab.train import RunConfig
+from conftest import patch_book
 
 
 @pytest.fixture
@@ -79,7 +80,7 @@ def test_the_plan_caches_responses_for_every_net_the_depth_widget_shows(monkeypa
     def fake_runs(archs, **kw):
         asked.setdefault("archs", list(archs))
         return book.RunSet({}, missing=[RunConfig(a) for a in archs])
-    monkeypatch.setattr(book, "runs", fake_runs)
+    patch_book(monkeypatch, "runs", fake_runs)
     plan = caches.plan(only=("responses",))
     from resnet_lab.experiments import PLAIN_DEPTHS, RESNET_DEPTHS
     want = [f"plain{d}" for d in PLAIN_DEPTHS] + [f"resnet{d}" for d in RESNET_DEPTHS]

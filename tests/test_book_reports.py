@@ -6,6 +6,8 @@ import pandas as pd
 import pytest
 
 import resnet_lab.book as B
+from resnet_lab import stats
+from conftest import patch_book
 
 
 def study_record(net, seed, error, iterations=300):
@@ -35,41 +37,41 @@ def full_run(errors):
 
 @pytest.fixture(autouse=True)
 def no_data_lookup(monkeypatch):
-    monkeypatch.setattr(B, "_data_source", lambda: "jpeg")
+    patch_book(monkeypatch, "_data_source", lambda: "jpeg")
 
 
 def test_recovery_report_names_when_a_collapsed_net_left_chance_in_its_full_run(monkeypatch):
-    monkeypatch.setattr(B, "RunStore", lambda: FakeStore({"resnet56": full_run([0.9, 0.89, 0.7, 0.5])}))
+    patch_book(monkeypatch, "RunStore", lambda: FakeStore({"resnet56": full_run([0.9, 0.89, 0.7, 0.5])}))
     study = [study_record("resnet56", 0, 0.88), study_record("resnet20", 0, 0.5)]
-    text = B.recovery_report(study)
+    text = B.cifar.recovery_report(study)
     assert text == ("- resnet56 seed 0 collapsed in the study; in its full `cpu` run its training error first fell "
                     "below 80% at iteration 150, and it ended at 12.0% training and 15.0% test error.")
-    assert text in B.lr_study_report(study)
+    assert text in B.cifar.lr_study_report(study)
 
 
 def test_recovery_report_says_when_a_run_never_left_chance_and_skips_unrecorded(monkeypatch):
-    monkeypatch.setattr(B, "RunStore", lambda: FakeStore({"resnet110": full_run([0.9, 0.9])}))
+    patch_book(monkeypatch, "RunStore", lambda: FakeStore({"resnet110": full_run([0.9, 0.9])}))
     study = [study_record("resnet110+warmup", 1, 0.9), study_record("plain56", 0, 0.9),
              study_record("resnet110", 1, 0.9)]
-    text = B.recovery_report(study)
+    text = B.cifar.recovery_report(study)
     assert "resnet110+warmup seed 1" in text and "never fell below 80%" in text and "plain56" not in text
     assert "resnet110 seed 1" not in text  # trained without the warm-up the profile's ResNet-110 has
-    assert B.recovery_report([]) == ""
+    assert B.cifar.recovery_report([]) == ""
 
 
 @pytest.mark.parametrize("n, shown", [(3, "(1.20 points, 3 seeds)"), (None, "(1.20 points)")])
 def test_judge_says_how_many_seeds_the_spread_rests_on(monkeypatch, n, shown):
-    monkeypatch.setattr(B, "spread_seeds", lambda metric="final_test_error": n)
-    assert B.judge(0.02, 0.012) == f"larger than the depth-20 seed range {shown}; one seed per net: described, not judged"
-    assert B.judge(-0.01, 0.012) == f"within the depth-20 seed range {shown}; one seed per net: described, not judged"
-    assert "described, not judged" in B.judge(0.5, None) and "finding" not in B.judge(0.5, None)
+    patch_book(monkeypatch, "spread_seeds", lambda metric="final_test_error": n)
+    assert B.spread.judge(0.02, 0.012) == f"larger than the depth-20 seed range {shown}; one seed per net: described, not judged"
+    assert B.spread.judge(-0.01, 0.012) == f"within the depth-20 seed range {shown}; one seed per net: described, not judged"
+    assert "described, not judged" in B.spread.judge(0.5, None) and "finding" not in B.spread.judge(0.5, None)
 
 
 def test_table6_sets_the_papers_best_resnet110_beside_its_mean(monkeypatch):
     rec = SimpleNamespace(failed=False, metrics=dict(final_test_error=0.2),
                           config=SimpleNamespace(arch="resnet110", variant="basic"))
-    monkeypatch.setattr(B, "seeds", lambda arch, **kw: B.RunSet({f"{arch} s0": rec}))
-    row = B.table6({"resnet110": rec}).loc["resnet110"]
+    patch_book(monkeypatch, "seeds", lambda arch, **kw: B.RunSet({f"{arch} s0": rec}))
+    row = B.cifar.table6({"resnet110": rec}).loc["resnet110"]
     assert row["paper"] == "6.43 (best of 5); 6.61 ± 0.16"
 
 
@@ -117,21 +119,21 @@ def test_cost_line_keeps_a_gpus_seconds_apart_from_the_cpus():
 @pytest.mark.parametrize("deep_train, verdict", [(0.16, "our runs show the opposite"), (0.12, "our runs agree"),
                                                  (0.142, "no difference either way")])
 def test_deeper_resnets_training_verdict_follows_the_records_and_the_spread(monkeypatch, deep_train, verdict):
-    monkeypatch.setattr(B, "seed_spread", lambda metric="final_test_error": 0.005)
-    monkeypatch.setattr(B, "spread_seeds", lambda metric="final_test_error": 2)
-    monkeypatch.setattr(B, "profile_name", lambda: "cpu")
-    text = B.degradation_report({"resnet20": _res(0.14, 0.17), "resnet56": _res(deep_train, 0.18)})
+    patch_book(monkeypatch, "seed_spread", lambda metric="final_test_error": 0.005)
+    patch_book(monkeypatch, "spread_seeds", lambda metric="final_test_error": 2)
+    patch_book(monkeypatch, "profile_name", lambda: "cpu")
+    text = B.degradation.degradation_report({"resnet20": _res(0.14, 0.17), "resnet56": _res(deep_train, 0.18)})
     line = [ln for ln in text.splitlines() if ln.startswith("- Deeper ResNets, training:")]
     assert len(line) == 1 and verdict in line[0], text
 
 
 def test_each_step_of_depth_is_judged_against_the_spread(monkeypatch):
-    monkeypatch.setattr(B, "seed_spread", lambda metric="final_test_error": 0.008)
-    monkeypatch.setattr(B, "spread_seeds", lambda metric="final_test_error": 3)
-    monkeypatch.setattr(B, "profile_name", lambda: "cpu")
+    patch_book(monkeypatch, "seed_spread", lambda metric="final_test_error": 0.008)
+    patch_book(monkeypatch, "spread_seeds", lambda metric="final_test_error": 3)
+    patch_book(monkeypatch, "profile_name", lambda: "cpu")
     recs = {"resnet20": _res(0.140, 0.172), "resnet32": _res(0.127, 0.165), "resnet56": _res(0.160, 0.184),
             "plain20": _res(0.176, 0.198), "plain56": _res(0.513, 0.495)}
-    text = B.degradation_report(recs)
+    text = B.degradation.degradation_report(recs)
     assert ("- ResNets, step by step in training error (one seed per net: described, not judged): resnet32 1.30 "
             "points below resnet20 (beyond the depth-20 seed range, one seed); resnet56 3.30 points above resnet32 "
             "(beyond the depth-20 seed range, one seed).") in text
@@ -141,14 +143,14 @@ def test_each_step_of_depth_is_judged_against_the_spread(monkeypatch):
     recs["plain32"] = _res(0.212, 0.233)
     assert ("- Plain nets, step by step in training error (one seed per net: described, not judged): plain32 3.60 "
             "points above plain20 (beyond the depth-20 seed range, one seed)") in \
-        B.degradation_report(recs)
+        B.degradation.degradation_report(recs)
 
 
 @pytest.mark.parametrize("errors, says", [((0.173, 0.184), "but not the ordering of ResNets by depth"),
                                           ((0.09, 0.075), "can be compared with the paper's")])
 def test_schedule_report_compares_the_gap_with_the_papers_differences(monkeypatch, errors, says):
-    monkeypatch.setattr(B, "profile_name", lambda: "cpu")
-    text = B.schedule_report({"resnet20": _res(0.14, errors[0]), "resnet56": _res(0.15, errors[1]),
+    patch_book(monkeypatch, "profile_name", lambda: "cpu")
+    text = B.cifar.schedule_report({"resnet20": _res(0.14, errors[0]), "resnet56": _res(0.15, errors[1]),
                               "plain20": _res(0.2, 0.2)})
     assert text.startswith("- At 1/10 of the paper's schedule (6,400 of 64,000 iterations)")
     assert f"resnet20 {100 * errors[0]:.1f}% vs 8.75% (+{100 * errors[0] - 8.75:.1f} points)" in text
@@ -163,7 +165,7 @@ def grad_frame(rms):
 def test_gradient_report_compares_init_with_trained_and_the_twin():
     stats = {"plain56 (init)": grad_frame([5.9e3, 10.0, 1.0]), "resnet56 (init)": grad_frame([4.0, 2.0, 1.0]),
              "plain56 (trained)": grad_frame([0.594, 0.8, 1.0]), "resnet56 (trained)": grad_frame([2.0, 1.5, 1.0])}
-    text = B.gradient_report(stats)
+    text = B.degradation.gradient_report(stats)
     assert "changes 5.9e+03-fold through plain-56 and 4-fold through ResNet-56" in text
     assert "ResNet-56's gradient still grows on its way back, less" in text
     assert "factor of 1.48e+03" in text
@@ -171,27 +173,27 @@ def test_gradient_report_compares_init_with_trained_and_the_twin():
            "gradient is within a factor of ten of the last layer's: neither an explosion" in text
     assert "ResNet-56 4 at init, 2 trained" in text
     stats["plain56 (trained)"] = grad_frame([30.0, 2.0, 1.0])
-    assert "training reduces the growth" in B.gradient_report(stats)
-    assert "still grows more than tenfold" in B.gradient_report(stats)
+    assert "training reduces the growth" in B.degradation.gradient_report(stats)
+    assert "still grows more than tenfold" in B.degradation.gradient_report(stats)
     stats["plain56 (trained)"] = grad_frame([9e3, 2.0, 1.0])
-    assert "training does not reduce it" in B.gradient_report(stats)
+    assert "training does not reduce it" in B.degradation.gradient_report(stats)
     stats["plain56 (trained)"] = grad_frame([0.01, 2.0, 1.0])
-    assert "falls more than tenfold on its way back: it vanishes" in B.gradient_report(stats)
+    assert "falls more than tenfold on its way back: it vanishes" in B.degradation.gradient_report(stats)
     stats["resnet56 (init)"] = grad_frame([1.2e4, 2.0, 1.0])  # a twin that grew more: no "cut" is claimed
-    text = B.gradient_report(stats)
+    text = B.degradation.gradient_report(stats)
     assert "the shortcuts do not cut the growth (it is 2.03 times plain-56's)" in text and "cut the growth by" not in text
     assert "ResNet-56's gradient grows MORE than plain-56's" in text
 
 
 def test_gradient_report_says_whether_the_growth_grows_with_depth():
     stats = {"plain20 (init)": grad_frame([12.8, 1.0]), "plain56 (init)": grad_frame([5.9e3, 1.0])}
-    assert "12.8 for plain-20 and 5.9e+03 for plain-56 -- the growth itself grows with depth" in B.gradient_report(stats)
+    assert "12.8 for plain-20 and 5.9e+03 for plain-56 -- the growth itself grows with depth" in B.degradation.gradient_report(stats)
     stats["plain20 (init)"] = grad_frame([9e3, 1.0])
-    assert "the growth does NOT grow with depth" in B.gradient_report(stats)
+    assert "the growth does NOT grow with depth" in B.degradation.gradient_report(stats)
 
 
 def test_gradient_report_leaves_out_comparisons_it_cannot_make():
-    text = B.gradient_report({"plain56 (init)": grad_frame([8.0, 1.0])})
+    text = B.degradation.gradient_report({"plain56 (init)": grad_frame([8.0, 1.0])})
     assert "ratio first/last 8: it grows" in text
     assert "Control" not in text and "After training" not in text and "Depth" not in text
 
@@ -217,7 +219,7 @@ def _resp(mean_std):
                                           (None, "do not show deeper ResNets responding less at every step")])
 def test_response_report_judges_each_difference_against_the_seed_spread(spread, says):
     resp = {"plain20": _resp(0.9), "resnet20": _resp(0.80), "resnet56": _resp(0.77), "resnet110": _resp(0.75)}
-    text = B.response_report(resp, spread)
+    text = B.layer_responses.response_report(resp, spread)
     assert says in text
     depth20 = next(ln for ln in text.splitlines() if ln.startswith("- Depth 20"))
     assert ("larger than" in depth20) == (spread is not None and 0.1 > spread[0])
@@ -244,7 +246,7 @@ def test_warmup_lines_say_where_the_warmup_ended_and_what_followed():
     ended["history"][9]["warmup_ended"] = True  # at iteration 100, then at chance until 300
     still = study_record("resnet110+warmup", 1, 0.85)
     still["warmup"] = True
-    lines = B.warmup_study_lines([ended, still, study_record("resnet56", 0, 0.88)])
+    lines = B.cifar.warmup_study_lines([ended, still, study_record("resnet56", 0, 0.88)])
     assert lines == ["- resnet110+warmup: the warm-up ended for seed 0 at iteration 100; seed 1 never (still at lr "
                      "0.01 at iteration 300) (the paper: after about 400 iterations); 1 of 2 seeds collapsed after "
                      "it had ended, at lr 0.1."]
@@ -254,18 +256,18 @@ def test_warmup_report_says_when_the_error_rose_again_after_the_warmup():
     hist = [dict(iter=100, error=0.72, warmup_ended=True), dict(iter=200, error=0.86), dict(iter=300, error=0.77)]
     hist += [dict(iter=i, error=0.5) for i in range(400, 6500, 100)]
     rec = SimpleNamespace(history={"train": hist}, label=lambda: "resnet110 (seed 0)")
-    text = B.warmup_report(rec)
+    text = B.cifar.warmup_report(rec)
     assert "fell below 80% at iteration 100" in text
     assert "went back up to 86.0% (iteration 200) and fell below 80% again by iteration 300." in text
     calm = SimpleNamespace(history={"train": hist[:1] + [dict(iter=i, error=0.6) for i in range(200, 6500, 100)]},
                            label=lambda: "resnet110 (seed 0)")
-    assert "went back up" not in B.warmup_report(calm)
+    assert "went back up" not in B.cifar.warmup_report(calm)
 
 
 def test_fisher_exact_p():
-    assert B.fisher_exact_p(4, 1, 2, 3) == pytest.approx(0.5238, abs=1e-4)  # scipy.stats.fisher_exact
-    assert B.fisher_exact_p(5, 0, 0, 5) == pytest.approx(0.00794, abs=1e-5)
-    assert B.fisher_exact_p(2, 3, 2, 3) == pytest.approx(1.0)
+    assert stats.fisher_exact_p(4, 1, 2, 3) == pytest.approx(0.5238, abs=1e-4)  # scipy.stats.fisher_exact
+    assert stats.fisher_exact_p(5, 0, 0, 5) == pytest.approx(0.00794, abs=1e-5)
+    assert stats.fisher_exact_p(2, 3, 2, 3) == pytest.approx(1.0)
 
 
 def test_table_markdown_is_a_numbered_myst_table_with_paper_names():
@@ -316,11 +318,11 @@ def test_figures_name_nets_as_the_paper_does():
 def test_span_and_differences_read_as_printed(monkeypatch):
     assert B.span(0.99996, 1.00004) == "1.00 in every layer"
     assert B.span(0.5, 0.6, ".3f", "block") == "between 0.500 and 0.600"
-    monkeypatch.setattr(B, "seed_spread", lambda metric: 0.01)
-    monkeypatch.setattr(B, "spread_seeds", lambda metric: 3)
+    patch_book(monkeypatch, "seed_spread", lambda metric: 0.01)
+    patch_book(monkeypatch, "spread_seeds", lambda metric: 3)
     a = SimpleNamespace(metrics={"final_test_error": 0.179145})
     b = SimpleNamespace(metrics={"final_test_error": 0.175855})
-    line = B.compare("plain32", a, "plain20", b)
+    line = B.spread.compare("plain32", a, "plain20", b)
     assert "17.91%" in line and "17.59%" in line and "by 0.32 points" in line  # not 0.33 from the raw values
 
 

@@ -9,6 +9,7 @@ import resnet_lab.book as B
 from resnet_lab import experiments
 from resnet_lab.book import bn_modes, status, testing, trained, variants
 from resnet_lab.runs import REPO_ROOT, RunNotRecorded, RunStore, describe
+from conftest import patch_book
 
 
 def _trainer_raises(*a, **k):
@@ -22,7 +23,7 @@ def empty_store(monkeypatch, tmp_path):
     monkeypatch.setenv("RESNET_LAB_RUNS", str(tmp_path))
     monkeypatch.setenv("RESNET_LAB_PROFILE", "cpu")
     monkeypatch.delenv("RESNET_LAB_ALLOW_TRAINING", raising=False)
-    monkeypatch.setattr(B, "_data_source", lambda: "jpeg")
+    patch_book(monkeypatch, "_data_source", lambda: "jpeg")
     monkeypatch.setattr(RunStore, "_train_and_record", _trainer_raises)
     return tmp_path
 
@@ -41,7 +42,7 @@ def test_a_page_with_missing_runs_shows_them_with_their_commands(empty_store):
     assert "python -m resnet_lab train --arch resnet56 --shortcut A --variant final_bn --profile cpu --seed 0" in note
     assert "book.train_run('resnet56', variant='final_bn')" in note
     assert "book.train_run('resnet20')" in B.seeds("resnet20").note()
-    assert "book.train_run('resnet32', shortcut='C', seed=1)" in B.missing_note([B._config("resnet32", shortcut="C",
+    assert "book.train_run('resnet32', shortcut='C', seed=1)" in B.missing_note([B.store._config("resnet32", shortcut="C",
                                                                                           seed=1)])
 
 
@@ -71,8 +72,8 @@ def test_train_run_trains_when_asked(monkeypatch, tmp_path, tiny_data):
     monkeypatch.setenv("RESNET_LAB_RUNS", str(tmp_path))
     monkeypatch.setenv("RESNET_LAB_PROFILE", "smoke")
     monkeypatch.delenv("RESNET_LAB_ALLOW_TRAINING", raising=False)
-    monkeypatch.setattr(B, "_data_source", lambda: "jpeg")
-    monkeypatch.setattr(B, "data", lambda: tiny_data)
+    patch_book(monkeypatch, "_data_source", lambda: "jpeg")
+    patch_book(monkeypatch, "data", lambda: tiny_data)
     with pytest.raises(RunNotRecorded):
         B.run("resnet20")
     rec = B.train_run("resnet20")

@@ -6,6 +6,7 @@ from torch import nn
 from resnet_lab.analysis import multicrop as mc
 from resnet_lab.data import normalize
 from resnet_lab.models import build, cifar_net
+from conftest import patch_book
 
 
 def _trained_like(model: nn.Module, seed: int = 0) -> nn.Module:
@@ -140,7 +141,7 @@ def test_mcnemar_p():
 def test_report_judges_each_net_against_the_seed_spread(monkeypatch):
     import resnet_lab.book
     from resnet_lab.book.testing import _verdicts
-    monkeypatch.setattr(resnet_lab.book, "spread_seeds", lambda metric="final_test_error": 2)
+    patch_book(monkeypatch, "spread_seeds", lambda metric="final_test_error": 2)
     assert _verdicts({"a": -0.011, "b": -0.013}, 0.012) == (
         "a: within the depth-20 seed range (1.20 points, 2 seeds); one seed per net: described, not judged; "
         "b: larger than the depth-20 seed range (1.20 points, 2 seeds); one seed per net: described, not judged.")

@@ -93,10 +93,10 @@ def test_cli_refuses_emulated_bf16(monkeypatch, tmp_path):
 
 def test_book_table_is_formatted_for_reading(tmp_path):
     from resnet_lab import book
-    t = book.parity_table(write(tmp_path, full(-0.25)))
+    t = book.cifar.parity_table(write(tmp_path, full(-0.25)))
     assert t.loc[("resnet20", 1), "test fp32"] == "43.00%" and t.loc[("resnet20", 1), "test bf16"] == "42.75%"
     assert t.loc[("plain20", 0), "train bf16 - fp32"] == "-0.25" and t.loc[("plain20", 0), "img/s bf16"] == "170"
-    assert book.parity_table({}).empty
+    assert book.cifar.parity_table({}).empty
 
 
 def test_parity_store_keeps_no_weights(tmp_path):

@@ -99,7 +99,7 @@ def test_paper_profile_uses_bf16_only_if_the_parity_study_passed_it():
     if parity.missing(recs):
         pytest.skip(f"the parity study is not complete: {', '.join(parity.missing(recs))}")
     assert (get_profile("paper").precision == "auto") == parity.keeps_accuracy(recs)
-    assert "contradiction" not in book.paper_precision_note(recs)
+    assert "contradiction" not in book.cifar.paper_precision_note(recs)
 
 
 def test_saved_weights_reproduce_the_recorded_test_error(real_data):

@@ -6,6 +6,7 @@ import pytest
 from resnet_lab import experiments
 from resnet_lab.book import RunSet, variants
 from resnet_lab.train import RunConfig
+from conftest import patch_book
 
 
 def fake(test_error, train_error=0.1, seconds=640.0):
@@ -36,7 +37,7 @@ def test_variant_runs_are_in_the_sweep():
 def test_options_report_judges_against_the_spread(monkeypatch, spread, verdict):
     monkeypatch.setattr(variants, "seed_spread", lambda metric="final_test_error": spread)
     import resnet_lab.book
-    monkeypatch.setattr(resnet_lab.book, "spread_seeds", lambda metric="final_test_error": None)  # no store reads
+    patch_book(monkeypatch, "spread_seeds", lambda metric="final_test_error": None)  # no store reads
     recs = RunSet({"A": fake(0.20, 0.12), "B": fake(0.19, 0.11), "C": fake(0.185, 0.10)})
     text = variants.options_report(recs)
     assert "B's test error 19.00% is below A's 20.00% by 1.00 points" in text
@@ -138,7 +139,7 @@ def study(net, seed, error, iterations=300):
 
 def test_start_report_counts_collapses_and_says_when_the_seeds_fall_apart(monkeypatch):
     import resnet_lab.book as book
-    monkeypatch.setattr(book, "spread_seeds", lambda metric="final_test_error": None)
+    patch_book(monkeypatch, "spread_seeds", lambda metric="final_test_error": None)
     orig = [study("resnet56", s, e) for s, e in enumerate((0.85, 0.60, 0.90, 0.55, 0.65))]
     pre = [study("resnet56+preact", s, e) for s, e in enumerate((0.40, 0.42, 0.38, 0.45, 0.41))]
     text = variants.start_report(orig + pre)
@@ -234,7 +235,7 @@ def test_logit_line_says_how_much_larger_the_originals_logits_are():
 
 def test_a_final_bn_relu_shrinks_the_logits_at_initialisation(monkeypatch, tiny_data):
     import resnet_lab.book as book
-    monkeypatch.setattr(book, "data", lambda: tiny_data)
+    patch_book(monkeypatch, "data", lambda: tiny_data)
     scale = variants.logit_scale(images=64)["std"]
     assert set(scale) == set(variants.START_NETS)
     assert scale == variants.logit_scale(images=64)["std"]  # the same seed and images: the same numbers

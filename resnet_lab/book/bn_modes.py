@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import pandas as pd
 
-from . import RunRecord, _widest_range, block_label, data, judge, pct, run_data, seeds
+from ..runs import RunRecord
+from .render import block_label, pct
+from .spread import _widest_range, judge
+from .store import data, run_data, seeds
 from ..analysis import bn_modes as BM
 
 TEST_IMAGES = {"smoke": 256}  # test images (the fixed shuffle of the other analyses), whole batches; default 2,048
@@ -45,7 +48,7 @@ def frame(result: dict) -> pd.DataFrame:
 def train_frames(checks: dict[str, dict]) -> dict[str, pd.DataFrame]:
     """Fig. 7's statistics with BN in training mode (each batch normalised by its own statistics, as in
     training): per 3x3 layer ``std``, ``channel_std`` and ``gamma_abs``, in the columns :func:`plots.fig7` and
-    :func:`resnet_lab.book.response_report` read."""
+    :func:`resnet_lab.book.layer_responses.response_report` read."""
     return {k: frame(v).rename(columns={"train_std": "std", "train_channel_std": "channel_std"})
             [["layer", "name", "std", "channel_std", "gamma_abs"]] for k, v in checks.items()}
 
@@ -105,7 +108,7 @@ def data_line(checks: dict[str, dict]) -> str:
     r = next(iter(checks.values()), None)
     if r is None:
         return "no check cached yet"
-    from . import data_label
+    from .store import data_label
     return (f"{r['test_images']:,} test images in batches of {r['batch_size']}, statistics re-estimated on "
             f"{r['recal_images']:,} training images (no augmentation) with the final weights; {data_label()}")
 
@@ -196,5 +199,5 @@ def report(checks: dict[str, dict], spread: tuple[float, int] | None = None) -> 
 
 def nets_checked() -> dict[str, dict]:
     """Fig. 7's nets (seed 0) with the check cached or computable: name -> result."""
-    from . import runs, with_weights
+    from .store import runs, with_weights
     return {name: check(rec) for name, rec in with_weights(runs(list(NETS))).items()}

@@ -28,7 +28,8 @@ RESUMABLE = ("lesion", "landscape", "init_landscape")  # kept evaluation by eval
 def plan(only=ANALYSES) -> list[tuple[str, str, object]]:
     """(analysis, run name, function of the record) for every recorded run a chapter analyses; and the names of
     runs not recorded yet, as ("missing", name, None)."""
-    from . import branch_identity, layer_gradients, responses, runs
+    from .cached import branch_identity, layer_gradients, responses
+    from .store import runs
     from . import bn_modes, testing, trained
     from ..experiments import FIG7_ARCHS, SWEEP_ARCHS
 
@@ -51,7 +52,7 @@ def plan(only=ANALYSES) -> list[tuple[str, str, object]]:
         out += [(name, arch, (fn, rec)) for arch, rec in recs.items()]
         if name in ("responses", "bn_modes", "multicrop"):  # and every seed of the spread nets: chapters 3 and
             # 4 judge responses and multi-crop gains against how much they move from seed to seed
-            from . import spread_runs
+            from .spread import spread_runs
             out += [(name, key, (fn, rec)) for key, rec in spread_runs().items() if not key.endswith(" s0")]
     return out + [("missing", a, None) for a in sorted(missing)]
 
@@ -102,7 +103,7 @@ def _run(a) -> int:
             from ..profiles import get_profile
             get_profile(a.profile, where="--profile")  # '' or a typo fails here, naming the option
             os.environ["RESNET_LAB_PROFILE"] = a.profile
-        from . import analysis_device, profile_name
+        from .store import analysis_device, profile_name
         analysis_device()  # a bad device fails here, in one line
         jobs = plan(a.only)
     except (ValueError, OSError, LookupError) as e:

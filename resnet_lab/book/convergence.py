@@ -10,7 +10,8 @@ import pandas as pd
 
 from ..analysis import convergence as CV
 from ..profiles import get_profile
-from . import RunSet, profile_name, spread_runs, sweep
+from .spread import spread_runs
+from .store import RunSet, profile_name, sweep
 
 FAMILIES = ((False, "plain nets"), (True, "ResNets"))
 CHANCE_LEVEL = CV.CHANCE_LEVEL
@@ -219,7 +220,7 @@ def resnet_order(records: RunSet | None = None, study: list[dict] | None = None)
     left 80% (:data:`CHANCE_LEVEL`; from :func:`times`), whether it started with the warm-up, and the lr-0.1 study's
     collapses for the nets it covers ('2 of 5'). One row per recorded ResNet of the sweep, shallow to deep."""
     from ..analysis import lr_study as L
-    from . import lr_study as study_records
+    from .cifar import lr_study as study_records
     records = records if records is not None else sweep()
     res = {k: r for k, r in records.items() if r.config.residual and not r.failed}
     if not res:

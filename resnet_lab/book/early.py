@@ -19,13 +19,13 @@ BATCH = {"smoke": 32}  # images per step; default 128, the recipe's
 
 
 def batch_size(profile: str | None = None) -> int:
-    from . import profile_name
+    from .store import profile_name
     return BATCH.get(profile or profile_name(), 128)
 
 
 def trace(archs=("plain56", "resnet56"), seed: int = 0) -> pd.DataFrame:
     """:func:`resnet_lab.analysis.first_steps` of each net (lr 0.1 and 0.01, ``STEPS`` steps), cached."""
-    from . import analysis_source, data
+    from .store import analysis_source, data
     b = batch_size()
     frames = []
     for arch in archs:

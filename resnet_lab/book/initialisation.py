@@ -1,7 +1,7 @@
 """The initialisation chapter: what the shortcut does before any training.
 
 Two studies of the *untrained* nets (seed 0: the weights the recorded runs start from), cached like every
-analysis of an untrained net under ``runs/studies/init/<source>/<arch>-s<seed>/<name>-<n>.json`` (:func:`book._init_cached`;
+analysis of an untrained net under ``runs/studies/init/<source>/<arch>-s<seed>/<name>-<n>.json`` (:func:`book.cached._init_cached`;
 ``n`` is the number of images, ``book.ANALYSIS_IMAGES``):
 
 * branch against skip variance per residual block (De & Smith 2020), BN on the batch statistics of ``n``
@@ -21,7 +21,9 @@ from ..analysis import branch_variance as BV
 from ..analysis import shattered as SH
 from ..analysis import eval_images
 from ..train import RunConfig
-from . import ANALYSIS_IMAGES, _init_cached, data, profile_name, span
+from .cached import ANALYSIS_IMAGES, _init_cached
+from .render import span
+from .store import data, profile_name
 
 SEED = 0
 DEPTHS = (20, 32, 44, 56, 110)

@@ -20,7 +20,7 @@ README_FIGURE = Path(__file__).resolve().parents[2] / "book" / "_static" / "fig6
 
 def requested_runs(profile: str | None = None) -> list[RunConfig]:
     """Every run the chapters ask for at ``profile`` (default: the book's profile), on the book's data."""
-    from . import _data_source, profile_name
+    from .store import _data_source, profile_name
     return experiments.book_runs(profile or profile_name(), _data_source())
 
 
@@ -37,7 +37,7 @@ def missing_runs(profile: str | None = None, store: RunStore | None = None) -> l
 
 def missing_report(profile: str | None = None) -> str:
     """Plain text for the end of a build: the missing runs with their commands, or that none is missing."""
-    from . import profile_name
+    from .store import profile_name
     profile = profile or profile_name()
     missing = missing_runs(profile)
     n = len(requested_runs(profile))
@@ -52,13 +52,13 @@ def missing_report(profile: str | None = None) -> str:
 # --- the README's figure --------------------------------------------------------------------------------------
 
 def _sweep_records():
-    from . import sweep
+    from .store import sweep
     return sweep()
 
 
 def readme_sources(records) -> dict:
     """What the README figure is made of: the profile and the ids of the sweep runs it shows."""
-    from . import profile_name
+    from .store import profile_name
     return {"profile": profile_name(), "runs": sorted(r.id for r in records.values()),
             "missing": sorted(f"{c.arch}" for c in records.missing)}
 
@@ -74,7 +74,8 @@ def render_readme_figure(png: Path = README_FIGURE) -> dict:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from .. import plots
-    from . import caption, paper_names
+    from .render import paper_names
+    from .store import caption
 
     runs = _sweep_records()
     fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4), sharey=True)

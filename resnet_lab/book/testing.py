@@ -11,8 +11,9 @@ import pandas as pd
 
 from ..analysis import multicrop as mc
 from ..runs import RunRecord
-from . import (RunSet, analysed, analysis_device, data, judge, pct, profile_name, run_data, runs, seed_spread,
-               spread_runs)
+from .render import pct
+from .spread import judge, seed_spread, spread_runs
+from .store import RunSet, analysed, analysis_device, data, profile_name, run_data, runs
 
 TESTING_ARCHS = ("resnet20", "resnet56", "resnet110", "plain20")
 MULTICROP_IMAGES = {"smoke": 20}  # test images in the smoke profile (CI); every other profile uses all 10k

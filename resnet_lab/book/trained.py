@@ -14,8 +14,9 @@ import torch
 from ..analysis import landscape as LS
 from ..analysis import lesion as LE
 from ..runs import RunRecord
-from . import (RunSet, analysed, analysis_device, block_label, data, judge, num, pct, profile_name, run_data, runs,
-               seed_spread)
+from .render import block_label, num, pct
+from .spread import judge, seed_spread
+from .store import RunSet, analysed, analysis_device, data, profile_name, run_data, runs
 
 NETS = ("resnet20", "plain20", "resnet56", "plain56", "resnet110")  # plain-110 is not trained (> 60% error)
 SMOKE_NETS = ("resnet20", "plain20")  # the smoke profile (CI) analyses the depth-20 pair only
@@ -369,7 +370,7 @@ def _depth(name: str) -> int:
 
 def caption_line(records: dict[str, RunRecord]) -> str:
     """For captions: profile, data, seeds and nets shown."""
-    from . import caption
+    from .store import caption
     if not records:
         return caption(records)
     return f"{caption(records)}; nets: {', '.join(records)}"

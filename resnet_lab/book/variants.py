@@ -13,7 +13,9 @@ import pandas as pd
 from .. import experiments
 from ..runs import RunNotRecorded, RunRecord
 from ..summary import count_params
-from . import RunSet, _config, _shown, judge, pct, pct2, run, seed_spread
+from .render import _shown, pct, pct2
+from .spread import judge, seed_spread
+from .store import RunSet, _config, run
 
 OPTION_LABELS = {"A": "A: zero-padding", "B": "B: projection where dims change", "C": "C: projection everywhere"}
 
@@ -246,7 +248,7 @@ NOUN = {ORIGINAL: "original", PREACT: "pre-activation net", CONTROL: "control"} 
 def start_runs() -> list[dict]:
     """The lr-0.1 study's records (chapter 3: the first 300 iterations at a constant lr 0.1, five seeds) of
     ResNet-56, its pre-activation twin and the control (the original with a final BN-ReLU)."""
-    from . import lr_study
+    from .cifar import lr_study
     return lr_study(START_NETS)
 
 
@@ -289,7 +291,7 @@ def logit_scale(images: int | None = None, seed: int = 0) -> dict:
     from ..analysis import lr_study as L
     from ..data import normalize
     from ..models import build
-    from . import data
+    from .store import data
     d = data()
     x = normalize(L.probe_images(d)[:images], d.mean)
     std = {}
@@ -396,7 +398,7 @@ def start_report(records: list[dict]) -> str:
     """Does the pre-activation net start differently from the original ResNet-56 at lr 0.1? Collapses per net,
     the Fisher test on them, and whether the two nets' error ranges over the seeds overlap (Markdown)."""
     from ..analysis import lr_study as L
-    from . import fisher_exact_p
+    from ..stats import fisher_exact_p
     missing = [n for n in (ORIGINAL, PREACT) if n not in {r["net"] for r in records}]
     lines = []
     if records:

@@ -18,7 +18,7 @@ from ..runs import RunStore
 def seed_values(arch: str, metric: str = "final_test_error", profile: str | None = None) -> dict[int, float]:
     """``{seed: metric}`` of every completed, current record of ``arch`` (the paper's blocks, option A for a
     ResNet) at ``profile`` (default: the book's) on the book's data."""
-    from . import _data_source, profile_name
+    from .store import _data_source, profile_name
     recs = RunStore().find(arch=arch, profile=profile or profile_name(), variant="basic",
                            data_source=_data_source())
     return {r.config.seed: float(r.metrics[metric]) for r in sorted(recs, key=lambda r: r.config.seed)

@@ -1,0 +1,246 @@
+"""Chapter 3 (the CIFAR-10 experiments): Table 6 beside the paper's, what the schedule reaches, the lr-0.1 study and
+the ResNet-110 warm-up, the bf16/fp32 parity study."""
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+
+from .. import experiments
+from ..profiles import get_profile
+from ..runs import RunRecord, RunStore
+from ..stats import fisher_exact_p
+from ..train import RunConfig
+from .render import pct
+from .store import _config, _schedule_share, profile_name, seeds
+
+
+def schedule_report(records: dict[str, RunRecord]) -> str:
+    """How far this profile's schedule gets: each recorded ResNet's test error against the paper's Table 6
+    (quoted), and the gap; then what the gap means for the comparisons (Markdown)."""
+    from ..reference import PAPER_TABLE6
+    m = {k: r for k, r in records.items() if not r.failed and k in PAPER_TABLE6}
+    if not m:
+        return "- No ResNet of Table 6 is recorded at this profile yet."
+    gaps = {k: 100 * r.metrics["final_test_error"] - PAPER_TABLE6[k][0] for k, r in m.items()}
+    lines = [f"- At {_schedule_share()} of the paper's schedule ({get_profile(profile_name()).iterations:,} of "
+             f"{get_profile('paper').iterations:,} iterations), seed 0's test error against the paper's (Table 6, quoted): "
+             + ", ".join(f"{k} {pct(m[k].metrics['final_test_error'])} vs {PAPER_TABLE6[k][0]:.2f}% "
+                         f"(+{g:.1f} points)" for k, g in gaps.items()) + "."]
+    spread_paper = max(v[0] for k, v in PAPER_TABLE6.items() if k in m) - min(v[0] for k, v in PAPER_TABLE6.items()
+                                                                              if k in m)
+    short = f"Our nets are {min(gaps.values()):.1f} to {max(gaps.values()):.1f} points short of the paper's"
+    if len(m) < 2:
+        lines.append(f"- {short}.")
+    elif min(gaps.values()) > spread_paper:
+        lines.append(f"- {short}, more than the paper's own differences between these depths ({spread_paper:.2f} "
+                     f"points). So this profile can show what happens in the first {_schedule_share()} of training "
+                     f"-- whether a net learns at all, the plain nets' degradation, plain against residual at one "
+                     f"depth -- but not the ordering of ResNets by depth, which the paper measures after its long "
+                     f"low-lr phase; that needs `--profile paper` (a GPU).")
+    else:
+        lines.append(f"- {short}, no more than the paper's own differences between these depths ({spread_paper:.2f} "
+                     f"points): at this profile the ordering of ResNets by depth can be compared with the paper's.")
+    return "\n".join(lines)
+
+
+def table6(records: dict[str, RunRecord]) -> pd.DataFrame:
+    """Table 6 side by side (test error, %): ours (mean ± std over seeds), the paper's, the reproductions'. Every
+    net of the paper's table has a row, so the quoted numbers show even where our run is not recorded yet."""
+    from ..reference import PAPER_RESNET110_MEAN, PAPER_TABLE6, REPRODUCTIONS
+    from ..summary import count_params
+
+    def num(v):
+        return f"{v[0]:.2f} ± {v[1]:.2f}" if isinstance(v, tuple) else f"{v:.2f}" if v != "" else ""
+
+    ours_col = f"this project ({profile_name()}): mean ± std over seeds"
+    recorded = {r.config.arch for r in records.values() if r.config.variant == "basic"}
+    archs = sorted(set(experiments.SWEEP_ARCHS) | set(PAPER_TABLE6) | recorded,
+                   key=lambda a: (a.startswith("resnet"), int(re.sub(r"\D", "", a))))
+    rows = []
+    for arch in archs:
+        errs = pd.Series([100 * r.metrics["final_test_error"] for r in seeds(arch).values() if not r.failed]
+                         if arch in recorded else [], dtype=float)
+        ours = ("not recorded" if arch in experiments.SWEEP_ARCHS else "not trained") if errs.empty else (
+            f"{errs.mean():.2f}" + (f" ± {errs.std():.2f} (n={len(errs)})" if len(errs) > 1 else " (n=1)"))
+        row = {"net": arch, "params": f"{count_params(RunConfig(arch).build()) / 1e6:.2f}M", ours_col: ours,
+               "paper": num(PAPER_TABLE6.get(arch, ("",))[0])}
+        if arch == "resnet110":  # the paper's 6.43 is its best of 5 runs; set it beside their mean, not alone
+            row["paper"] = f"{PAPER_TABLE6[arch][0]:.2f} (best of 5); {PAPER_RESNET110_MEAN[0]:.2f} ± {PAPER_RESNET110_MEAN[1]:.2f}"
+        for repo, info in REPRODUCTIONS.items():
+            row[repo.split("/")[0]] = num(info["errors"].get(arch, ""))
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("net").rename_axis(None)
+
+
+def lr_study(nets=None) -> list[dict]:
+    """The recorded (net, seed) results of the lr-0.1 study (``runs/studies/lr0.1``) for ``nets`` (default:
+    chapter 3's, ``lr_study.NETS``), in that order."""
+    from ..analysis import lr_study as L
+    nets = tuple(nets or L.NETS)
+    order = {n: i for i, n in enumerate(nets)}
+    recs = [r for r in L.load(RunStore().root) if r["net"] in order]
+    return sorted(recs, key=lambda r: (order[r["net"]], r["seed"]))
+
+
+def lr_study_report(records: list[dict]) -> str:
+    """Per net: how many seeds collapsed at lr 0.1, how high the loss went, how many units died (Markdown)."""
+    from ..analysis import lr_study as L
+    if not records:
+        return ("- The lr-0.1 study is not recorded in this run store yet: run "
+                "`python -m resnet_lab.analysis.lr_study`.")
+    t = L.by_net(records)
+    lines = []
+    for net, row in t.iterrows():
+        lines.append(f"- {L.label(net)}: {int(row['collapsed'])} of {int(row['seeds'])} seeds collapsed (training error over "
+                     f"the last 50 of {records[0]['iterations']} iterations above {L.COLLAPSE_ERROR:.0%}); mean "
+                     f"error there {pct(row['train error, last 50 it (mean)'])}; highest loss in the first 100 "
+                     f"iterations {row['peak loss, first 100 it (max)']:.2f} (chance: 2.30); at most "
+                     f"{pct(row['dead stage-3 units, peak (max)'])} of stage-3 ReLU units dead at once.")
+    missing = [n for n in L.NETS if n not in t.index]
+    if missing:
+        lines.append(f"- Not recorded yet: {', '.join(missing)} (`python -m resnet_lab.analysis.lr_study --nets "
+                     f"{' '.join(missing)}`).")
+    have = {(r["net"], r["seed"]) for r in records}
+    short = {n: [s for s in L.SEEDS if (n, s) not in have] for n in t.index}
+    short = {n: s for n, s in short.items() if s}
+    if short:
+        lines.append("- Seeds not recorded yet: " + "; ".join(f"{L.label(n)} seed{'s' if len(s) > 1 else ''} "
+                                                              f"{', '.join(map(str, s))}" for n, s in short.items())
+                     + " (`python -m resnet_lab.analysis.lr_study` resumes); a collapse rate over fewer seeds is "
+                       "a count, not yet a rate.")
+    lines += warmup_study_lines(records)
+    if {"resnet110", "resnet110+warmup"} <= set(t.index):
+        a, n = int(t.loc["resnet110", "collapsed"]), int(t.loc["resnet110", "seeds"])
+        b, m = int(t.loc["resnet110+warmup", "collapsed"]), int(t.loc["resnet110+warmup", "seeds"])
+        p = fisher_exact_p(a, n - a, b, m - b)
+        lines.append(f"- Warm-up or not, ResNet-110: {a} of {n} seeds collapsed without it, {b} of {m} with it "
+                     f"(Fisher's exact two-sided p = {p:.2f}: "
+                     + ("a difference these seeds can show)." if p < 0.05 else
+                        f"{n + m} seeds cannot tell these rates apart)."))
+    recovery = recovery_report(records)
+    return "\n".join(lines) + (f"\n{recovery}" if recovery else "")
+
+
+def warmup_study_lines(records: list[dict]) -> list[str]:
+    """For the lr-0.1 study's warm-up nets: where each seed's warm-up ended (Sec. 4.2's rule: lr 0.01 until the
+    training error over the last 100 iterations is below 80%) and whether the net collapsed after it."""
+    from ..analysis import lr_study as L
+    out = []
+    summ = L.summary(records)
+    for net in dict.fromkeys(r["net"] for r in records if r.get("warmup")):
+        ends, after = [], 0
+        for r in (r for r in records if r["net"] == net):
+            end = next((p["iter"] for p in r["history"] if p.get("warmup_ended")), None)
+            ends.append(f"seed {r['seed']} at iteration {end}" if end is not None else
+                        f"seed {r['seed']} never (still at lr 0.01 at iteration {r['iterations']})")
+            row = summ[(summ.net == net) & (summ.seed == r["seed"])]
+            after += int(end is not None and not row.empty and bool(row.collapsed.iloc[0]))
+        out.append(f"- {net}: the warm-up ended for {'; '.join(ends)} (the paper: after about 400 iterations); "
+                   f"{after} of {len(ends)} seed{'s' if len(ends) > 1 else ''} collapsed after it had ended, at lr 0.1.")
+    return out
+
+
+def recovery_report(records: list[dict]) -> str:
+    """Does a collapse last? For each (net, seed) of the study that collapsed and whose full `cpu`-profile run is
+    recorded (the study's recipe; same net, same seed, lr drops and all): the first logged iteration at which that run's training error
+    was below the collapse line, and its final errors (Markdown; '' when no such pair is recorded)."""
+    from ..analysis import lr_study as L
+    if not records:
+        return ""
+    lines = []
+    for row in L.summary(records).itertuples():
+        if not row.collapsed or row.net == "resnet110":  # the profile's ResNet-110 warms up; this study row did not
+            continue
+        arch, _, variant = L.parse(row.net)
+        rec = RunStore().get(_config(arch, seed=int(row.seed), profile="cpu", variant=variant))  # never trains
+        if rec is None or rec.failed:
+            continue
+        out = next((pt["iter"] for pt in rec.history["train"] if pt["error"] < L.COLLAPSE_ERROR), None)
+        left = (f"its training error first fell below {L.COLLAPSE_ERROR:.0%} at iteration {out:,}" if out
+                else f"its training error never fell below {L.COLLAPSE_ERROR:.0%}")
+        lines.append(f"- {row.net} seed {row.seed} collapsed in the study; in its full `{rec.config.profile}` run "
+                     f"{left}, and it ended at {pct(rec.metrics['final_train_error'])} training and "
+                     f"{pct(rec.metrics['final_test_error'])} test error.")
+    return "\n".join(lines)
+
+
+def lr_study_caption(records: list[dict]) -> str:
+    """Data, numerics and size of the lr-0.1 study, read from its records (for the figure's caption)."""
+    if not records:
+        return "not recorded yet"
+    data = sorted({r["provenance"].get("data", "?") for r in records})
+    prec = sorted({r["provenance"].get("numerics", {}).get("precision", "?") for r in records})
+    return (f"{len(records)} (net, seed) pairs of {records[0]['iterations']} iterations; {'; '.join(data)}; "
+            f"{', '.join(prec)}")
+
+
+def lr_study_table(records: list[dict]) -> pd.DataFrame:
+    from ..analysis import lr_study as L
+    t = L.by_net(records)
+    if t.empty:
+        return t
+    for c in ("train error, last 50 it (mean)", "dead stage-3 units, peak (max)"):
+        t[c] = t[c].map(pct)
+    t["peak loss, first 100 it (max)"] = t["peak loss, first 100 it (max)"].map("{:.2f}".format)
+    return t.rename(index=L.label)
+
+
+def warmup_report(record: RunRecord) -> str:
+    """Where the ResNet-110 warm-up of a recorded run ended (Sec. 4.2: lr 0.01 until training error < 80%)."""
+    ended = [p["iter"] for p in record.history["train"] if p.get("warmup_ended")]
+    if not ended:
+        return f"In {record.label()} the warm-up never ended."
+    line = (f"In {record.label()} the training error over the last 100 iterations fell below 80% at iteration "
+            f"{ended[0]}, and the lr returned to 0.1 there (the paper: 'about 400 iterations').")
+    after = [p for p in record.history["train"] if p["iter"] > ended[0]]
+    worst = max(after[:max(1, len(after) // 10)], key=lambda p: p["error"], default=None)  # the next tenth of the run
+    if worst is not None and worst["error"] >= 0.8:
+        back = next((p["iter"] for p in after if p["iter"] > worst["iter"] and p["error"] < 0.8), None)
+        line += (f" At lr 0.1 the training error went back up to {pct(worst['error'])} (iteration {worst['iter']}"
+                 + (f") and fell below 80% again by iteration {back}." if back else ") and never fell below 80% again."))
+    return line
+
+
+def parity() -> dict:
+    """The recorded runs of the bf16/fp32 parity study (``runs/studies/parity``), keyed (arch, seed, precision)."""
+    from .. import parity as P
+    return P.load(RunStore().root)
+
+
+def paper_precision_note(records: dict) -> str:
+    """What the ``paper`` profile trains in, and why, against the parity study's verdict (Markdown)."""
+    from .. import parity as P
+    prec = get_profile("paper").precision
+    passed = P.keeps_accuracy(records)
+    uses = "bf16" if prec == "auto" else prec
+    if uses == "bf16":
+        why = ("bf16 passed this test for both nets" if passed else
+               "**although this test has not shown that bf16 keeps accuracy** (a contradiction: "
+               "`tests/test_recorded_runs.py` should have caught it)")
+        return (f"The `paper` profile trains in bf16 on a GPU and on CPUs with native bf16, fp32 elsewhere: {why}. "
+                f"`--precision fp32` asks for fp32.")
+    why = ("bf16 has passed this test, but the profile has not been switched" if passed else
+           "bf16 has not passed this test for both nets (above), so by this book's own rule no recorded run "
+           "may use it by default")
+    return (f"The `paper` profile trains in {uses} on every device: {why}. `--precision bf16` asks for bf16 "
+            f"anyway, and the run's name says so. Whether it is faster depends on the machine: `python -m "
+            f"resnet_lab bench` measures it, and `benchmarks/NOTES.md` records what it measured on this project's "
+            f"CPUs and on one GPU.")
+
+
+def parity_table(records: dict) -> pd.DataFrame:
+    """The parity study's table formatted for reading: errors with '%', differences in signed points."""
+    from .. import parity as P
+    t = P.table(records)
+    if t.empty:
+        return t
+    t = t.set_index(["net", "seed"])
+    for c in t.columns:
+        if c.startswith("img/s"):
+            t[c] = t[c].map(lambda v: "–" if v is None or v != v else f"{v:.0f}")  # resumed or not recorded
+        elif c.endswith("- fp32"):
+            t[c] = t[c].map(lambda v: "–" if v != v else f"{v:+.2f}")
+        else:
+            t[c] = t[c].map(lambda v: "not recorded" if v != v else f"{v:.2f}%")
+    return t
