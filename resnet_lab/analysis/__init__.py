@@ -10,6 +10,8 @@
   BN (De & Smith 2020).
 * :mod:`.convergence` -- iterations to a training-error level against depth: the paper's slow-convergence conjecture.
 * :mod:`.shattered` -- input-gradient autocorrelation along a line of inputs at initialisation (Balduzzi et al. 2017).
+* :mod:`.identity_map` -- can a plain stack of conv-BN-ReLU layers learn the identity? Plain against residual stacks
+  trained to reproduce their input, against depth (chapter 2).
 """
 from .first_steps import first_steps, pooled_features
 from .responses import branch_vs_identity, eval_images, fold_identity, layer_statistics
