@@ -136,6 +136,14 @@ def test_the_book_reads_the_cache_and_computes_only_when_missing(small, tmp_path
     assert len(calls) == 2
 
 
+def test_the_committed_cache_is_the_default_study():
+    """The book reads runs/studies/identity_map/<key of DEFAULT>.json: it must be there and be that study."""
+    from resnet_lab.runs import REPO_ROOT
+    r = IM.load(REPO_ROOT / "runs", IM.DEFAULT)
+    assert r is not None, f"no cached study for the default settings ({IM.record_path(REPO_ROOT / 'runs')})"
+    assert len(r["records"]) == len(IM.DEFAULT.depths) * 2 * len(IM.DEFAULT.seeds)
+
+
 # ------------------------------------------------------------------------------------------------------ the words
 
 def synthetic(seeds=(0, 1, 2)) -> dict:
@@ -172,6 +180,8 @@ def test_the_sentences_are_computed_from_the_records():
     assert "the plain stacks start at 1.290 to 1.510, the residual ones at 1.200 (2 layers) to 5.000 (8 layers)" in text
     assert "the more blocks, the farther from the identity" in text
     assert "Training lowered the error of 18 of the 18 nets." in text
+    assert ("At 8 layers the untrained residual stacks start 4 times as far from the identity as at 2 layers, and "
+            "100 steps do not bring them below the plain ones.") in text
 
 
 def test_the_sentences_do_not_judge_two_seeds():

@@ -15,6 +15,7 @@ COVERAGE = [
     ("深层网络学习性能不如浅层", "01_degradation.ipynb", "stack more 3x3 layers onto a plain"),
     ("多出来的层理论上可以学成恒等映射", "02_residual_learning.ipynb", "since the extra layers could learn the identity"),
     ("学习的难易度可能不同", "06_trained_nets.ipynb", "but how hard it is to learn may differ"),
+    ("或 H(x) - x 没有差别", "02_residual_learning.ipynb", "Both stacks can represent the identity exactly"),
     ("残差函数通常有更小的响应", "04_layer_responses.ipynb", "residual functions were found to have smaller responses"),
     ("对于一个两层的res block", "02_residual_learning.ipynb", "## Identity vs projection shortcuts"),
     ("其中sigma是RELU", "02_residual_learning.ipynb", "followed by a ReLU *after* the addition"),

@@ -111,8 +111,8 @@ def report(result: dict) -> str:
         lo, hi = min(plain[d] for d in stuck), max(plain[d] for d in stuck)
         lines.append(f"After {steps} steps the plain stacks of {_and(stuck)} layers end at a mean error of "
                      f"{_num(lo)}" + (f" to {_num(hi)}" if hi > lo else "") + f", at the level of the best constant "
-                     f"output ({c:.3f}): no closer to the identity than a net that returns the same map whatever its "
-                     f"input.")
+                     f"output ({c:.3f}): " + ("no" if lo >= c else "hardly any") + " closer to the identity than a "
+                     "net that returns the same map whatever its input.")
     else:
         lines.append(f"After {steps} steps no plain stack ends at the level of the best constant output ({c:.3f}).")
     free = [d for d in ds if d not in stuck]
@@ -146,6 +146,11 @@ def report(result: dict) -> str:
                  + (" -- the more blocks, the farther from the identity: every He-initialised branch adds a map of "
                     "its own to the input" if grows else "") + f". Training lowered the error of {improved} of the "
                  f"{len(f)} nets.")
+    deep = ds[-1]
+    if comp[deep].judged and not (comp[deep].verdict == stats.SHOWN and comp[deep].diff > 0):
+        lines.append(f"At {deep} layers the untrained residual stacks start {ru[deep] / ru[ds[0]]:.0f} times as far "
+                     f"from the identity as at {ds[0]} layers, and {steps} steps do not bring them below the plain "
+                     f"ones.")
     return "\n".join(f"- {x}" for x in lines)
 
 
@@ -308,13 +313,13 @@ def closest(e, point=F_STAR) -> tuple[np.ndarray, float]:
 def _label_point(classes, k: int) -> np.ndarray:
     """Where to write class ``k``'s name (0-based): the point of its own region (inside it, outside every other
     class that does not contain it) farthest from every boundary."""
-    xs, ys = np.meshgrid(np.linspace(-2.4, 3.9, 160), np.linspace(-2.4, 2.9, 140))
+    xs, ys = np.meshgrid(np.linspace(-2.4, 3.9, 90), np.linspace(-2.4, 2.9, 80))
     pts = np.stack([xs.ravel(), ys.ravel()], 1)
     ok = inside(classes[k], pts)
     for j, e in enumerate(classes):
         if j != k and not inside(e, _boundary(classes[k])).all():
             ok &= ~inside(e, pts)
-    edges = np.concatenate([_boundary(e, 360) for e in classes])
+    edges = np.concatenate([_boundary(e, 120) for e in classes])
     d = np.sqrt(((pts[ok][:, None, :] - edges[None]) ** 2).sum(-1)).min(1)
     return pts[ok][int(np.argmax(d))]
 
