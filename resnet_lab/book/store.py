@@ -218,18 +218,18 @@ def caption(records, what: str = "") -> str:
 
 
 def profile_note(records=None, scope: str | None = None) -> str:
-    """The chapter's one statement of what produced its results (a MyST admonition, Markdown); ``scope``
-    replaces its closing sentence where a chapter's numbers do not all come from the recorded runs."""
-    from ..profiles import get_profile
+    """The chapter's one line on what produced its results (a MyST note, Markdown): the profile, linked to the
+    intro's table of profiles, and the data; ``scope`` replaces its closing sentence where a chapter's numbers do
+    not all come from the recorded runs."""
     p = get_profile(profile_name())
     recs = list(records.values()) if isinstance(records, dict) else list(records or [])
     data_line = ""
     if recs:
         from ..plots import provenance_line
-        data_line = f" Data: {provenance_line(recs, seeds=False).split(', ', 1)[1]}."
-    return (f":::{{admonition}} Results on this page: profile `{p.name}`\n:class: note\n{p.summary}{data_line}"
-            + (f" {scope}" if scope else " Seeds are named where several were run; every number below is computed "
-                                          "from the recorded runs when the book is built.") + "\n:::")
+        data_line = f"; data: {provenance_line(recs, seeds=False).split(', ', 1)[1]}"
+    return (f":::{{note}}\nResults on this page: profile `{p.name}` ({{ref}}`what each profile is <run-profiles>`)"
+            f"{data_line}. " + (scope or "Seeds are named where several were run; every number is computed from "
+                                         "the recorded runs when the book is built.") + "\n:::")
 
 
 def profile_table() -> pd.DataFrame:

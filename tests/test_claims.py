@@ -1,0 +1,113 @@
+"""The intro's claims table: verdicts by the book's rule, numbers from the records, sentences computed."""
+import math
+
+import pytest
+
+from resnet_lab import stats
+from resnet_lab.book import claims as C
+
+
+def cmp(a, b):
+    return stats.compare_family({"x": (a, b)})["x"]
+
+
+HIGH, LOW = [0.30, 0.31, 0.29], [0.20, 0.21, 0.19]
+
+
+@pytest.mark.parametrize("a, b, expect, verdict", [
+    (HIGH, LOW, +1, C.REPRODUCED), (HIGH, LOW, -1, C.CONTRADICTED),
+    ([0.2, 0.3, 0.25], [0.21, 0.29, 0.26], +1, C.NOT_SHOWN),
+    (HIGH, LOW, 0, C.CONTRADICTED), ([0.2, 0.3, 0.25], [0.21, 0.29, 0.26], 0, C.REPRODUCED),
+    ([0.3], LOW, +1, "not judged: 1 seed vs 3")])
+def test_a_verdict_follows_the_rule_and_the_papers_direction(a, b, expect, verdict):
+    t = C.Test("t", C.Arm("a", a), C.Arm("b", b), expect)
+    assert C._verdict(t, cmp(a, b)) == verdict
+
+
+def test_a_net_not_recorded_is_not_tested():
+    t = C.Test("t", C.Arm("resnet1202", []), C.Arm("resnet110", LOW), +1)
+    assert C._verdict(t, None) == "not tested (resnet1202 not recorded)"
+
+
+@pytest.fixture
+def fake(monkeypatch):
+    """A store of final errors (seed lists) and cached response stds, read through claims.values/cached_values."""
+    errs = {("plain20", "final_train_error"): [0.175, 0.17, 0.18], ("resnet20", "final_train_error"): [0.14, 0.145, 0.138],
+            ("plain56", "final_train_error"): [0.51, 0.45, 0.48], ("resnet56", "final_train_error"): [0.16],
+            ("plain20", "final_test_error"): [0.19, 0.195, 0.19], ("plain56", "final_test_error"): [0.49],
+            ("resnet20", "final_test_error"): [0.17, 0.168, 0.171], ("resnet110", "final_test_error"): [0.172]}
+
+    def values(arch, profile, metric="final_test_error", variant="basic", shortcut=None):
+        return [] if variant != "basic" or shortcut else list(errs.get((arch, metric), []))
+    monkeypatch.setattr(C, "values", values)
+    monkeypatch.setattr(C, "cached_values", lambda arch, profile, analysis, reduce: {
+        "resnet20": [0.8, 0.79, 0.81], "plain20": [0.88, 0.89, 0.885]}.get(arch, []) if analysis == "responses" else [])
+    return errs
+
+
+def test_the_table_judges_each_claim_over_one_family(fake):
+    t = C.claims_table(["cpu"])
+    assert list(t.index) == [c.claim for c in C.CLAIMS]
+    v = t["verdict (`cpu`)"]
+    assert v["Deeper plain nets are worse: the degradation problem"] == "not judged: 1 seed vs 3"
+    assert v["It is not overfitting: the deeper plain net fits its training data worse"] == C.REPRODUCED
+    fixes = v["Residual nets fix degradation at every depth"]
+    assert fixes == ("plain-20: reproduced; plain-32: not tested (plain32 and resnet32 not recorded); plain-44: not "
+                     "tested (plain44 and resnet44 not recorded); plain-56: not judged: 3 seeds vs 1"), fixes
+    assert v["Residual functions respond less than plain layers"] == ("ResNet-20: reproduced; ResNet-56: not tested "
+                                                                      "(resnet56 and plain56 not recorded)")
+    assert v["1202 layers overfit"] == C.NOT_TESTED and v["A bottleneck block costs about what a basic block does"] == C.COUNTED
+    ours = t["ours (`cpu`)"]["It is not overfitting: the deeper plain net fits its training data worse"]
+    assert ours.startswith("plain-56 48.00% vs plain-20 17.50% (n = 3 / 3): +30.50 points [")
+    assert t["where"].str.startswith("{doc}`").all()
+
+
+def test_holm_runs_over_the_whole_table(fake, monkeypatch):
+    seen = []
+    real = stats.compare_family
+    monkeypatch.setattr(C.stats, "compare_family", lambda pairs, **kw: seen.append(set(pairs)) or real(pairs, **kw))
+    C.judge_claims("cpu")
+    assert len(seen) == 1 and len(seen[0]) >= 5  # one family: every test of the table at once
+
+
+def test_the_summary_names_the_claims_it_reproduces(fake):
+    s = C.summary(["cpu"])
+    assert s.startswith("At the `cpu` profile the book's rule reproduces 3 of the paper's 10 claims where it can "
+                        "judge them (it is not overfitting")
+    assert "residual nets fix degradation at every depth" in s and "contradicts none" in s
+    assert C.summary([]) == "No run is recorded yet, so no claim is tested."
+
+
+def test_the_reading_is_computed_from_the_records(fake):
+    fake[("resnet20", "final_train_error")] = [0.14, 0.145, 0.138]
+    fake[("resnet56", "final_test_error")] = [0.18]
+    text = C.reading("cpu")
+    assert text.startswith("At the `cpu` profile the plain nets' training error (mean over seeds) goes from 17.5% at "
+                           "20 layers to 48.0% at 56; the ResNets' stays between 14.1% and 16.0% at every depth from "
+                           "20 to 56.")
+    assert "more than the paper's own differences between these depths (2.32 points)" in text
+    assert "this budget cannot show the paper's other half" in text
+
+
+def test_the_headline_figure_draws_ours_and_the_papers_table6(fake):
+    import matplotlib
+    matplotlib.use("Agg")
+    fig = C.headline_figure("cpu")
+    labels = fig.axes[0].get_legend().get_texts()
+    assert [t.get_text() for t in labels] == ["plain (ours, cpu profile)", "ResNet (ours, cpu profile)",
+                                              "ResNet (paper, Table 6, quoted)"]
+    paper = [ln for ln in fig.axes[1].lines if ln.get_label().startswith("ResNet (paper")][0]
+    assert list(paper.get_ydata()) == [8.75, 7.51, 7.17, 6.97, 6.43]
+
+
+def test_every_verdict_on_the_records_is_in_the_vocabulary():
+    profs = C.profiles()
+    if not profs:
+        pytest.skip("no run recorded")
+    t = C.claims_table(profs)
+    for p in profs:
+        for cell in t[f"verdict (`{p}`)"]:
+            parts = [x.split(": ", 1)[-1] if not x.startswith(stats.NOT_JUDGED) else x for x in cell.split("; ")]
+            assert all(any(x.startswith(v) or x.split(": ", 1)[-1].startswith(v) for v in C.VERDICTS)
+                       for x in parts), cell
+    assert not math.isnan(len(t))
