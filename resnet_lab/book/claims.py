@@ -241,9 +241,13 @@ def claim_verdict(tests: list[tuple[Test, stats.Comparison | None, str]]) -> str
 
 
 def profiles() -> list[str]:
-    """The profiles the table reports: every profile with runs recorded, best first (``smoke`` only when it is the
-    only one: it says nothing about the paper)."""
-    from ..profiles import PROFILES
+    """The profiles the table reports: ``$RESNET_LAB_PROFILE`` when set, else every profile with runs recorded,
+    best first (``smoke`` only when it is the only one: it says nothing about the paper)."""
+    import os
+    from ..profiles import ENV_VAR, PROFILES
+    if os.environ.get(ENV_VAR):  # a profile asked for: that one alone
+        from .store import profile_name
+        return [profile_name()]
     have = {r.config.profile for r in RunStore().records()}
     order = [p for p in ("paper", "quick", "cpu") if p in have and p in PROFILES]
     return order or (["smoke"] if "smoke" in have else [])
