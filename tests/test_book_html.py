@@ -3,7 +3,9 @@
 * no page shows the same image twice (same bytes: an inline data: URI or the file an <img> points to);
 * every image in a page's content sits in a numbered figure with a caption (``{glue:figure}`` with ``:name:``);
 * every table has a number and a caption (``book.table``: a MyST ``{table}``);
-* no <script> or <link> points outside the site (the widget JavaScript and MathJax are served by the site).
+* no <script> or <link> points outside the site (the widget JavaScript and MathJax are served by the site);
+* every figure and table with an id is the target of an internal link on its page (a {numref} in the prose);
+* no list has more than 5 items in a row that state verdicts (a wall of verdicts belongs in a table).
 
 Skips when the book is not built (``jupyter-book build book/``), unless ``RESNET_LAB_BOOK_HTML_REQUIRED=1``
 (tools/test.sh sets it after its build). ``RESNET_LAB_BOOK_HTML`` overrides the folder.
@@ -13,6 +15,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import re
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -164,3 +167,95 @@ def test_no_page_calls_a_difference_a_finding(page):
                       flags=re.I)
     hits = [h for h in hits if "reported findings" not in h]  # Veit et al.'s, quoted (chapter 6)
     assert not hits, f"{page.name}: {hits[:3]}"
+
+
+# ---- figures and tables are referred to by number; verdicts come in tables, not walls of bullets
+
+VERDICT_WORDS = re.compile(r"\bjudged\b|\bdescribed\b|\bseed range\b|\bdifferences?\b|\bp\s*=|\bfindings?\b", re.I)
+MAX_VERDICT_ITEMS = 5
+
+
+def _in_widget(el) -> bool:
+    return el.find_parent(class_=re.compile(r"widget-subarea|jupyter-widgets")) is not None
+
+
+def unreferenced_targets(content) -> list[str]:
+    """The ids of the figures and tables in ``content`` that no internal link on the page points to (an
+    ``a.reference.internal`` whose href ends with ``#<id>``: what {numref} makes)."""
+    fragments = {a["href"].rsplit("#", 1)[1] for a in content.select("a.reference.internal[href]") if "#" in a["href"]}
+    ids = [el["id"] for el in content.find_all(["figure", "table"]) if el.get("id") and not _in_widget(el)]
+    return [i for i in ids if i not in fragments]
+
+
+def verdict_walls(content, limit: int = MAX_VERDICT_ITEMS) -> list[str]:
+    """Lists with more than ``limit`` items in a row that state verdicts ('judged', 'described', 'seed range',
+    'difference', 'p =', 'finding'): the first words of each such run."""
+    walls = []
+    for lst in content.find_all(["ul", "ol"]):
+        run = []
+        for li in lst.find_all("li", recursive=False) + [None]:
+            if li is not None and VERDICT_WORDS.search(li.get_text(" ")):
+                run.append(" ".join(li.get_text(" ").split())[:60])
+                continue
+            if len(run) > limit:
+                walls.append(f"{len(run)} verdict items in a row, from {run[0]!r}")
+            run = []
+    return walls
+
+
+def _known(page: Path) -> tuple[set[str], bool]:
+    """The labels a page is known not to refer to yet, and whether it still has unnamed tables (auto ids 'id3'):
+    tests/test_book_sources.py's temporary lists, for the pages being rewritten."""
+    from test_book_sources import KNOWN_UNNAMED, KNOWN_UNREFERENCED
+    nb = page.stem + ".ipynb"
+    return set(KNOWN_UNREFERENCED.get(nb, ())), bool(KNOWN_UNNAMED.get(nb))
+
+
+@pytest.mark.parametrize("page", _pages(), ids=lambda p: p.name if p else "none")
+def test_every_figure_and_table_is_referred_to_on_its_page(page):
+    """A student reads "Fig. 3.2 shows ..." where the text discusses it: every numbered figure and table is the
+    target of a {numref} on its own page (book/*.ipynb: tests/test_book_sources.py checks the sources)."""
+    known, unnamed = _known(page)
+    missing = [i for i in unreferenced_targets(_content(_soup(page)))
+               if i not in known and not (unnamed and re.fullmatch(r"id\d+", i))]
+    assert not missing, f"{page.name}: figures/tables no {{numref}} on the page points to: {missing}"
+
+
+@pytest.mark.parametrize("page", _pages(), ids=lambda p: p.name if p else "none")
+def test_no_wall_of_verdicts(page):
+    """More than five verdicts in a row belong in a table (pair, difference, uncertainty, verdict)."""
+    walls = verdict_walls(_content(_soup(page)))
+    assert not walls, f"{page.name}: {walls}"
+
+
+# ---- the helpers above, on small pages (no build needed)
+
+def _html(body: str):
+    return _content(bs4.BeautifulSoup(f"<html><body><article>{body}</article></body></html>", "html.parser"))
+
+
+def test_unreferenced_targets_finds_figures_and_tables_no_link_points_to():
+    body = ('<p>As <a class="reference internal" href="#fig-a"><span>Fig. 1.1</span></a> shows, and '
+            '<a class="reference internal" href="03_cifar.html#tab-b">Table 3.1</a>.</p>'
+            '<figure id="fig-a"><img src="a.png"/></figure><table id="tab-b"></table>'
+            '<figure id="fig-c"></figure><table id="id3"></table><table></table>'
+            '<a class="reference external" href="https://x.org/#fig-c">not internal</a>'
+            '<div class="widget-subarea"><table id="w1"></table></div>')
+    assert unreferenced_targets(_html(body)) == ["fig-c", "id3"]
+    assert unreferenced_targets(_html('<figure id="f"></figure><a class="reference internal" href="#f">1</a>')) == []
+
+
+def test_verdict_walls_counts_verdict_items_in_a_row():
+    item = "<li>resnet20 against plain20: {} -- one seed per net: described, not judged</li>"
+    six = "".join(item.format(i) for i in range(6))
+    assert verdict_walls(_html(f"<ul>{six}</ul>")) == [
+        "6 verdict items in a row, from 'resnet20 against plain20: 0 -- one seed per net: described, '"]
+    five = "".join(item.format(i) for i in range(5))
+    assert verdict_walls(_html(f"<ul>{five}</ul>")) == []
+    broken = five[:len(five) // 5 * 3] + "<li>Lowest error per net: 16.2%.</li>" + five
+    assert verdict_walls(_html(f"<ol>{broken}</ol>")) == []  # 3, then 5: no run of 6
+    assert len(verdict_walls(_html(f"<ul><li>x</li>{five}<li>p = 0.04</li></ul>"))) == 1  # 'p =' counts
+    plain = "".join(f"<li>resnet{i}: 17.3%</li>" for i in range(8))
+    assert verdict_walls(_html(f"<ul>{plain}</ul>")) == []  # a long list of plain numbers is not a wall of verdicts
+    nested = f"<ul><li>outer<ul>{six}</ul></li></ul>"
+    assert len(verdict_walls(_html(nested))) == 1  # the inner list, counted once

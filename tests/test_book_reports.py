@@ -1,5 +1,6 @@
-"""Report sentences of the book that are computed from records: the lr-0.1 study's recovery line, the seed
-spread's seed count, Table 6's ResNet-110 row."""
+"""Report sentences and tables of the book that are computed from records: the book's four-column verdict tables
+(depth steps), the lr-0.1 study's recovery table, the seed spread's seed count, Table 6's ResNet-110 row, the
+gradient table and sentences, the schedule's gap."""
 from types import SimpleNamespace
 
 import pandas as pd
@@ -40,23 +41,37 @@ def no_data_lookup(monkeypatch):
     patch_book(monkeypatch, "_data_source", lambda: "jpeg")
 
 
-def test_recovery_report_names_when_a_collapsed_net_left_chance_in_its_full_run(monkeypatch):
+def test_recovery_table_names_when_a_collapsed_net_left_chance_in_its_full_run(monkeypatch):
     patch_book(monkeypatch, "RunStore", lambda: FakeStore({"resnet56": full_run([0.9, 0.89, 0.7, 0.5])}))
     study = [study_record("resnet56", 0, 0.88), study_record("resnet20", 0, 0.5)]
-    text = B.cifar.recovery_report(study)
-    assert text == ("- resnet56 seed 0 collapsed in the study; in its full `cpu` run its training error first fell "
-                    "below 80% at iteration 150, and it ended at 12.0% training and 15.0% test error.")
-    assert text in B.cifar.lr_study_report(study)
+    t = B.cifar.recovery_table(study)
+    assert list(t.index) == ["resnet56 seed 0"]  # resnet20 did not collapse
+    assert t.iloc[0].tolist() == ["150", "12.0%", "15.0%"]
+    assert t.columns[0] == "full run: training error first below 80% (iteration)"
 
 
-def test_recovery_report_says_when_a_run_never_left_chance_and_skips_unrecorded(monkeypatch):
+def test_recovery_table_says_when_a_run_never_left_chance_and_skips_unrecorded(monkeypatch):
     patch_book(monkeypatch, "RunStore", lambda: FakeStore({"resnet110": full_run([0.9, 0.9])}))
     study = [study_record("resnet110+warmup", 1, 0.9), study_record("plain56", 0, 0.9),
              study_record("resnet110", 1, 0.9)]
-    text = B.cifar.recovery_report(study)
-    assert "resnet110+warmup seed 1" in text and "never fell below 80%" in text and "plain56" not in text
-    assert "resnet110 seed 1" not in text  # trained without the warm-up the profile's ResNet-110 has
-    assert B.cifar.recovery_report([]) == ""
+    t = B.cifar.recovery_table(study)
+    assert list(t.index) == ["resnet110+warmup seed 1"]  # plain56: no full run; resnet110: trained without warm-up
+    assert t.iloc[0, 0] == "never"
+    assert B.cifar.recovery_table([]).empty
+
+
+def test_lr_study_report_keeps_to_what_the_table_does_not_say(monkeypatch):
+    from resnet_lab.analysis import lr_study as L
+    study = [study_record(n, s, 0.88 if (n, s) in {("resnet110", 0), ("resnet110", 1)} else 0.5)
+             for n in L.NETS for s in L.SEEDS if (n, s) != ("plain56", 4)]
+    text = B.cifar.lr_study_report(study)
+    lines = text.splitlines()
+    assert len(lines) == 2 and all(ln.startswith("- ") for ln in lines), text
+    assert lines[0].startswith("- Seeds not recorded yet: plain56 seed 4 (")
+    assert lines[1] == ("- Warm-up or not, ResNet-110: 2 of 5 seeds collapsed without it, 0 of 5 with it (Fisher's "
+                        "exact two-sided p = 0.44: 10 seeds cannot tell these rates apart).")
+    assert "resnet20" not in text  # the per-net counts are the table's
+    assert B.cifar.lr_study_report([]).startswith("- The lr-0.1 study is not recorded")
 
 
 @pytest.mark.parametrize("n, shown", [(3, "(1.20 points, 3 seeds)"), (None, "(1.20 points)")])
@@ -116,45 +131,86 @@ def test_cost_line_keeps_a_gpus_seconds_apart_from_the_cpus():
     assert "partly on the CPU, partly on another device (cpu+cuda; " in mixed and "plain56: lesions 1.5 min" in mixed
 
 
+def _fake_seeds(monkeypatch, values, spread=0.008, n=3):
+    """Every recorded seed of each net (``values``: {arch: {seed: (train, test)}}) and the depth-20 seed range."""
+    metric_i = {"final_train_error": 0, "final_test_error": 1}
+    patch_book(monkeypatch, "seed_values", lambda arch, metric="final_test_error", profile=None, **kw:
+               {s: v[metric_i[metric]] for s, v in values.get(arch, {}).items()})
+    patch_book(monkeypatch, "seed_spread", lambda metric="final_test_error": spread)
+    patch_book(monkeypatch, "spread_seeds", lambda metric="final_test_error": n)
+    patch_book(monkeypatch, "profile_name", lambda: "cpu")
+
+
+def test_verdict_table_judges_three_seeds_and_describes_one(monkeypatch):
+    patch_book(monkeypatch, "seed_spread", lambda metric="final_test_error": 0.01)
+    patch_book(monkeypatch, "spread_seeds", lambda metric="final_test_error": 3)
+    a3, b3 = {0: 0.20, 1: 0.205, 2: 0.198}, {0: 0.17, 1: 0.172, 2: 0.168}
+    rng = B.verdicts.seed_range()
+    t = B.verdicts.verdict_table({"a − b": (a3, b3), "one": ({0: 0.30}, {0: 0.18}), "near": ({0: 0.175}, b3),
+                                  "gone": ({}, b3)}, {"a − b": rng, "one": rng, "near": rng})
+    assert list(t.columns) == ["difference (points)", "uncertainty", "verdict"] and t.index.name == "pair"
+    judged = t.loc["a − b"]
+    assert judged["difference (points)"] == "+3.10" and judged["verdict"] == "difference"
+    assert judged["uncertainty"].startswith("95% interval +") and "(Welch, 3 seeds vs 3); p = " in judged["uncertainty"]
+    one = t.loc["one"]
+    assert one["verdict"] == "not judged: 1 seed vs 1; larger than the depth-20 seed range"
+    assert one["uncertainty"] == "no interval (1 seed vs 1); depth-20 seed range 1.00 (3 seeds)"
+    assert t.loc["near", "verdict"] == "not judged: 1 seed vs 3; within the depth-20 seed range"  # 0.5 < 1 point
+    assert t.loc["gone", "verdict"] == "not recorded"
+    # without a measured range a one-seed row is only 'not judged'
+    assert B.verdicts.verdict_table({"one": ({0: 0.30}, {0: 0.18})}).loc["one", "verdict"] == "not judged: 1 seed vs 1"
+
+
+def test_depth_table_compares_each_step_and_the_ends(monkeypatch):
+    _fake_seeds(monkeypatch, {"resnet20": {0: (0.140, 0.172), 1: (0.141, 0.170), 2: (0.139, 0.171)},
+                              "resnet32": {0: (0.127, 0.165)}, "resnet56": {0: (0.160, 0.184)},
+                              "plain20": {0: (0.176, 0.198)}, "plain56": {0: (0.513, 0.495)}})
+    recs = {k: _res(0.1, 0.1) for k in ("resnet20", "resnet32", "resnet56", "plain20", "plain56")}
+    t = B.degradation.depth_table(recs, B.degradation.RESNETS)
+    assert list(t.index) == [f"{a} − {b}, {m} error" for m in ("training", "test") for a, b in
+                             (("ResNet-32", "ResNet-20"), ("ResNet-56", "ResNet-32"), ("ResNet-56", "ResNet-20"))]
+    row = t.loc["ResNet-32 − ResNet-20, training error"]
+    assert row["difference (points)"] == "-1.30"  # 12.70 against the mean of three seeds, 14.00
+    assert row["verdict"] == "not judged: 1 seed vs 3; larger than the depth-20 seed range"
+    assert t.loc["ResNet-32 − ResNet-20, test error", "verdict"].endswith("within the depth-20 seed range")
+    plain = B.degradation.depth_table(recs, B.degradation.PLAIN, metrics=("final_train_error",))
+    assert list(plain.index) == ["plain-56 − plain-20, training error"]  # two depths: one step, no ends row
+    assert B.degradation.depth_table({"plain20": recs["plain20"]}, B.degradation.PLAIN).empty
+
+
 @pytest.mark.parametrize("deep_train, verdict", [(0.16, "our runs show the opposite"), (0.12, "our runs agree"),
                                                  (0.142, "no difference either way")])
 def test_deeper_resnets_training_verdict_follows_the_records_and_the_spread(monkeypatch, deep_train, verdict):
-    patch_book(monkeypatch, "seed_spread", lambda metric="final_test_error": 0.005)
-    patch_book(monkeypatch, "spread_seeds", lambda metric="final_test_error": 2)
-    patch_book(monkeypatch, "profile_name", lambda: "cpu")
-    text = B.degradation.degradation_report({"resnet20": _res(0.14, 0.17), "resnet56": _res(deep_train, 0.18)})
-    line = [ln for ln in text.splitlines() if ln.startswith("- Deeper ResNets, training:")]
-    assert len(line) == 1 and verdict in line[0], text
+    _fake_seeds(monkeypatch, {"resnet20": {0: (0.14, 0.17)}, "resnet56": {0: (deep_train, 0.18)}}, spread=0.005)
+    text = B.degradation.deeper_resnets_note({"resnet20": _res(0.14, 0.17), "resnet56": _res(deep_train, 0.18)})
+    assert text.startswith("In the paper (Fig. 6 middle, full schedule) the deeper ResNet ends with the lower "
+                           "training error. Here ResNet-56 − ResNet-20 in training error is ")
+    assert verdict in text and ("described, not judged" in text) == (verdict != "no difference either way")
+    assert B.degradation.deeper_resnets_note({"resnet20": _res(0.14, 0.17)}) == ""
 
 
-def test_each_step_of_depth_is_judged_against_the_spread(monkeypatch):
-    patch_book(monkeypatch, "seed_spread", lambda metric="final_test_error": 0.008)
-    patch_book(monkeypatch, "spread_seeds", lambda metric="final_test_error": 3)
-    patch_book(monkeypatch, "profile_name", lambda: "cpu")
-    recs = {"resnet20": _res(0.140, 0.172), "resnet32": _res(0.127, 0.165), "resnet56": _res(0.160, 0.184),
-            "plain20": _res(0.176, 0.198), "plain56": _res(0.513, 0.495)}
-    text = B.degradation.degradation_report(recs)
-    assert ("- ResNets, step by step in training error (one seed per net: described, not judged): resnet32 1.30 "
-            "points below resnet20 (beyond the depth-20 seed range, one seed); resnet56 3.30 points above resnet32 "
-            "(beyond the depth-20 seed range, one seed).") in text
-    assert ("- ResNets, step by step in test error (one seed per net: described, not judged): resnet32 0.70 points "
-            "below resnet20 (within the depth-20 seed range);") in text
-    assert "Plain nets, step by step" not in text  # two plain depths: the endpoints' line says it all
-    recs["plain32"] = _res(0.212, 0.233)
-    assert ("- Plain nets, step by step in training error (one seed per net: described, not judged): plain32 3.60 "
-            "points above plain20 (beyond the depth-20 seed range, one seed)") in \
-        B.degradation.degradation_report(recs)
+def test_deeper_resnets_verdict_is_the_tables_when_judged(monkeypatch):
+    seeds = {s: (0.14 + 0.001 * s, 0.17) for s in range(3)}
+    _fake_seeds(monkeypatch, {"resnet20": seeds, "resnet56": {s: (v[0] + 0.03 + 0.0007 * (s % 2), 0.18) for s, v in seeds.items()}})
+    recs = {"resnet20": _res(0.14, 0.17), "resnet56": _res(0.17, 0.18)}
+    text = B.degradation.deeper_resnets_note(recs)
+    assert "+3.02 points: our runs show the opposite at this profile" in text and "not judged" not in text
+    assert B.degradation.depth_table(recs, B.degradation.RESNETS).loc[
+        "ResNet-56 − ResNet-20, training error", "verdict"] == "difference"
 
 
 @pytest.mark.parametrize("errors, says", [((0.173, 0.184), "but not the ordering of ResNets by depth"),
                                           ((0.09, 0.075), "can be compared with the paper's")])
-def test_schedule_report_compares_the_gap_with_the_papers_differences(monkeypatch, errors, says):
+def test_schedule_summary_compares_the_gap_with_the_papers_differences(monkeypatch, errors, says):
     patch_book(monkeypatch, "profile_name", lambda: "cpu")
-    text = B.cifar.schedule_report({"resnet20": _res(0.14, errors[0]), "resnet56": _res(0.15, errors[1]),
-                              "plain20": _res(0.2, 0.2)})
-    assert text.startswith("- At 1/10 of the paper's schedule (6,400 of 64,000 iterations)")
-    assert f"resnet20 {100 * errors[0]:.1f}% vs 8.75% (+{100 * errors[0] - 8.75:.1f} points)" in text
-    assert "plain20" not in text and says in text
+    recs = {"resnet20": _res(0.14, errors[0]), "resnet56": _res(0.15, errors[1]), "plain20": _res(0.2, 0.2)}
+    text = B.cifar.schedule_summary(recs)
+    assert text.startswith("At 1/10 of the paper's schedule (6,400 of 64,000 iterations) our ResNets end ")
+    assert says in text and "(1.78 points)" in text  # 8.75 - 6.97, the paper's own difference
+    t = B.cifar.schedule_table(recs)
+    assert list(t.index) == ["resnet20", "resnet56"]  # plain20 is not in Table 6
+    assert t.loc["resnet20"].tolist() == [f"{100 * errors[0]:.2f}", "8.75", f"{100 * errors[0] - 8.75:+.1f}"]
+    assert B.cifar.schedule_summary({}) == "No ResNet of Table 6 is recorded at this profile yet."
 
 
 def grad_frame(rms):
@@ -193,9 +249,15 @@ def test_gradient_report_says_whether_the_growth_grows_with_depth():
 
 
 def test_gradient_report_leaves_out_comparisons_it_cannot_make():
-    text = B.degradation.gradient_report({"plain56 (init)": grad_frame([8.0, 1.0])})
-    assert "ratio first/last 8: it grows" in text
-    assert "Control" not in text and "After training" not in text and "Depth" not in text
+    assert B.degradation.gradient_report({"plain56 (init)": grad_frame([8.0, 1.0])}) == ""
+
+
+def test_gradient_table_reads_each_nets_ends():
+    f = grad_frame([8.0, 2.0, 0.5])
+    f["std"] = [0.84, 1.0, 1.2]
+    t = B.degradation.gradient_table({"plain56 (init)": f, "resnet56 (init)": grad_frame([1.0, 1.0])})
+    assert t.loc["plain56 (init)"].tolist() == ["0.84 to 1.20", "5.00e-01", "8.00e+00", "16"]
+    assert t.loc["resnet56 (init)", "forward std"] == "1.00" and t.loc["resnet56 (init)", "ratio first / last"] == "1"
 
 
 def test_caption_names_the_runs_a_figure_lacks():
@@ -226,6 +288,14 @@ def test_response_report_judges_each_difference_against_the_seed_spread(spread, 
     assert "described, not judged" in depth20 and "finding" not in text
     if spread is None:
         assert "not judged" in depth20
+
+
+def test_branch_table_reads_each_nets_ratios():
+    import pandas as pd
+    t = B.layer_responses.branch_table({"resnet20 (init)": pd.DataFrame({"ratio": [0.5, 0.9, 1.2]}),
+                                        "resnet20 (trained)": pd.DataFrame({"ratio": [1.1, 1.3]})})
+    assert t.loc["resnet20 (init)"].tolist() == ["0.90", "0.50 to 1.20", "2 of 3"]
+    assert t.loc["resnet20 (trained)", "blocks with the branch smaller"] == "0 of 2"
 
 
 def test_trained_vs_init_gives_each_net_one_colour_and_shows_untrained_only_nets():

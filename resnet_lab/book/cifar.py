@@ -15,33 +15,43 @@ from .render import pct
 from .store import _config, _schedule_share, profile_name, seeds
 
 
-def schedule_report(records: dict[str, RunRecord]) -> str:
-    """How far this profile's schedule gets: each recorded ResNet's test error against the paper's Table 6
-    (quoted), and the gap; then what the gap means for the comparisons (Markdown)."""
+def schedule_table(records: dict[str, RunRecord]) -> pd.DataFrame:
+    """How far this profile's schedule gets: each ResNet of Table 6 in ``records`` (the book's: seed 0), its test
+    error, the paper's (Table 6, quoted) and the gap in points."""
+    from ..reference import PAPER_TABLE6
+    m = {k: r for k, r in records.items() if not r.failed and k in PAPER_TABLE6}
+    return pd.DataFrame.from_dict(
+        {k: {"this project (%)": f"{100 * r.metrics['final_test_error']:.2f}",
+             "paper (%, quoted)": f"{PAPER_TABLE6[k][0]:.2f}",
+             "gap (points)": f"{100 * r.metrics['final_test_error'] - PAPER_TABLE6[k][0]:+.1f}"}
+         for k, r in m.items()}, orient="index").rename_axis("net")
+
+
+def schedule_summary(records: dict[str, RunRecord]) -> str:
+    """Two sentences on :func:`schedule_table`: how far short of the paper our ResNets are at this profile's share
+    of the paper's schedule, and what that gap lets this profile show (Markdown)."""
     from ..reference import PAPER_TABLE6
     m = {k: r for k, r in records.items() if not r.failed and k in PAPER_TABLE6}
     if not m:
-        return "- No ResNet of Table 6 is recorded at this profile yet."
+        return "No ResNet of Table 6 is recorded at this profile yet."
     gaps = {k: 100 * r.metrics["final_test_error"] - PAPER_TABLE6[k][0] for k, r in m.items()}
-    lines = [f"- At {_schedule_share()} of the paper's schedule ({get_profile(profile_name()).iterations:,} of "
-             f"{get_profile('paper').iterations:,} iterations), seed 0's test error against the paper's (Table 6, quoted): "
-             + ", ".join(f"{k} {pct(m[k].metrics['final_test_error'])} vs {PAPER_TABLE6[k][0]:.2f}% "
-                         f"(+{g:.1f} points)" for k, g in gaps.items()) + "."]
-    spread_paper = max(v[0] for k, v in PAPER_TABLE6.items() if k in m) - min(v[0] for k, v in PAPER_TABLE6.items()
-                                                                              if k in m)
-    short = f"Our nets are {min(gaps.values()):.1f} to {max(gaps.values()):.1f} points short of the paper's"
+    paper = [PAPER_TABLE6[k][0] for k in m]
+    spread_paper = max(paper) - min(paper)
+    lo, hi = min(gaps.values()), max(gaps.values())
+    short = (f"At {_schedule_share()} of the paper's schedule ({get_profile(profile_name()).iterations:,} of "
+             f"{get_profile('paper').iterations:,} iterations) our ResNets end "
+             + (f"{lo:.1f} points" if len(m) == 1 else f"{lo:.1f} to {hi:.1f} points")
+             + " above the paper's test error")
     if len(m) < 2:
-        lines.append(f"- {short}.")
-    elif min(gaps.values()) > spread_paper:
-        lines.append(f"- {short}, more than the paper's own differences between these depths ({spread_paper:.2f} "
-                     f"points). So this profile can show what happens in the first {_schedule_share()} of training "
-                     f"-- whether a net learns at all, the plain nets' degradation, plain against residual at one "
-                     f"depth -- but not the ordering of ResNets by depth, which the paper measures after its long "
-                     f"low-lr phase; that needs `--profile paper` (a GPU).")
-    else:
-        lines.append(f"- {short}, no more than the paper's own differences between these depths ({spread_paper:.2f} "
-                     f"points): at this profile the ordering of ResNets by depth can be compared with the paper's.")
-    return "\n".join(lines)
+        return f"{short}."
+    if lo > spread_paper:
+        return (f"{short}, more than the paper's own differences between these depths ({spread_paper:.2f} points). "
+                f"So this profile can show what happens in the first {_schedule_share()} of training -- whether a "
+                f"net learns at all, the plain nets' degradation, plain against residual at one depth -- but not "
+                f"the ordering of ResNets by depth, which the paper measures after its long low-lr phase; that "
+                f"needs `--profile paper` (a GPU).")
+    return (f"{short}, no more than the paper's own differences between these depths ({spread_paper:.2f} points): "
+            f"at this profile the ordering of ResNets by depth can be compared with the paper's.")
 
 
 def table6(records: dict[str, RunRecord]) -> pd.DataFrame:
@@ -84,19 +94,15 @@ def lr_study(nets=None) -> list[dict]:
 
 
 def lr_study_report(records: list[dict]) -> str:
-    """Per net: how many seeds collapsed at lr 0.1, how high the loss went, how many units died (Markdown)."""
+    """What :func:`lr_study_table` does not say (Markdown, at most four lines): the nets and seeds not recorded
+    yet, where each warm-up seed's warm-up ended, and whether the warm-up changed ResNet-110's collapse rate by more
+    than its seeds can show (Fisher's exact test)."""
     from ..analysis import lr_study as L
     if not records:
         return ("- The lr-0.1 study is not recorded in this run store yet: run "
                 "`python -m resnet_lab.analysis.lr_study`.")
     t = L.by_net(records)
     lines = []
-    for net, row in t.iterrows():
-        lines.append(f"- {L.label(net)}: {int(row['collapsed'])} of {int(row['seeds'])} seeds collapsed (training error over "
-                     f"the last 50 of {records[0]['iterations']} iterations above {L.COLLAPSE_ERROR:.0%}); mean "
-                     f"error there {pct(row['train error, last 50 it (mean)'])}; highest loss in the first 100 "
-                     f"iterations {row['peak loss, first 100 it (max)']:.2f} (chance: 2.30); at most "
-                     f"{pct(row['dead stage-3 units, peak (max)'])} of stage-3 ReLU units dead at once.")
     missing = [n for n in L.NETS if n not in t.index]
     if missing:
         lines.append(f"- Not recorded yet: {', '.join(missing)} (`python -m resnet_lab.analysis.lr_study --nets "
@@ -118,8 +124,7 @@ def lr_study_report(records: list[dict]) -> str:
                      f"(Fisher's exact two-sided p = {p:.2f}: "
                      + ("a difference these seeds can show)." if p < 0.05 else
                         f"{n + m} seeds cannot tell these rates apart)."))
-    recovery = recovery_report(records)
-    return "\n".join(lines) + (f"\n{recovery}" if recovery else "")
+    return "\n".join(lines)
 
 
 def warmup_study_lines(records: list[dict]) -> list[str]:
@@ -141,14 +146,15 @@ def warmup_study_lines(records: list[dict]) -> list[str]:
     return out
 
 
-def recovery_report(records: list[dict]) -> str:
-    """Does a collapse last? For each (net, seed) of the study that collapsed and whose full `cpu`-profile run is
-    recorded (the study's recipe; same net, same seed, lr drops and all): the first logged iteration at which that run's training error
-    was below the collapse line, and its final errors (Markdown; '' when no such pair is recorded)."""
+def recovery_table(records: list[dict]) -> pd.DataFrame:
+    """Does a collapse last? One row per (net, seed) of the study that collapsed and whose full `cpu`-profile run
+    is recorded (the study's recipe; same net, same seed, lr drops and all): the first logged iteration at which
+    that run's training error was below the collapse line, and its final errors (empty when no such pair is
+    recorded)."""
     from ..analysis import lr_study as L
     if not records:
-        return ""
-    lines = []
+        return pd.DataFrame()
+    rows = {}
     for row in L.summary(records).itertuples():
         if not row.collapsed or row.net == "resnet110":  # the profile's ResNet-110 warms up; this study row did not
             continue
@@ -157,12 +163,11 @@ def recovery_report(records: list[dict]) -> str:
         if rec is None or rec.failed:
             continue
         out = next((pt["iter"] for pt in rec.history["train"] if pt["error"] < L.COLLAPSE_ERROR), None)
-        left = (f"its training error first fell below {L.COLLAPSE_ERROR:.0%} at iteration {out:,}" if out
-                else f"its training error never fell below {L.COLLAPSE_ERROR:.0%}")
-        lines.append(f"- {row.net} seed {row.seed} collapsed in the study; in its full `{rec.config.profile}` run "
-                     f"{left}, and it ended at {pct(rec.metrics['final_train_error'])} training and "
-                     f"{pct(rec.metrics['final_test_error'])} test error.")
-    return "\n".join(lines)
+        rows[f"{row.net} seed {row.seed}"] = {
+            f"full run: training error first below {L.COLLAPSE_ERROR:.0%} (iteration)": f"{out:,}" if out else "never",
+            "final training error": pct(rec.metrics["final_train_error"]),
+            "final test error": pct(rec.metrics["final_test_error"])}
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("collapsed in the study")
 
 
 def lr_study_caption(records: list[dict]) -> str:

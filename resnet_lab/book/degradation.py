@@ -1,66 +1,89 @@
-"""Chapter 1 (the degradation problem): the computed sentences of Sec. 4.2's claims and of the gradient argument."""
+"""Chapter 1 (the degradation problem), and chapter 3's depth comparisons: deeper against shallower nets of one
+family under the book's rule (four-column tables, :func:`resnet_lab.book.verdicts.verdict_table`), and the
+gradient argument (a table per net and three computed sentences)."""
 from __future__ import annotations
 
 import pandas as pd
 
+from ..models import paper_name
 from ..runs import RunRecord
-from .render import pct, span
-from .spread import compare, seed_spread, steps_report
+from ..stats import NOT_SHOWN
 from .store import _schedule_share
+from .verdicts import judged_pairs, seed_range, seed_values, shown_diff, verdict_table
+
+PLAIN = ("plain20", "plain32", "plain44", "plain56")
+RESNETS = ("resnet20", "resnet32", "resnet44", "resnet56", "resnet110")
+WHAT = {"final_train_error": "training error", "final_test_error": "test error"}
 
 
-def degradation_report(records: dict[str, RunRecord]) -> str:
-    """A sentence per claim of Sec. 4.2, computed from the records and judged against the seed spread."""
-    m = {k: r for k, r in records.items() if not r.failed}
-    lines = []
-    plains = [k for k in ("plain20", "plain32", "plain44", "plain56") if k in m]
-    if plains:
-        lines.append("- Final **training** error of the plain nets, shallow to deep: "
-                     + ", ".join(f"{k} {pct(m[k].metrics['final_train_error'])}" for k in plains) + ".")
-    if len(plains) >= 2:
-        lines.append(f"- Degradation: {compare(plains[-1], m[plains[-1]], plains[0], m[plains[0]], 'final_train_error')}")
-    if steps := steps_report(m, plains):
-        lines.append(f"- Plain nets, {steps}.")
-    for d in (20, 32, 44, 56, 110):
-        p, r = m.get(f"plain{d}"), m.get(f"resnet{d}")
-        if p and r:
-            lines.append(f"- Depth {d}, training: {compare(f'resnet{d}', r, f'plain{d}', p, 'final_train_error')}"
-                         f" Test: {compare(f'resnet{d}', r, f'plain{d}', p)}")
-    res = [k for k in ("resnet20", "resnet32", "resnet44", "resnet56", "resnet110") if k in m]
-    if res:
-        lines.append("- ResNet test error, shallow to deep: "
-                     + ", ".join(f"{k} {pct(m[k].metrics['final_test_error'])}" for k in res) + ".")
-    if len(res) >= 2:
-        lines.append(f"- Deeper ResNets: {compare(res[-1], m[res[-1]], res[0], m[res[0]])}")
-        deep, shallow = m[res[-1]].metrics["final_train_error"], m[res[0]].metrics["final_train_error"]
-        spread = seed_spread("final_train_error")
-        if spread is None or abs(deep - shallow) <= spread:
-            verdict = "no difference either way is measured at this profile"
-        elif deep < shallow:
-            verdict = "our runs agree"
-        else:
-            verdict = (f"our runs show the opposite at this profile: after {_schedule_share()} of the paper's "
-                       f"schedule the deeper ResNet fits its training data less well than the shallower one")
-        lines.append(f"- Deeper ResNets, training: {compare(res[-1], m[res[-1]], res[0], m[res[0]], 'final_train_error')}"
-                     f" In the paper (Fig. 6 middle, full schedule) the deeper ResNet has the lower training "
-                     f"error; {verdict}.")
-    for metric in ("final_train_error", "final_test_error"):
-        if steps := steps_report(m, res, metric):
-            lines.append(f"- ResNets, {steps}.")
-    return "\n".join(lines) if lines else "- No run of this comparison is recorded at this profile yet."
+def _depth_pairs(records: dict[str, RunRecord], family, metrics) -> tuple[dict, dict]:
+    """The comparisons of a depth table: each net of ``family`` recorded in ``records`` against the next shallower
+    one, then the deepest against the shallowest (with three nets or more), per metric; every recorded seed of
+    each net. Returns (pairs, the depth-20 seed range per pair)."""
+    nets = [k for k in family if k in records and not records[k].failed]
+    steps = list(zip(nets, nets[1:])) + ([(nets[0], nets[-1])] if len(nets) >= 3 else [])
+    pairs, ranges = {}, {}
+    for metric in metrics:
+        rng = seed_range(metric)
+        for shallow, deep in steps:
+            label = f"{paper_name(deep)} \u2212 {paper_name(shallow)}, {WHAT[metric]}"
+            pairs[label] = (seed_values(deep, metric), seed_values(shallow, metric))
+            ranges[label] = rng
+    return pairs, ranges
+
+
+def depth_table(records: dict[str, RunRecord], family=PLAIN,
+                metrics=("final_train_error", "final_test_error")) -> pd.DataFrame:
+    """Deeper against shallower nets of one family (:data:`PLAIN` or :data:`RESNETS`): each step of depth and the
+    two ends, per metric, every recorded seed, judged by the book's rule with Holm over the table (pair,
+    difference deeper - shallower in points, uncertainty, verdict). Empty when fewer than two nets are recorded."""
+    return verdict_table(*_depth_pairs(records, family, metrics))
+
+
+def deeper_resnets_note(records: dict[str, RunRecord], metrics=("final_train_error", "final_test_error")) -> str:
+    """One sentence: the deepest against the shallowest recorded ResNet in training error, set beside the paper's
+    Fig. 6 (middle), where the deeper ResNet ends with the lower training error. Read from the same family as
+    :func:`depth_table` with ``metrics`` (so its verdict is that table's row); '' with fewer than two ResNets."""
+    pairs, ranges = _depth_pairs(records, RESNETS, metrics)
+    label = next((k for k in reversed(list(pairs)) if k.endswith(WHAT["final_train_error"])), None)
+    if label is None:
+        return ""
+    c, rng = judged_pairs(pairs, ranges)[label].values()
+    if c is None:
+        return ""
+    row = label.rsplit(",", 1)[0]
+    opposite = (f"our runs show the opposite at this profile: after {_schedule_share()} of the paper's schedule the "
+                f"deeper ResNet fits its training data less well than the shallower one")
+    if c.judged:
+        verdict = ("our seeds show no difference either way at this profile" if c.verdict == NOT_SHOWN else
+                   "our runs agree" if c.diff < 0 else opposite)
+    elif rng is None or abs(c.diff) <= rng[0]:
+        verdict = "no difference either way is measured at this profile"
+    else:
+        verdict = ("our runs agree" if c.diff < 0 else opposite) + " (described, not judged)"
+    return (f"In the paper (Fig. 6 middle, full schedule) the deeper ResNet ends with the lower training error. "
+            f"Here {row} in training error is {shown_diff(c):+.2f} points: {verdict}.")
+
+
+def gradient_table(stats: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Per net (and state): the range of the forward response std over the 3x3 layers, the gradient RMS at the
+    last and at the first 3x3 layer, and their ratio first/last (above 1: the gradient grows on its way back)."""
+    rows = {}
+    for label, f in stats.items():
+        g = f["grad_rms"].to_numpy()
+        lo, hi = f"{f['std'].min():.2f}", f"{f['std'].max():.2f}"
+        rows[label] = {"forward std": lo if lo == hi else f"{lo} to {hi}",
+                       "gradient RMS, last 3x3 layer": f"{g[-1]:.2e}", "gradient RMS, first 3x3 layer": f"{g[0]:.2e}",
+                       "ratio first / last": f"{g[0] / g[-1]:.3g}"}
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("net")
 
 
 def gradient_report(stats: dict[str, pd.DataFrame]) -> str:
-    """Per net: the forward std range and how the gradient RMS changes from the last 3x3 layer to the first;
-    then, where the frames are there, three labelled verdicts: depth (plain-20 vs plain-56 at initialisation), the
-    control (plain-56 against its residual twin at initialisation) and after training."""
-    lines, ratio = [], {}
-    for label, f in stats.items():
-        g = f["grad_rms"].to_numpy()
-        ratio[label] = g[0] / g[-1]
-        lines.append(f"- {label}: forward std {span(f['std'].min(), f['std'].max())}; gradient RMS "
-                     f"{g[-1]:.2e} at the last 3x3 layer, {g[0]:.2e} at the first (ratio first/last "
-                     f"{ratio[label]:.3g}: it {'grows' if ratio[label] > 1 else 'shrinks'} on the way back).")
+    """Three labelled sentences, where the frames are there: depth (plain-20 vs plain-56 at initialisation), the
+    control (plain-56 against its residual twin at initialisation) and after training -- each reading the ratio
+    first/last of :func:`gradient_table`."""
+    lines = []
+    ratio = {label: float(f["grad_rms"].iloc[0] / f["grad_rms"].iloc[-1]) for label, f in stats.items()}
     p20, p = ratio.get("plain20 (init)"), ratio.get("plain56 (init)")
     r = ratio.get("resnet56 (init)")
     if p20 is not None and p is not None:

@@ -1,4 +1,4 @@
-"""Chapter 4 (layer responses, Fig. 7): the computed sentences on response stds and on branch against identity."""
+"""Chapter 4 (layer responses, Fig. 7): the computed sentences on response stds; branch against identity, per net."""
 from __future__ import annotations
 
 import pandas as pd
@@ -47,9 +47,11 @@ def response_report(resp: dict[str, pd.DataFrame], spread: tuple[float, int] | N
     return "\n".join(lines)
 
 
-def branch_report(branch: dict[str, pd.DataFrame]) -> str:
-    """Per ResNet: how the residual branch's std compares with the identity path's."""
-    return "\n".join(
-        f"- {k}: std F(x) / std x has median {f.ratio.median():.2f} (range {f.ratio.min():.2f} to "
-        f"{f.ratio.max():.2f}); the branch is smaller than the identity in {int((f.ratio < 1).sum())} of "
-        f"{len(f)} blocks." for k, f in branch.items())
+def branch_table(branch: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Per ResNet (and state): the std of the residual branch over the std of the identity path, block by block --
+    its median and range, and in how many blocks the branch is the smaller."""
+    return pd.DataFrame.from_dict({
+        k: {"median of std F(x) / std x": f"{f.ratio.median():.2f}",
+            "range": f"{f.ratio.min():.2f} to {f.ratio.max():.2f}",
+            "blocks with the branch smaller": f"{int((f.ratio < 1).sum())} of {len(f)}"}
+        for k, f in branch.items()}, orient="index").rename_axis("net")

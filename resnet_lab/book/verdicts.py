@@ -2,7 +2,8 @@
 with 95% intervals, Welch's test, Holm's correction over the rows of one table. A row whose arms have fewer than
 3 seeds is described ("not judged"), and says how many seeds it has.
 
-Chapter 3's table: plain against ResNet at each depth of Fig. 6, on final training and test error.
+Chapter 3's table: plain against ResNet at each depth of Fig. 6, on final training and test error. The four-column
+tables of chapters 1, 3 and 7 (:func:`verdict_table`): pair, difference, uncertainty, verdict.
 """
 from __future__ import annotations
 
@@ -15,14 +16,15 @@ from ..models import paper_name
 from ..runs import RunStore
 
 
-def seed_values(arch: str, metric: str = "final_test_error", profile: str | None = None) -> dict[int, float]:
-    """``{seed: metric}`` of every completed, current record of ``arch`` (the paper's blocks, option A for a
-    ResNet) at ``profile`` (default: the book's) on the book's data."""
+def seed_values(arch: str, metric: str = "final_test_error", profile: str | None = None, shortcut: str = "A",
+                variant: str = "basic") -> dict[int, float]:
+    """``{seed: metric}`` of every completed, current record of ``arch`` (default: the paper's blocks, option A for
+    a ResNet; a plain net has no shortcut) at ``profile`` (default: the book's) on the book's data."""
     from .store import _data_source, profile_name
-    recs = RunStore().find(arch=arch, profile=profile or profile_name(), variant="basic",
+    recs = RunStore().find(arch=arch, profile=profile or profile_name(), variant=variant,
                            data_source=_data_source())
     return {r.config.seed: float(r.metrics[metric]) for r in sorted(recs, key=lambda r: r.config.seed)
-            if not r.failed and r.config.shortcut in ("A", None) and metric in r.metrics}
+            if not r.failed and r.config.shortcut in (shortcut, None) and metric in r.metrics}
 
 
 def _interval(m: float, lo: float, hi: float, signed: bool = False) -> str:
@@ -36,7 +38,7 @@ def comparison_table(pairs: dict[str, tuple[dict[int, float], dict[int, float]]]
     """One row per comparison ``{label: (seeds of a, seeds of b)}`` (one family: Holm over its judged rows):
     seeds, each arm's mean error [95% interval], the difference a - b [95% Welch interval], Holm's p and the
     verdict. Errors in percent."""
-    fam = stats.compare_family({k: (list(a.values()), list(b.values())) for k, (a, b) in pairs.items() if a and b})
+    fam = _family(pairs)
     rows = {}
     for label, (a, b) in pairs.items():
         c = fam.get(label)
@@ -53,6 +55,72 @@ def comparison_table(pairs: dict[str, tuple[dict[int, float], dict[int, float]]]
     return pd.DataFrame.from_dict(rows, orient="index")
 
 
+def _family(pairs: dict) -> dict[str, stats.Comparison]:
+    """The book's rule over one family of comparisons (the pairs whose arms both have seeds)."""
+    return stats.compare_family({k: (list(a.values()), list(b.values())) for k, (a, b) in pairs.items() if a and b})
+
+
+def seed_range(metric: str = "final_test_error") -> tuple[float, int] | None:
+    """(range, seeds) of ``metric`` at depth 20 (:func:`resnet_lab.book.spread.seed_spread`): the scale a one-seed
+    difference is described against; None until one net has two seeds."""
+    from .spread import seed_spread, spread_seeds
+    s = seed_spread(metric)
+    return None if s is None else (s, spread_seeds(metric))
+
+
+def judged_pairs(pairs: dict[str, tuple[dict[int, float], dict[int, float]]],
+                 ranges: dict[str, tuple[float, int] | None] | None = None) -> dict[str, dict]:
+    """Each comparison ``{pair: (seeds of a, seeds of b)}`` of one family under the book's rule: ``{pair:
+    {"c": Comparison or None (an arm not recorded), "range": (range, seeds) or None}}``; ``ranges`` gives, per
+    pair, the depth-20 seed range it is described against where it is not judged."""
+    fam = _family(pairs)
+    return {label: {"c": fam.get(label), "range": (ranges or {}).get(label)} for label in pairs}
+
+
+def shown_diff(c: stats.Comparison) -> float:
+    """The difference of the arms' means in points as the book prints it: of the means rounded to two decimals, so
+    that it is the difference a reader computes from the errors printed beside it (17.91 - 17.59 = 0.32)."""
+    return round(100 * c.mean_a, 2) - round(100 * c.mean_b, 2)
+
+
+def described(c: stats.Comparison, rng: tuple[float, int] | None) -> str:
+    """Where a one-seed difference lies against the depth-20 seed range: 'larger than' / 'within' it ('' when the
+    range is not measured). Description for scale, not a verdict."""
+    if rng is None:
+        return ""
+    return f"{'larger than' if abs(c.diff) > rng[0] else 'within'} the depth-20 seed range"
+
+
+def verdict_table(pairs: dict[str, tuple[dict[int, float], dict[int, float]]],
+                  ranges: dict[str, tuple[float, int] | None] | None = None) -> pd.DataFrame:
+    """One row per comparison ``{pair: (seeds of a, seeds of b)}`` (one family: Holm over its judged rows) in four
+    columns: the pair; the difference a - b of the arms' means over their seeds (percentage points); its
+    uncertainty -- the 95% Welch interval (and Holm's p where judged), or, with one seed in an arm, no interval and
+    the depth-20 seed range (``ranges``, per pair) for scale; and the verdict by the book's rule: 'difference',
+    'no difference shown', or 'not judged: 1 seed vs 1' with where the difference lies against the seed range."""
+    rows = {}
+    for label, j in judged_pairs(pairs, ranges).items():
+        c, rng = j["c"], j["range"]
+        if c is None:
+            rows[label] = {"difference (points)": "\u2013", "uncertainty": "\u2013", "verdict": "not recorded"}
+            continue
+        seeds = f"{c.n_a} seed{'s' * (c.n_a != 1)} vs {c.n_b}"
+        if math.isnan(c.low):
+            unc = f"no interval ({seeds})"
+        else:
+            unc = f"95% interval {100 * c.low:+.2f} to {100 * c.high:+.2f} (Welch, {seeds})"
+        if c.judged:
+            unc += f"; p = {c.p_adj:.2g} (Holm)"
+            verdict = c.verdict
+        else:
+            if rng is not None:
+                unc += f"; depth-20 seed range {100 * rng[0]:.2f}" + (f" ({rng[1]} seeds)" if rng[1] else "")
+            where = described(c, rng)
+            verdict = stats.verdict_text(c) + (f"; {where}" if where else "")
+        rows[label] = {"difference (points)": f"{shown_diff(c):+.2f}", "uncertainty": unc, "verdict": verdict}
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("pair")
+
+
 def plain_vs_resnet(profile: str | None = None) -> pd.DataFrame:
     """Fig. 6's central comparison at each depth both families have: plain minus ResNet, final training and test
     error (points), every recorded seed, judged by the book's rule with Holm over the whole table."""
@@ -62,6 +130,21 @@ def plain_vs_resnet(profile: str | None = None) -> pd.DataFrame:
             pairs[f"{paper_name(f'plain{d}')} \u2212 {paper_name(f'resnet{d}')}, {what} error"] = (
                 seed_values(f"plain{d}", metric, profile), seed_values(f"resnet{d}", metric, profile))
     return comparison_table(pairs, names=("plain (mean, %)", "ResNet (mean, %)"))
+
+
+def options_table(profile: str | None = None) -> pd.DataFrame:
+    """Chapter 7's shortcut options (on :data:`resnet_lab.experiments.OPTIONS_ARCH`) pair by pair -- B against A, C
+    against A, C against B -- in final training and test error, every recorded seed, as a :func:`verdict_table`
+    (Holm over the whole table)."""
+    arch = experiments.OPTIONS_ARCH
+    pairs, ranges = {}, {}
+    for metric, what in (("final_train_error", "training"), ("final_test_error", "test")):
+        rng = seed_range(metric)
+        for a, b in (("B", "A"), ("C", "A"), ("C", "B")):
+            label = f"option {a} \u2212 option {b}, {what} error"
+            pairs[label] = (seed_values(arch, metric, profile, shortcut=a), seed_values(arch, metric, profile, shortcut=b))
+            ranges[label] = rng
+    return verdict_table(pairs, ranges)
 
 
 def judged_summary(frame: pd.DataFrame) -> str:
@@ -74,5 +157,5 @@ def judged_summary(frame: pd.DataFrame) -> str:
              f"judged; {len(shown)} of them show a difference after Holm's correction."]
     if len(waiting):
         parts.append(f"The other {len(waiting)} rest on fewer seeds and are described only (the table says how "
-                     f"many); seeds 1 and 2 of the deeper nets are queued (`bash tools/queue.sh`, see the README).")
+                     f"many); `bash tools/queue.sh` trains more seeds (see the README).")
     return " ".join(parts)
