@@ -5,6 +5,10 @@ in the same process, after a bare training step on a fixed batch (the ceiling): 
 workers (RandomCrop(32, padding=4), RandomHorizontalFlip, ToTensor, mean
 subtraction), the way most CIFAR reimplementations do; the engine keeps uint8
 tensors on the device and augments whole batches. Reported as images/s and ratio.
+
+``bench --engine`` (:func:`run_engine_bench`) times the engine's own step instead: eager against CUDA graphs, and
+1/2/4/8 nets trained at once, fp32, on synthetic data, each phase time-boxed, as ratios to the eager single net
+of the same run; on CUDA it also checks that graphed and eager training agree to the bit.
 """
 from __future__ import annotations
 
@@ -194,3 +198,163 @@ def run_bench(arch: str = "resnet20", iterations: int = 20, device=None, data=No
                 engine_images_per_second=round(engine, 1), engine_fp32_images_per_second=round(engine32, 1),
                 baseline_images_per_second=round(base, 1), ratio=round(engine / base, 2),
                 engine_vs_bare_step=round(engine / bare, 3), **extra)
+
+
+# ---- the engine's steps: eager vs CUDA graphs, 1 to 8 nets at once (issue 36) ------------------------------------
+
+def synthetic_data(n_train: int, seed: int = 0):
+    """A Cifar10 of random uint8 images (a step costs the same whatever the pixels): no data set to load."""
+    from .data import Cifar10
+    g = torch.Generator().manual_seed(seed)
+
+    def make(n):
+        return torch.randint(0, 256, (n, 3, 32, 32), generator=g, dtype=torch.uint8), torch.randint(0, 10, (n,),
+                                                                                                     generator=g)
+    (tx, ty), (vx, vy), (sx, sy) = make(n_train), make(500), make(500)
+    return Cifar10(tx, ty, vx, vy, sx, sy, tx[:1000].float().mean(0) / 255, "jpeg", "synthetic", f"synthetic{seed}")
+
+
+def _bench_profile(iterations: int = 10 ** 9, milestones=(10 ** 9 - 2, 10 ** 9 - 1)):
+    """The paper's recipe (batch 128, logging reads every 100 iterations), without evaluations or checkpoints."""
+    return replace(get_profile("paper"), name="bench", iterations=iterations, milestones=milestones,
+                   eval_every=10 ** 9, checkpoint_every=10 ** 9, final_eval_subset=256, eval_subset=256)
+
+
+def nets_images_per_second(arch: str, data, device: torch.device, n: int, graph: bool, seconds: float,
+                           warmup: int = 8) -> dict:
+    """``n`` nets (seeds 0..n-1) trained together by the engine's loop for about ``seconds`` after ``warmup``
+    iterations each (the graph's eager steps and its capture among them): aggregate img/s."""
+    from .engine import Trainer
+    shared = {}
+    nets = [Trainer(RunConfig(arch, profile="paper", seed=s, precision="fp32"), data, device=device, progress=False,
+                    profile=_bench_profile(), graph=graph, shared=shared) for s in range(n)]
+    for t in nets:
+        with t.on_stream():
+            t.begin()
+    for _ in range(warmup):
+        for t in nets:
+            with t.on_stream():
+                t.advance()
+    _sync(device)
+    rounds, t0 = 0, time.perf_counter()
+    while True:
+        for _ in range(5):
+            for t in nets:
+                with t.on_stream():
+                    t.advance()
+        rounds += 5
+        if time.perf_counter() - t0 > seconds:
+            break
+    _sync(device)
+    el = time.perf_counter() - t0
+    return dict(nets=n, graph=graph, iterations_each=rounds, seconds=round(el, 2),
+                images_per_second=round(rounds * n * 128 / el, 1), ms_per_round=round(1000 * el / rounds, 3))
+
+
+def graph_agreement(arch: str, data, device: torch.device, steps: int = 200, lr_on_device: bool = True) -> dict:
+    """CUDA: the same net trained eagerly and with a graphed step for ``steps`` iterations with lr drops at half
+    and three quarters: whether weights, BN buffers and momentum agree to the bit (else the largest difference),
+    and whether the step passes torch.cuda's sync debug mode ('error': any host sync raises)."""
+    from .engine import Trainer
+    prof = _bench_profile(steps, (steps // 2, steps * 3 // 4))
+    runs = []
+    for graph in (False, True):
+        t = Trainer(RunConfig(arch, profile="paper", seed=0, precision="fp32"), data, device=device, progress=False,
+                    profile=prof, graph=graph, lr_on_device=lr_on_device)
+        result = t.run()
+        momentum = [v["momentum_buffer"].detach().cpu() for v in t.opt.state_dict()["state"].values()]
+        runs.append((list(result.model.state_dict().values()) + momentum, result.history["train"]))
+    (eager, eager_log), (graphed, graphed_log) = runs
+    diffs = [(a.double() - b.double()).abs().max().item() for a, b in zip(eager, graphed)]
+    out = dict(steps=steps, lr_on_device=lr_on_device, bit_identical=all(torch.equal(a, b) for a, b in
+                                                                         zip(eager, graphed)),
+               max_abs_difference=max(diffs), same_losses=[h["loss"] for h in eager_log] ==
+               [h["loss"] for h in graphed_log])
+    t = Trainer(RunConfig(arch, profile="paper", seed=1, precision="fp32"), data, device=device, progress=False,
+                profile=_bench_profile(), lr_on_device=lr_on_device)
+    with t.on_stream():
+        t.begin()
+        for _ in range(3):
+            t.advance()
+        torch.cuda.synchronize(device)
+        torch.cuda.set_sync_debug_mode("error")
+        try:
+            for _ in range(3):
+                t.step()
+            out["step_host_sync"] = "none (torch.cuda.set_sync_debug_mode('error') passed 3 steps)"
+        except RuntimeError as e:
+            out["step_host_sync"] = f"FOUND: {' '.join(str(e).split())[:300]}"
+        finally:
+            torch.cuda.set_sync_debug_mode("default")
+    return out
+
+
+def paper_sgd_vs_torch_sgd(device: torch.device, steps: int = 5, lr_on_device: bool = True) -> bool:
+    """The engine's update (lr in a device tensor) against torch.optim.SGD as the engine used it before (foreach on
+    CUDA, single-tensor on the CPU), on the parameters of a ResNet-20 with random gradients: equal to the bit?"""
+    from .engine import PaperSGD
+    torch.manual_seed(0)
+    shapes = [p.shape for p in RunConfig("resnet20").build().parameters()]
+    p0 = [torch.randn(s, device=device) for s in shapes]
+    a = [p.clone().requires_grad_() for p in p0]
+    b = [p.clone().requires_grad_() for p in p0]
+    ref, ours = (torch.optim.SGD(a, lr=0.1, momentum=0.9, weight_decay=1e-4),
+                 PaperSGD(b, lr=0.1, momentum=0.9, weight_decay=1e-4, lr_on_device=lr_on_device))
+    for i, lr in enumerate([0.1, 0.1, 0.01, 0.001, 0.001][:steps]):
+        for g in ref.param_groups:
+            g["lr"] = lr
+        ours.set_lr(lr)
+        for x, y in zip(a, b):
+            x.grad = torch.randn_like(x) * 0.1
+            y.grad = x.grad.clone()
+        ref.step()
+        ours.step()
+    return all(torch.equal(x, y) for x, y in zip(a, b))
+
+
+def run_engine_bench(arch: str = "resnet20", device=None, nets=(1, 2, 4, 8), seconds: float = 10.0,
+                     agreement_steps: int = 200, log=print) -> dict:
+    """Eager vs graphed steps, and 1/2/4/8 nets at once, fp32, batch 128, on synthetic data: each phase
+    time-boxed to ``seconds``, every rate also as a ratio to the single eager net measured in the same run. Off
+    CUDA the graphed phases and the agreement check are skipped with a message (a dry run of the rest)."""
+    device = pick_device(device)
+    set_cuda_numerics(device, "fp32")
+    data = synthetic_data(45000 if device.type == "cuda" else 4096)
+    cuda = device.type == "cuda"
+    out = dict(arch=arch, device=device_name(device), torch=torch.__version__, batch_size=128, precision="fp32",
+               seconds_per_phase=seconds, phases={}, skipped=[])
+    modes = [False, True] if cuda else [False]
+    if not cuda:
+        out["skipped"].append("graphed phases: CUDA graphs need a CUDA device")
+    for graph in modes:
+        for n in nets:
+            label = f"{'graphed' if graph else 'eager'} x{n}"
+            t0 = time.perf_counter()
+            try:
+                r = nets_images_per_second(arch, data, device, n, graph, seconds)
+            except Exception as e:  # one phase failing (e.g. out of memory) does not lose the others
+                out["skipped"].append(f"{label}: {type(e).__name__}: {' '.join(str(e).split())[:300]}")
+                log(f"{label}: failed ({type(e).__name__})")
+                continue
+            out["phases"][label] = r
+            log(f"{label}: {r['images_per_second']} img/s ({time.perf_counter() - t0:.0f} s)")
+            if cuda:
+                torch.cuda.empty_cache()
+    base = out["phases"].get("eager x1", {}).get("images_per_second")
+    if base:
+        out["ratio_to_eager_x1"] = {k: round(v["images_per_second"] / base, 2) for k, v in out["phases"].items()}
+    out["paper_sgd_bit_identical_to_torch_sgd"] = {f"lr_on_device={m}": paper_sgd_vs_torch_sgd(device, lr_on_device=m)
+                                                   for m in (True, False)}
+    log(f"PaperSGD vs torch.optim.SGD: {out['paper_sgd_bit_identical_to_torch_sgd']}")
+    if cuda:
+        out["graph_agreement"] = {}
+        for m in (True, False):
+            try:
+                r = graph_agreement(arch, data, device, agreement_steps, lr_on_device=m)
+            except Exception as e:
+                r = f"FAILED: {type(e).__name__}: {' '.join(str(e).split())[:300]}"
+            out["graph_agreement"][f"lr_on_device={m}"] = r
+            log(f"graph agreement, lr_on_device={m}: {r}")
+    else:
+        out["skipped"].append("graph agreement: CUDA graphs need a CUDA device")
+    return out

@@ -75,12 +75,15 @@ def _cmd_train(a) -> int:
     from .runs import RunNotRecorded, run_failed
     from .data import load_cifar10
 
+    from .engine import use_engine
+
     cfg, device, store = _config(a)
+    _check_graph(a, device)
     rec = store.get(cfg)
     if rec is not None and rec.failed and not a.retry:
         raise run_failed(rec, cfg)
     if rec is None or rec.failed:
-        with _stop_on_signal() as got:
+        with _stop_on_signal() as got, use_engine(graph=a.graph):
             try:
                 rec = store.get_or_train(cfg, data=load_cifar10(a.data), device=device, retry_failed=a.retry,
                                          should_stop=lambda it: bool(got))
@@ -148,6 +151,8 @@ def _cmd_sweep(a) -> int:
 
     training_allowed()  # a bad $RESNET_LAB_ALLOW_TRAINING is an error before anything is loaded
     device = pick_device(a.device)
+    _check_graph(a, device)
+    group = a.group or (CUDA_GROUP if device.type == "cuda" else 1)
     store = RunStore(a.runs)
     book_runs(a.profile, seed=a.seed)  # a bad profile or seed fails before the data are loaded
     data = load_cifar10(a.data)
@@ -157,6 +162,8 @@ def _cmd_sweep(a) -> int:
     # runs already begun first (in their order): a stopped sweep finishes what it began before it starts anything new
     runs = sorted(runs, key=lambda c: not store.begun(c, data.fingerprint, device))
     failed = []
+    if group > 1:
+        return _sweep_in_groups(a, runs, group, store, data, device)
     with _stop_on_signal() as got:
         for cfg in runs:
             try:
@@ -181,17 +188,87 @@ def _cmd_sweep(a) -> int:
     return 0
 
 
+CUDA_GROUP = 4  # nets trained together by `sweep --device cuda` unless --group says otherwise
+
+
+def _check_graph(a, device) -> None:
+    if getattr(a, "graph", None) and device.type != "cuda":
+        raise ValueError(f"CUDA graphs need a CUDA device; --device is {device} (leave out --graph)")
+
+
+def _sweep_in_groups(a, runs, group, store, data, device) -> int:
+    """`sweep --group N`: the runs N at a time, each group's nets trained together in this process (each run
+    recorded as it is alone: same id, same record); failures, stops and output as the one-at-a-time sweep."""
+    from .engine import train_runs, use_engine
+    from .runs import RunFailed, RunNotRecorded
+    from .train import TrainingDiverged
+
+    failed = []
+    with _stop_on_signal() as got, use_engine(graph=a.graph):
+        for k in range(0, len(runs), group):
+            chunk = runs[k:k + group]
+            results = train_runs(store, chunk, data, device, retry_failed=a.retry, should_stop=lambda it: bool(got))
+            stopped = None
+            for cfg, r in zip(chunk, results):
+                if isinstance(r, (RunFailed, TrainingDiverged)):  # one failed run does not stop the others
+                    print(f"error: {r}", file=sys.stderr, flush=True)
+                    failed.append(cfg)
+                elif isinstance(r, RunNotRecorded) and got:
+                    stopped = stopped or r
+                elif isinstance(r, BaseException):
+                    raise r
+                else:
+                    print(f"{r.id}: test error {_pct(r.metrics.get('final_test_error'))}", flush=True)
+            if stopped is not None:
+                return _stopped(stopped, got)
+            if got:  # a signal while the group's records were written: the next group is not started
+                print(f"stopped: {signal.Signals(got[0]).name} after {len(chunk)} runs", file=sys.stderr, flush=True)
+                return 128 + got[0]
+    if failed:
+        print(f"error: {len(failed)} of {len(runs)} runs failed; the others are recorded"
+              + ("" if a.retry else "; add --retry to train the failed ones again"), file=sys.stderr)
+        return 1
+    return 0
+
+
 def _cmd_bench(a) -> int:
     from .bench import run_bench
 
     if a.variants:
         return _bench_variants(a)
+    if a.engine:
+        return _bench_engine(a)
     result = run_bench(arch=a.arch, iterations=a.iterations or 20, device=a.device, data=a.data, compiled=a.compile)
     if a.json:
         print(json.dumps(result))
     else:
         for k, v in result.items():
             print(f"{k}: {v}")
+    return 0
+
+
+def _bench_engine(a) -> int:
+    """Eager vs graphed steps and 1/2/4/8 nets at once (fp32), each phase time-boxed; ratios to the eager net."""
+    from .bench import run_engine_bench
+
+    try:
+        nets = tuple(int(x) for x in a.nets.split(","))
+    except ValueError:
+        raise ValueError(f"--nets must be counts separated by commas, e.g. 1,2,4,8; got {a.nets!r}")
+    if not nets or min(nets) < 1:
+        raise ValueError(f"--nets must be counts of at least 1; got {a.nets!r}")
+    result = run_engine_bench(arch=a.arch, device=a.device, nets=nets, seconds=a.seconds,
+                              log=lambda line: print(line, file=sys.stderr, flush=True))
+    if a.json:
+        print(json.dumps(result))
+    else:
+        for k, v in result["phases"].items():
+            print(f"{k}: {v['images_per_second']} img/s ({result.get('ratio_to_eager_x1', {}).get(k)}x eager x1)")
+        for k in ("paper_sgd_bit_identical_to_torch_sgd", "graph_agreement"):
+            if k in result:
+                print(f"{k}: {result[k]}")
+        for line in result["skipped"]:
+            print(f"skipped: {line}")
     return 0
 
 
@@ -309,6 +386,9 @@ def parser() -> argparse.ArgumentParser:
         q.add_argument("--precision", choices=["fp32", "bf16"], default=None,
                        help="default: the profile's (fp32 for cpu and paper: bf16 has not passed the parity study)")
         q.add_argument("--retry", action="store_true", help="train again a run recorded as failed")
+        q.add_argument("--graph", action=argparse.BooleanOptionalAction, default=None,
+                       help="CUDA only: capture each training step as a CUDA graph (default: eager steps); the run "
+                            "and its id are the same either way")
         q.add_argument("--runs", default=None, help="run store folder (default: $RESNET_LAB_RUNS or ./runs)")
 
     train = sub.add_parser("train", help="train (or find) a recorded run")
@@ -321,6 +401,9 @@ def parser() -> argparse.ArgumentParser:
     sweep = sub.add_parser("sweep", help="train (or find) every run the book uses")
     run_args(sweep, with_arch=False)
     sweep.add_argument("--part", type=_part, default=None, help="I/N: this worker's share of the runs")
+    sweep.add_argument("--group", type=_positive_int, default=None,
+                       help=f"train N runs at a time together in this process, each recorded as if alone "
+                            f"(default: {CUDA_GROUP} on CUDA, 1 elsewhere)")
     sweep.set_defaults(fn=_cmd_sweep)
     runs = sub.add_parser("runs", help="list recorded runs")
     runs.add_argument("--json", action="store_true")
@@ -340,6 +423,11 @@ def parser() -> argparse.ArgumentParser:
                                                      "or ./runs)")
     bench.add_argument("--compile", action="store_true",
                        help="also measure the engine with torch.compile (its compile time is reported, not timed)")
+    bench.add_argument("--engine", action="store_true",
+                       help="instead: the engine's step eager vs as a CUDA graph, and 1/2/4/8 nets at once (fp32, "
+                            "synthetic data), each phase time-boxed; on CUDA also graphed-vs-eager agreement")
+    bench.add_argument("--nets", default="1,2,4,8", help="with --engine: how many nets at once, e.g. 1,2,4,8")
+    bench.add_argument("--seconds", type=float, default=10.0, help="with --engine: seconds per phase")
     bench.set_defaults(fn=_cmd_bench)
     pack = sub.add_parser("pack-data", help="pack an ImageFolder copy of CIFAR-10 into one .jpegpack file")
     pack.add_argument("src", help="the ImageFolder copy, e.g. ../shared/data/cifar10-jpeg")

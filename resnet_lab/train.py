@@ -1,4 +1,6 @@
-"""The training loop of Sec. 4.2, flat and in one place.
+"""Training runs of Sec. 4.2: what names a run (:class:`RunConfig`), where and in which arithmetic it trains,
+evaluation, checkpoint checks, and :func:`train`, the front of the engine (:mod:`resnet_lab.engine`: data stream,
+schedule, step, loop).
 
 Data live on the model's device as uint8 tensors; each iteration draws a batch
 from a seeded permutation, normalises and augments it on the device, and takes
@@ -10,7 +12,6 @@ from __future__ import annotations
 
 import math
 import os
-import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -19,9 +20,9 @@ import torch
 import torch.nn.functional as F
 
 from . import models
-from .atomic import atomic_torch_save
-from .data import Cifar10, augment, augment_draws, normalize
-from .profiles import PROFILES, Profile, get_profile, lr_at
+from .atomic import atomic_torch_save  # noqa: F401  (the engine saves through train.atomic_torch_save)
+from .data import Cifar10, normalize
+from .profiles import PROFILES, Profile, get_profile
 
 
 class TrainingDiverged(RuntimeError):
@@ -207,8 +208,10 @@ def set_cuda_numerics(device: torch.device, precision: str) -> None:
     torch.backends.cudnn.deterministic = True
 
 
-def numerics(device: torch.device, precision: str, compiled: bool = False) -> dict:
-    """What a run records about its arithmetic (provenance)."""
+def numerics(device: torch.device, precision: str, compiled: bool = False, graph: bool = False,
+             group: int = 1) -> dict:
+    """What a run records about its arithmetic (provenance); how the engine ran it (a CUDA graph per step; nets
+    trained together) only where it did."""
     fmt = "channels_last" if _memory_format(device) == torch.channels_last else "contiguous"
     out = dict(precision=precision, memory_format=fmt, device_type=device.type,
                cpu_native_bf16=cpu_has_native_bf16() if device.type == "cpu" else None)
@@ -216,6 +219,10 @@ def numerics(device: torch.device, precision: str, compiled: bool = False) -> di
         out["compiled"] = "torch.compile (inductor), training step only; evaluation eager"
     if device.type == "cuda":
         out["cudnn_tf32"] = bool(torch.backends.cudnn.allow_tf32)
+    if graph:
+        out["cuda_graph"] = "one graph per training step, captured after 3 eager steps"
+    if group > 1:
+        out["trained_with"] = f"{group} nets in one process, one iteration of each in turn"
     return out
 
 
@@ -348,209 +355,13 @@ def train(config: RunConfig, data: Cifar10, device: str | torch.device | None = 
     leave the model's parameters, buffers and the random state as it found them.
     Raises :class:`TrainingDiverged` on a NaN/Inf loss.
     """
-    # ---- every hyperparameter, from the profile -------------------------------------------
-    p = profile or get_profile(config.profile)
-    device = pick_device(device)
-    fmt = _memory_format(device)
-    precision = resolve_precision(config.precision or p.precision, device)
-    warmup = config.residual and config.depth >= p.warmup_from_depth
+    from .engine.group import current_group, engine_options
+    from .engine.loop import Trainer
 
-    # ---- data on the device ---------------------------------------------------------------
-    tr = _subset(len(data.train_y), p.train_subset, seed=1)  # the same subset for every run of a profile
-    train_x, train_y = data.train_x[tr].to(device), data.train_y[tr].to(device)
-    ev = (_subset(len(data.val_y), p.eval_subset, 2), _subset(len(data.test_y), p.eval_subset, 3))
-    val_x, val_y = data.val_x[ev[0]].to(device), data.val_y[ev[0]].to(device)
-    test_x, test_y = data.test_x[ev[1]].to(device), data.test_y[ev[1]].to(device)
-    mean = data.mean.to(device)
-
-    # ---- model, optimiser, randomness -------------------------------------------------------
-    torch.manual_seed(config.seed)
-    model = config.build().to(device, memory_format=fmt)
-    step_model = compiled_step_model(model, device) if config.compiled else model
-    opt = torch.optim.SGD(model.parameters(), lr=p.lr, momentum=p.momentum, weight_decay=p.weight_decay)
-    gen = torch.Generator().manual_seed(config.seed)
-    perm, pos, start, elapsed = torch.randperm(len(train_y), generator=gen), 0, 0, 0.0
-    window = None
-    segments: list[dict] = []  # the earlier processes of a resumed run: device, torch, first and last iteration
-    history = {"train": [], "eval": []}
-    windows: list[tuple[int, float, int]] = []  # (iteration, wrong, seen) per logging window, for the warm-up
-    set_cuda_numerics(device, precision)
-
-    ckpt = Path(checkpoint_path) if checkpoint_path else None
-    if ckpt is not None and ckpt.exists():
-        try:
-            # on the CPU: the generator state and the permutation must stay CPU tensors; the model and the
-            # optimiser copy their state onto the device themselves in load_state_dict
-            state = torch.load(ckpt, map_location="cpu", weights_only=True)
-        except Exception as e:
-            why = " ".join(str(e).split())[:200]
-            raise CorruptCheckpoint(f"checkpoint {ckpt} cannot be read ({type(e).__name__}: {why}); delete it to "
-                                    f"start the run over", ckpt) from e
-        if not isinstance(state, dict):
-            raise CorruptCheckpoint(f"checkpoint {ckpt} is not a training checkpoint (it holds a "
-                                    f"{type(state).__name__}); delete it to start the run over", ckpt)
-        if tag is not None and state.get("tag") is None:
-            raise ForeignCheckpoint(f"checkpoint {ckpt} carries no run tag, so it cannot show that it belongs to "
-                                    f"run {tag!r}; delete it to start this run over", ckpt)
-        if tag is not None and state.get("tag") != tag:
-            raise ForeignCheckpoint(f"checkpoint {ckpt} belongs to run {state.get('tag')!r}, not {tag!r}; "
-                                    f"delete it to start this run over", ckpt)
-        problem = checkpoint_problem(state, len(train_y))
-        if problem:
-            raise CorruptCheckpoint(f"checkpoint {ckpt} does not fit this run ({problem}); delete it to start the "
-                                    f"run over", ckpt)
-        try:
-            model.load_state_dict(state["model"])
-            opt.load_state_dict(state["optimizer"])
-            gen.set_state(state["generator"])
-            perm, pos, start = state["perm"], state["pos"], state["iteration"]
-            history, warmup, elapsed = state["history"], state["warmup"], state["elapsed"]
-            windows[:] = [tuple(w) for w in state.get("windows", [])]
-            window = state.get("window")  # a stop between logging points: that window's sums so far
-            # a checkpoint written before segments were kept says nothing of where its iterations ran, nor by how
-            # many processes
-            segments = list(state.get("segments") or [dict(device="not recorded", torch="not recorded", start=0,
-                                                              end=start, processes="not recorded")])
-        except (KeyError, RuntimeError, TypeError, ValueError) as e:
-            why = " ".join(str(e).split())[:200]
-            raise CorruptCheckpoint(f"checkpoint {ckpt} does not fit this run ({type(e).__name__}: {why}); "
-                                    f"delete it to start the run over", ckpt) from e
-        if not 0 <= start <= p.iterations:
-            raise ForeignCheckpoint(f"checkpoint {ckpt} is at iteration {start}, past this run's "
-                                    f"{p.iterations}; delete it to start this run over", ckpt)
-    earlier = dict(resumed_at=start, earlier_seconds=round(elapsed, 2)) if start else {}
-
-    def segments_to(iteration: int) -> list[dict]:
-        """Every process's share of the run up to ``iteration``, this one's last: a run resumed on another
-        device (a GPU's checkpoint finished on a CPU) says so in its record. A process that trained no iteration
-        (it only wrote the record of a finished checkpoint) adds none."""
-        if iteration == start and segments:
-            return list(segments)
-        return segments + [dict(device=device_name(device), torch=str(torch.__version__), start=start, end=iteration)]
-
-    def extra(iteration: int) -> dict:
-        """The result's provenance beyond metrics: numerics, and for a resumed run where it resumed, the earlier
-        processes' seconds and every process's segment."""
-        return dict(numerics=numerics(device, precision, config.compiled), **earlier,
-                    **(dict(segments=segments_to(iteration)) if start else {}))
-
-    def save_checkpoint(iteration: int):
-        if ckpt is not None:
-            atomic_torch_save(dict(tag=tag, model=model.state_dict(), optimizer=opt.state_dict(), generator=gen.get_state(),
-                                   perm=perm, pos=pos, iteration=iteration, history=history, warmup=warmup,
-                                   windows=windows, window=dict(loss=loss_sum.detach().cpu(),
-                                                                wrong=wrong_sum.detach().cpu(), seen=seen),
-                                   elapsed=elapsed + time.perf_counter() - t0, segments=segments_to(iteration)), ckpt)
-
-    def run_eval(iteration: int):
-        val_err, val_loss = evaluate(model, val_x, val_y, mean, precision=precision)
-        test_err, test_loss = evaluate(model, test_x, test_y, mean, precision=precision)
-        point = dict(iter=iteration, val_error=val_err, val_loss=val_loss, test_error=test_err, test_loss=test_loss)
-        history["eval"].append(point)
-        return point
-
-    # ---- the loop ---------------------------------------------------------------------------
-    from tqdm.auto import tqdm
-
-    bar = tqdm(total=p.iterations, initial=start, disable=not progress, desc=f"{config.arch} [{p.name}]",
-               unit="it", leave=False)
-    loss_sum = torch.zeros((), device=device)
-    wrong_sum = torch.zeros((), device=device)
-    seen, status, t0 = 0, "completed", time.perf_counter()
-    first_step = None if config.compiled else (start, t0)
-    if window is not None:
-        loss_sum, wrong_sum, seen = window["loss"].to(device), window["wrong"].to(device), int(window["seen"])
-    model.train()
-    it = start
-    while it < p.iterations:
-        if should_stop is not None and should_stop(it):
-            status = "stopped"
-            break
-        if pos + p.batch_size > len(perm):
-            perm, pos = torch.randperm(len(train_y), generator=gen), 0
-        # the batch's indices and augmentation draws go to the device in one copy (on CUDA from pinned memory,
-        # without waiting for the GPU); the CPU generator keeps runs the same on every device
-        draws = torch.cat([perm[pos:pos + p.batch_size][None], augment_draws(p.batch_size, gen)])
-        if device.type == "cuda":
-            draws = draws.pin_memory()
-        draws = draws.to(device, non_blocking=True)
-        idx = draws[0]
-        pos += p.batch_size
-        xb = augment(normalize(train_x[idx], mean), draws=draws[1:]).contiguous(memory_format=fmt)
-        yb = train_y[idx]
-        for group in opt.param_groups:
-            group["lr"] = lr_at(it, p, warmup)
-        loss, out = sgd_step(step_model, opt, xb, yb, device, precision)
-        if first_step is None:  # with compile: the first step compiles (tens of seconds), kept out of the rate
-            loss.item()
-            first_step = (it, time.perf_counter())
-        loss_sum += loss.detach()
-        wrong_sum += (out.argmax(1) != yb).sum()
-        seen += len(yb)
-        it += 1
-        bar.update(1)
-        if it % p.log_every == 0 or it == p.iterations:
-            n_batches = max(1, round(seen / p.batch_size))
-            mean_loss, err = loss_sum.item() / n_batches, wrong_sum.item() / max(seen, 1)
-            if not math.isfinite(mean_loss):
-                bar.close()
-                raise TrainingDiverged(f"{config.arch}: loss became {mean_loss} by iteration {it} "
-                                       f"(lr {lr_at(it - 1, p, warmup)}); the run is marked failed")
-            point = dict(iter=it, lr=lr_at(it - 1, p, warmup), loss=mean_loss, error=err)
-            if probe is not None:
-                point.update(probe(model))
-            history["train"].append(point)
-            if warmup:  # Sec. 4.2: back to lr 0.1 once the training error is below 80%,
-                # measured over the last `warmup_window` iterations (one logging window is too noisy)
-                windows.append((it, wrong_sum.item(), seen))
-                recent = [w for w in windows if w[0] > it - p.warmup_window]
-                if it >= p.warmup_window and sum(w[1] for w in recent) / sum(w[2] for w in recent) < p.warmup_until_error:
-                    warmup = False
-                    point["warmup_ended"] = True
-            bar.set_postfix(loss=f"{mean_loss:.3f}", err=f"{err:.1%}")
-            loss_sum.zero_(), wrong_sum.zero_()
-            seen = 0
-            if it % p.eval_every == 0 and it < p.iterations:
-                point = {**point, **run_eval(it)}
-            if on_log is not None:
-                on_log(point)
-        if it % p.checkpoint_every == 0 and it < p.iterations:
-            save_checkpoint(it)
-    bar.close()
-    checkpoint_error = None
-    if status == "completed" and start < p.iterations or status == "stopped" and it > start:
-        try:  # the finished state is kept until the caller has written its record; a stopped
-            save_checkpoint(it)
-        except OSError as e:  # a full disk: the finished training stays in memory and its record is written first
-            if status != "completed":
-                raise
-            checkpoint_error = str(e)
-            import warnings
-            warnings.warn(f"{e}; the finished training is kept in memory and recorded without its final "
-                          f"checkpoint", stacklevel=2)
-    t_end = time.perf_counter()
-    elapsed += t_end - t0  # run resumes exactly where it stopped
-    if status == "stopped" and ckpt is not None:  # no final evaluation of a run that will resume
-        metrics = dict(status=status, iterations=it, train_seconds=round(elapsed, 2))
-        return TrainResult(model=model.cpu().to(memory_format=torch.contiguous_format), history=history,
-                           metrics=metrics, device=device_name(device), extra=extra(it))
-
-    # ---- final evaluation: the full val and test sets (a subset in the smoke profile) ------------------------------------------------
-    fv, ft = _subset(len(data.val_y), p.final_eval_subset, 2), _subset(len(data.test_y), p.final_eval_subset, 3)
-    final_val, _ = evaluate(model, data.val_x[fv].to(device), data.val_y[fv].to(device), mean, precision=precision)
-    final_test, final_test_loss = evaluate(model, data.test_x[ft].to(device), data.test_y[ft].to(device), mean,
-                                           precision=precision)
-    if status == "completed":
-        history["eval"].append(dict(iter=it, val_error=final_val, test_error=final_test, final=True,
-                                    images=len(ft)))
-    last = history["train"][-1] if history["train"] else {}
-    metrics = dict(status=status, iterations=it, final_train_error=last.get("error"),
-                   final_train_loss=last.get("loss"), final_val_error=final_val, final_test_error=final_test,
-                   final_test_loss=final_test_loss, train_seconds=round(elapsed, 2),
-                   images_per_second=round(it * p.batch_size / max(elapsed, 1e-9), 1))
-    if config.compiled and first_step is not None:  # the rate after the compiling first step, in this process
-        metrics["compile_seconds"] = round(first_step[1] - t0, 2)
-        metrics["images_per_second"] = round((it - first_step[0] - 1) * p.batch_size
-                                             / max(t_end - first_step[1], 1e-9), 1)
-    return TrainResult(model=model.cpu().to(memory_format=torch.contiguous_format), history=history,
-                       metrics=metrics, device=device_name(device), extra=extra(it), checkpoint_error=checkpoint_error)
+    group = current_group()  # nets trained together (sweep --group): this thread's run joins their loop
+    trainer = Trainer(config, data, device=device, checkpoint_path=checkpoint_path, progress=progress, on_log=on_log,
+                      should_stop=should_stop, profile=profile, tag=tag, probe=probe, graph=engine_options().graph,
+                      lr_on_device=engine_options().lr_on_device, shared=group.shared if group is not None else None)
+    if group is not None:
+        return group.submit(trainer)
+    return trainer.run()
