@@ -5,7 +5,8 @@
 #   1. apt-get installs Debian's `chromium` (needs root or sudo; apt-get update first)
 #   2. pip-installs the `playwright` Python package into the venv (never runs
 #      `playwright install`: the browser is Debian's /usr/bin/chromium)
-#   3. fetches the widget JS and MathJax from the npm registry (book/_scripts/fetch_widget_js.sh)
+#   3. fetches the widget JS and MathJax from the npm registry (book/_scripts/fetch_widget_js.sh), and the CJK
+#      web font (book/_scripts/fetch_cjk_font.sh: every page links its CSS, so a build without it would 404)
 #   4. builds the book (jupyter-book build book/ -W --keep-going) if the widget
 #      page is missing or older than any book source / config
 #   5. runs tests/browser/test_static_widgets.py (widgets and formulas, every external host blocked
@@ -36,8 +37,9 @@ if ! "$PY" -c "import playwright.sync_api" 2>/dev/null; then
   "$PY" -m pip install playwright
 fi
 
-# 3. widget JS and MathJax from npm into book/_widget_js/_static/{widgets,mathjax}/
+# 3. widget JS and MathJax from npm into book/_widget_js/_static/{widgets,mathjax}/, the CJK font into .../fonts/
 bash book/_scripts/fetch_widget_js.sh
+bash book/_scripts/fetch_cjk_font.sh
 
 # 4. build if needed
 built="book/_build/html/$PAGE"

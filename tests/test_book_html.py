@@ -259,3 +259,122 @@ def test_verdict_walls_counts_verdict_items_in_a_row():
     assert verdict_walls(_html(f"<ul>{plain}</ul>")) == []  # a long list of plain numbers is not a wall of verdicts
     nested = f"<ul><li>outer<ul>{six}</ul></li></ul>"
     assert len(verdict_walls(_html(nested))) == 1  # the inner list, counted once
+
+
+# ---- the Chinese of the quoted study notes is set in the site's own CJK font (book/_scripts/fetch_cjk_font.sh)
+
+def _cjk_font_module():
+    """book/_scripts/cjk_font.py: what counts as a CJK character, and the @font-face parser the fetch script uses."""
+    import importlib.util
+    import sys
+    if "cjk_font" not in sys.modules:
+        spec = importlib.util.spec_from_file_location("cjk_font", REPO / "book" / "_scripts" / "cjk_font.py")
+        mod = importlib.util.module_from_spec(spec)
+        sys.modules["cjk_font"] = mod
+        spec.loader.exec_module(mod)
+    return sys.modules["cjk_font"]
+
+
+def _site_file(url: str, base: Path) -> Path | None:
+    """The file a relative URL names (query and fragment dropped), or None for an absolute or data: URL."""
+    parts = urlsplit(url)
+    if parts.scheme or parts.netloc or not parts.path:
+        return None
+    return (base / unquote(parts.path)).resolve()
+
+
+def _stylesheets(soup, page: Path) -> list[Path]:
+    """The site's CSS files a page loads: its <link rel="stylesheet">s and what they @import."""
+    import re
+    todo = [_site_file(link.get("href") or "", page.parent) for link in soup.find_all("link")
+            if "stylesheet" in (link.get("rel") or [])]
+    seen: list[Path] = []
+    while todo:
+        f = todo.pop(0)
+        if f is None or f in seen or not f.is_file():
+            continue
+        seen.append(f)
+        text = f.read_text(encoding="utf-8", errors="replace")
+        for m in re.finditer(r"@import\s+(?:url\(\s*)?[\"']?([^\"')\s;]+)", text):
+            todo.append(_site_file(m.group(1), f.parent))
+    return seen
+
+
+def cjk_font_problems(page: Path) -> list[str]:
+    """Why the CJK characters of a built page might show as boxes on a machine without a CJK font: no stylesheet
+    of the page declares Noto Sans SC @font-face rules, or none names the font outside them (in a font stack:
+    book/_static/cjk_font.css), or a font file a rule names is not in the site, or a character is in no rule's
+    unicode-range. [] if fine or no CJK."""
+    import re
+    cjk_font = _cjk_font_module()
+    html = page.read_text(encoding="utf-8")
+    chars = cjk_font.cjk_chars_in_text(html)
+    if not chars:
+        return []
+    sheets = _stylesheets(bs4.BeautifulSoup(html, "html.parser"), page)
+    faces, stacks, problems = [], False, []
+    for sheet in sheets:
+        text = sheet.read_text(encoding="utf-8", errors="replace")
+        for face in cjk_font.font_faces(text):
+            if face.family == cjk_font.FAMILY:
+                faces.append(face)
+                for url in face.urls:
+                    f = _site_file(url, sheet.parent)
+                    if f is None or not f.is_file():
+                        problems.append(f"{sheet.name}: font file {url!r} is not in the site")
+        rest = re.sub(r"@font-face\s*{[^}]*}", "", re.sub(r"/\*.*?\*/", "", text, flags=re.S))
+        stacks |= bool(re.search(r"[\"']" + cjk_font.FAMILY + r"[\"']", rest))
+    if not faces:
+        return [f"shows {len(chars)} CJK characters but links no stylesheet declaring @font-face "
+                f"{cjk_font.FAMILY!r} (run bash book/_scripts/fetch_cjk_font.sh, then build)"]
+    if not stacks:
+        problems.append(f"no stylesheet puts {cjk_font.FAMILY!r} into a font-family stack (book/_static/cjk_font.css)")
+    missing = "".join(sorted(c for c in chars if not any(face.covers(c) for face in faces)))
+    if missing:
+        problems.append(f"CJK characters in no {cjk_font.FAMILY} unicode-range: {missing!r} "
+                        "(bash book/_scripts/fetch_cjk_font.sh refetches when the book's characters change)")
+    return problems
+
+
+@pytest.mark.parametrize("page", _pages(), ids=lambda p: p.name if p else "none")
+def test_cjk_text_is_served_with_the_sites_font(page):
+    """A page that shows Chinese (the study notes it quotes) links a stylesheet with Noto Sans SC @font-face rules
+    whose files the site serves and whose unicode-ranges cover every CJK character of the page."""
+    if page is None:
+        _soup(page)  # fails: required but not built
+    problems = cjk_font_problems(page)
+    assert not problems, f"{page.name}: " + "; ".join(problems)
+
+
+def test_cjk_font_problems_on_a_small_site(tmp_path):
+    static = tmp_path / "_static"
+    (static / "fonts" / "files").mkdir(parents=True)
+    (static / "fonts" / "files" / "a.woff2").write_bytes(b"wOF2")
+    (static / "fonts" / "sc.css").write_text(
+        "@font-face { font-family: 'Noto Sans SC'; font-weight: 400; src: url(./files/a.woff2) format('woff2');\n"
+        "  unicode-range: U+4e00-4e0f, U+3002; }\n", encoding="utf-8")
+    (static / "stack.css").write_bytes((REPO / "book" / "_static" / "cjk_font.css").read_bytes())  # the book's
+    page = tmp_path / "ch.html"
+    links = ('<link rel="stylesheet" href="_static/fonts/sc.css?v=1234" />'
+             '<link rel="stylesheet" href="_static/stack.css" />')
+    page.write_text(f"<html><head>{links}</head><body><blockquote>一丁。</blockquote></body></html>",
+                    encoding="utf-8")
+    assert cjk_font_problems(page) == []
+    page.write_text(f"<html><head>{links}</head><body>一丁。的</body></html>", encoding="utf-8")
+    assert cjk_font_problems(page) == ["CJK characters in no Noto Sans SC unicode-range: '的' "
+                                       "(bash book/_scripts/fetch_cjk_font.sh refetches when the book's characters "
+                                       "change)"]
+    (static / "fonts" / "files" / "a.woff2").unlink()
+    page.write_text(f"<html><head>{links}</head><body>一</body></html>", encoding="utf-8")
+    assert cjk_font_problems(page) == ["sc.css: font file './files/a.woff2' is not in the site"]
+    page.write_text('<html><head><link rel="stylesheet" href="_static/stack.css" /></head><body>一</body></html>',
+                    encoding="utf-8")
+    assert "links no stylesheet declaring @font-face" in cjk_font_problems(page)[0]
+    (static / "imports.css").write_text('@import url("fonts/sc.css");\n', encoding="utf-8")
+    page.write_text('<html><head><link rel="stylesheet" href="_static/imports.css" /></head><body>一</body></html>',
+                    encoding="utf-8")
+    assert cjk_font_problems(page) == ["sc.css: font file './files/a.woff2' is not in the site",
+                                       "no stylesheet puts 'Noto Sans SC' into a font-family stack "
+                                       "(book/_static/cjk_font.css)"]
+    page.write_text("<html><body>Latin only</body></html>", encoding="utf-8")
+    assert cjk_font_problems(page) == []

@@ -40,6 +40,7 @@ nb_rc=0
 {
   .venv/bin/python -m pytest -q --nbval-lax book && t_nb=$(date +%s) && echo "nbval done after $((t_nb - t2)) s" &&
   bash book/_scripts/fetch_widget_js.sh &&
+  bash book/_scripts/fetch_cjk_font.sh &&
   env -u RESNET_LAB_PROFILE -u RESNET_LAB_RUNS .venv/bin/jupyter-book build book/ -W --keep-going
 } >"$logs/book.log" 2>&1 || nb_rc=$?
 unit_rc=0; wait $unit_pid || unit_rc=$?
