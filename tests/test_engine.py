@@ -217,3 +217,22 @@ def test_graphed_step_warms_up_then_captures_once_or_once_per_lr(monkeypatch):
             assert log == ["step"] * 3 + captures + ["replay"] * 5
         else:  # 0.01 (captured at the 4th call), 0.1 (new), 0.01 (replayed), 0.001 (new)
             assert log == ["step"] * 3 + captures + ["replay"] + captures + ["replay", "replay"] + captures
+
+
+def test_bench_engine_runs_its_gpu_phases_with_cuda_faked(monkeypatch):
+    """`bench --engine`'s CUDA-only code (graphed phases, the graph-agreement check), run on the CPU with the graph
+    replaced by the eager step and CUDA's synchronisation calls by no-ops: no Python error waits for the GPU
+    window, and eager against 'graphed' (the same step here) agrees to the bit."""
+    import resnet_lab.bench as B
+    import resnet_lab.engine.loop as L
+    monkeypatch.setattr(L, "check_graph", lambda graph, device, compiled, precision: bool(graph))
+    monkeypatch.setattr(L, "GraphedStep", lambda step, stream, warmup: step)
+    monkeypatch.setattr(torch.cuda, "synchronize", lambda device=None: None)
+    monkeypatch.setattr(torch.cuda, "set_sync_debug_mode", lambda mode: None)
+    data = B.synthetic_data(300)
+    cpu = torch.device("cpu")
+    r = B.graph_agreement("resnet20", data, cpu, steps=3, lr_on_device=False)
+    assert r["bit_identical"] and r["max_abs_difference"] == 0 and r["same_losses"], r
+    assert r["step_host_sync"].startswith("none")
+    r = B.nets_images_per_second("resnet20", data, cpu, 2, graph=True, seconds=0.0, warmup=1)
+    assert r["nets"] == 2 and r["iterations_each"] == 5 and r["images_per_second"] > 0
