@@ -83,9 +83,16 @@ def init_branch_identity(arch: str, seed: int = 0) -> pd.DataFrame:
     return _init_cached(arch, seed, "branch_identity", compute)
 
 
-def branch_identity(record: RunRecord) -> pd.DataFrame:
-    """Per residual block: std of F(x) against std of the identity path, on the test set."""
+def branch_identity(record: RunRecord, bn_mode: str = "eval") -> pd.DataFrame:
+    """Per residual block: std of F(x) against std of the identity path, on the test set. ``bn_mode='train'``
+    normalises each batch of 128 by its own statistics, as in training (chapter 4's measure for Fig. 7, which
+    BN's eval mode distorts in ResNet-110); 'eval' uses the running statistics (the paper's setting)."""
+    if bn_mode not in ("eval", "train"):
+        raise ValueError(f"bn_mode must be 'eval' or 'train'; got {bn_mode!r}")
+
     def compute():
         x, _ = _images(record, ANALYSIS_IMAGES.get(record.config.profile))
-        return analysis.branch_vs_identity(record.load_model(), x, data().mean).to_dict(orient="list")
-    return pd.DataFrame(record.cached("branch_identity", compute, keys=("block", "branch_std", "identity_std", "ratio")))
+        kw = dict(bn_mode="train", batch_size=128) if bn_mode == "train" else {}
+        return analysis.branch_vs_identity(record.load_model(), x, data().mean, **kw).to_dict(orient="list")
+    name = "branch_identity" if bn_mode == "eval" else "branch_identity_train"
+    return pd.DataFrame(record.cached(name, compute, keys=("block", "branch_std", "identity_std", "ratio")))

@@ -20,8 +20,8 @@ import time
 
 from tqdm.auto import tqdm
 
-ANALYSES = ("responses", "bn_modes", "gradients", "branch_identity", "multicrop", "lesion", "landscape",
-            "init_landscape")
+ANALYSES = ("responses", "bn_modes", "gradients", "branch_identity", "branch_identity_train", "multicrop", "lesion",
+            "landscape", "init_landscape")
 RESUMABLE = ("lesion", "landscape", "init_landscape")  # kept evaluation by evaluation in analysis/.partial/ while they run
 
 
@@ -37,6 +37,8 @@ def plan(only=ANALYSES) -> list[tuple[str, str, object]]:
         "responses": (SWEEP_ARCHS, responses),  # chapter 4: Fig. 7 and the depth widget (every net of the sweep)
         "bn_modes": (bn_modes.NETS, bn_modes.check),  # chapter 4: eval-mode against training-mode BN
         "branch_identity": (tuple(a for a in FIG7_ARCHS if a.startswith("resnet")), branch_identity),  # 4, 5
+        "branch_identity_train": (tuple(a for a in FIG7_ARCHS if a.startswith("resnet")),
+                                  lambda r: branch_identity(r, bn_mode="train")),  # chapter 4: Fig. 4.5
         "gradients": (("plain20", "plain56", "resnet56"), lambda r: layer_gradients(r, trained=True)),  # 1
         "multicrop": (testing.TESTING_ARCHS, testing.multicrop),  # chapter 3
         "lesion": (trained.SMOKE_NETS if trained.profile_name() == "smoke" else trained.NETS, trained.lesion),
