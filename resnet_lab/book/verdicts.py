@@ -149,7 +149,9 @@ def options_table(profile: str | None = None) -> pd.DataFrame:
 
 def judged_summary(frame: pd.DataFrame) -> str:
     """One or two plain sentences on a comparison table: how many rows were judged, how many show a difference,
-    which rows wait for seeds (Markdown)."""
+    which rows wait for seeds (Markdown; '' for an empty table)."""
+    if frame.empty:
+        return ""
     judged = frame[frame.verdict.isin((stats.SHOWN, stats.NOT_SHOWN))]
     shown = judged[judged.verdict == stats.SHOWN]
     waiting = frame[frame.verdict.str.startswith(stats.NOT_JUDGED)]
