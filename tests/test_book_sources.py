@@ -27,12 +27,9 @@ NOTEBOOKS = sorted((REPO / "book").glob("*.ipynb"))
 #   KNOWN_UNREFERENCED: labels the page defines and does not yet refer to by {numref};
 #   KNOWN_UNNAMED: how many numbered figures/tables on the page have no name yet;
 #   KNOWN_PLACE_WORDS: how many places in its prose still point at a figure or table by place ("the table below").
-KNOWN_UNREFERENCED: dict[str, set[str]] = {
-    "02_residual_learning.ipynb": {"fig-ch2-blocks", "fig-ch2-cifar-nets", "fig-ch2-fig3", "fig-ch2-fig5",
-                                   "fig-ch2-onelayer", "fig-ch2-options"},
-}
-KNOWN_UNNAMED: dict[str, int] = {"02_residual_learning.ipynb": 9, "intro.ipynb": 1}
-KNOWN_PLACE_WORDS: dict[str, int] = {"intro.ipynb": 1}
+KNOWN_UNREFERENCED: dict[str, set[str]] = {}
+KNOWN_UNNAMED: dict[str, int] = {}
+KNOWN_PLACE_WORDS: dict[str, int] = {}
 
 DIRECTIVE = re.compile(r"^\s*(`{3,}|:{3,})\{(glue:figure|figure|table|list-table|csv-table)\}(.*)$")
 OPTION = re.compile(r"^\s*:([\w-]+):\s*(.*)$")
