@@ -175,3 +175,38 @@ def test_a_gain_is_judged_against_how_much_it_moves_from_seed_to_seed(monkeypatc
     assert "within the depth-20 seed range" not in flip and "finding" not in rep
     without = T.multicrop_report({"resnet20": _result(0.17, 0.161)}, gains={})
     assert "within the depth-20 seed range (1.20 points" in without  # no seeds cached: the error's spread, as before
+
+
+def test_the_multicrop_summary_is_computed_from_the_results():
+    from resnet_lab.book import testing as T
+    res = {"resnet20": _result(0.17, 0.161), "plain20": _result(0.2, 0.19)}
+    for r, ms in zip(res.values(), (0.33, 0.36)):
+        r["errors"].update({m: ms for m in mc.METHODS if m.startswith("multiscale")})
+        r["errors"]["ten_crop"] = r["errors"]["single"] - 0.012
+    gains = {"flip": {"resnet20": [-0.009, -0.011, -0.009]}, "ten_crop": {"resnet20": [-0.012, -0.01, -0.013]}}
+    s = T.multicrop_summary(res, gains=gains)
+    assert s.startswith("Flips and crops help a little: + flip (2 views) and 10-crop (10 views) lower every net's "
+                        "test error, by 0.9 to 1.2 points; so does every seed of ResNet-20 evaluated (6 gains, -1.3 "
+                        "to -0.9).")
+    assert "raise the error by 16.0 to 16.0 points" in s and "they score 50-50% error" in s
+    gains["flip"]["resnet20"][0] = 0.004  # one seed that flips make worse: no "every seed"
+    assert "so does every seed" not in T.multicrop_summary(res, gains=gains)
+    assert T.multicrop_summary({}) == ""
+
+
+def test_the_appendix_lists_every_record_with_its_provenance(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+    from resnet_lab.book import appendix as A
+    cfg = lambda arch, seed, variant="basic", shortcut=None: SimpleNamespace(  # noqa: E731
+        arch=arch, seed=seed, variant=variant, shortcut=shortcut, profile="cpu", data_source="jpeg")
+    recs = [SimpleNamespace(config=cfg("resnet32", 0, shortcut="B"), failed=False,
+                            provenance={"device": "cuda (NVIDIA H200)", "commit": "abc-dirty", "wall_seconds": 600,
+                                        "started": "2026-12-01T10:00:00", "torch": "2.14.1",
+                                        "data": "CIFAR-10 JPEG q75 copy (45000 train)"}),
+            SimpleNamespace(config=cfg("plain20", 1), failed=True, provenance={"device": "cpu (x86_64, 1 threads)"})]
+    monkeypatch.setattr(A, "RunStore", lambda: SimpleNamespace(records=lambda: recs))
+    t = A.provenance_table()
+    assert list(t.index) == ["plain-20", "ResNet-32 (option B)"]
+    assert t.loc["ResNet-32 (option B)", "wall time"] == "10 min" and t.loc["plain-20", "status"] == "failed"
+    assert t.loc["ResNet-32 (option B)", "data"] == "CIFAR-10 JPEG q75 copy"
+    assert A.provenance_summary(t).startswith("2 runs are recorded, on cpu, cuda; 1 of them were started")

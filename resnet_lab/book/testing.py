@@ -11,6 +11,7 @@ import pandas as pd
 
 from ..analysis import multicrop as mc
 from ..runs import RunRecord
+from ..models import paper_name
 from .render import pct
 from .spread import judge, seed_spread, spread_runs
 from .store import RunSet, analysed, analysis_device, data, profile_name, run_data, runs
@@ -208,6 +209,34 @@ def multicrop_report(results: dict[str, dict], records=None, gains: dict | None 
         lines.append(f"- Computed on {', '.join(f'{k:,}' for k in sorted(n))} test images (profile "
                      f"`{profile_name()}`), not all 10,000: these numbers say nothing about the nets.")
     return "\n".join(lines + _absent(records))
+
+
+def multicrop_summary(results: dict[str, dict], gains: dict | None = None) -> str:
+    """Chapter 3's reading of the multi-crop table in three plain sentences, computed: what flips and crops buy
+    (with the seeds of ResNet-20 and plain-20 where they are evaluated), what the multi-scale form costs at CIFAR
+    scale, and the quoted ImageNet gains beside ours."""
+    if not results:
+        return ""
+    gains = seed_gains() if gains is None else gains
+    small = [m for m in list(mc.METHODS)[1:] if not m.startswith("multiscale")]
+    scale = [m for m in list(mc.METHODS)[1:] if m.startswith("multiscale")]
+    d = {m: [100 * (r["errors"][m] - r["errors"]["single"]) for r in results.values()] for m in mc.METHODS}
+    seeds = [100 * g for m in small for vals in gains.get(m, {}).values() for g in vals]
+    nets = sorted({paper_name(n) for m in small for n in gains.get(m, {})})
+    every = (f"; so does every seed of {' and '.join(nets)} "
+             f"evaluated ({len(seeds)} gains, {min(seeds):+.1f} to {max(seeds):+.1f})" if seeds and max(seeds) < 0
+             else "")
+    big = max(results[next(iter(results))]["scales"])
+    at_big = [100 * r["scale_errors"][str(big)] for r in results.values()]
+    q = quoted_gains()
+    return (f"Flips and crops help a little: {' and '.join(_label(m) for m in small)} lower every net's test error, "
+            f"by {-max(max(d[m]) for m in small):.1f} to {-min(min(d[m]) for m in small):.1f} points{every}. "
+            f"The multi-scale form hurts at CIFAR scale: {', '.join(_label(m) for m in scale)} raise the error by "
+            f"{min(min(d[m]) for m in scale):.1f} to {max(max(d[m]) for m in scale):.1f} points, because our nets "
+            f"were trained at one scale and never saw an object at another (alone, at {big}x{big}, they score "
+            f"{min(at_big):.0f}-{max(at_big):.0f}% error, near chance). On ImageNet, where training samples many "
+            f"scales, the paper's protocols bought (quoted, top-1) {q['ten_crop']} points from one crop to 10, "
+            f"and another {q['multiscale']} from 10-crop to the multi-scale form.")
 
 
 def quoted_imagenet() -> pd.DataFrame:
