@@ -203,15 +203,18 @@ def test_reports_state_what_the_frames_show():
     doubling = _frame([1, 2, 4, 8, 16, 32], branch=[1, 2, 4, 8, 16, 32])
     txt = I.variance_report({"resnet14": linear})
     assert "by 1.00 per block" in txt and "ratio 1.00 at block 1, 0.167 at block 6" in txt
-    with_bn, without, both = I.control_report({"resnet14": linear}, {"resnet14": doubling}).split("\n")
+    both = I.control_summary({"resnet14": linear}, {"resnet14": doubling})
     assert "changes by a factor 0.24 to 0.24 with BN and 1.00 to 1.00 without" in both
     assert "branch variance stays 1.00 to 1.00 times the skip's" in both
-    assert "with BN: the skip variance grows by a factor 1.33 per block" in with_bn
-    assert "ratio falls from a median of 0.75 over the first third of the blocks to 0.18" in with_bn
-    assert "without BN: the skip variance grows by a factor 2.00 per block" in without
-    assert "ratio stays level" in without
+    t = I.control_table({"resnet14": linear}, {"resnet14": doubling})
+    with_bn, without = t.loc[("resnet14", "with BN")], t.loc[("resnet14", "without BN")]
+    assert with_bn["skip variance growth per block"] == "×1.33" and without["skip variance growth per block"] == "×2.00"
+    assert (with_bn["branch/skip ratio, first third"], with_bn["last third"], with_bn["the ratio"]) == ("0.75", "0.18",
+                                                                                                         "falls")
+    assert without["the ratio"] == "stays level (within 10%)"
     rising = _frame([1, 1, 1, 1], branch=[1, 2, 3, 4])
-    assert "ratio rises" in I.control_report({}, {"resnet8": rising})
+    assert I.control_table({}, {"resnet8": rising}).loc[("resnet8", "without BN"), "the ratio"] == "rises"
+    assert I.control_summary({}, {"resnet8": rising}) == "" and I.control_table({}, {}).empty
 
 
 def test_shattering_report_says_when_a_claim_fails():

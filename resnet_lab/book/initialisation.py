@@ -142,31 +142,42 @@ def _trend(factor: float) -> str:
     return "falls" if factor < 0.9 else "rises" if factor > 1.1 else "stays level (within 10%)"
 
 
-def control_report(bn: dict[str, pd.DataFrame], nobn: dict[str, pd.DataFrame]) -> str:
-    """With BN against without: median growth factor of the skip variance per block; whether the ratio falls
-    (its median over the last third of the blocks against the first third)."""
-    lines = []
+def control_table(bn: dict[str, pd.DataFrame], nobn: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """With BN against without, one row per net and case: growth factor of the skip variance per block (median
+    inside stages), the skip variance at the last block, and the branch/skip variance ratio's median over the first
+    and the last third of the blocks, their factor and its trend."""
+    rows = {}
     for k in nobn:
-        for label, f in ((f"{k} with BN", bn.get(k)), (f"{k} without BN", nobn[k])):
+        for case, f in (("with BN", bn.get(k)), ("without BN", nobn[k])):
             if f is None:
                 continue
             third = max(1, len(f) // 3)
             early, late = f.var_ratio.iloc[:third].median(), f.var_ratio.iloc[-third:].median()
-            lines.append(f"- {label}: the skip variance grows by a factor {BV.growth_per_block(f):.2f} per block "
-                         f"(median inside stages) to {f.skip_var.iloc[-1]:.3g} at block {len(f)}; the "
-                         f"branch/skip variance ratio {_trend(late / early)} from a median of {early:.2f} over "
-                         f"the first third of the blocks to {late:.2f} over the last third (x {late / early:.2f}).")
+            rows[(k, case)] = {"skip variance growth per block": f"×{BV.growth_per_block(f):.2f}",
+                               "skip variance at the last block": f"{f.skip_var.iloc[-1]:.3g}",
+                               "branch/skip ratio, first third": f"{early:.2f}",
+                               "last third": f"{late:.2f}",
+                               "factor": f"×{late / early:.2f}", "the ratio": _trend(late / early)}
+    t = pd.DataFrame.from_dict(rows, orient="index")
+    if not t.empty:
+        t.index = pd.MultiIndex.from_tuples(t.index, names=["net", "BN"])
+    return t
+
+
+def control_summary(bn: dict[str, pd.DataFrame], nobn: dict[str, pd.DataFrame]) -> str:
+    """One sentence on :func:`control_table`: the ratio's change with and without BN, the level of the branch
+    variance without BN, and the skip variance's growth against the doubling model."""
     both = [k for k in nobn if k in bn]
-    if both:
-        fb = [_third_factor(bn[k]) for k in both]
-        fn = [_third_factor(nobn[k]) for k in both]
-        level = [float(nobn[k].var_ratio.median()) for k in both]
-        lines.append(f"- From the first third of the blocks to the last the ratio changes by a factor {min(fb):.2f} "
-                     f"to {max(fb):.2f} with BN and {min(fn):.2f} to {max(fn):.2f} without; without BN the branch "
-                     f"variance stays {min(level):.2f} to {max(level):.2f} times the skip's (median per net), and the "
-                     f"skip variance grows by a factor {min(BV.growth_per_block(nobn[k]) for k in both):.2f} to "
-                     f"{max(BV.growth_per_block(nobn[k]) for k in both):.2f} per block (the doubling model: 2).")
-    return "\n".join(lines)
+    if not both:
+        return ""
+    fb = [_third_factor(bn[k]) for k in both]
+    fn = [_third_factor(nobn[k]) for k in both]
+    level = [float(nobn[k].var_ratio.median()) for k in both]
+    g = [BV.growth_per_block(nobn[k]) for k in both]
+    return (f"From the first third of the blocks to the last the ratio changes by a factor {min(fb):.2f} to "
+            f"{max(fb):.2f} with BN and {min(fn):.2f} to {max(fn):.2f} without; without BN the branch variance "
+            f"stays {min(level):.2f} to {max(level):.2f} times the skip's (median per net), and the skip variance "
+            f"grows by a factor {min(g):.2f} to {max(g):.2f} per block (the doubling model: 2).")
 
 
 def _third_factor(f: pd.DataFrame) -> float:
