@@ -35,10 +35,16 @@ def _config(a):
 
     training_allowed()  # a bad $RESNET_LAB_ALLOW_TRAINING is an error before anything is loaded
     cfg = RunConfig(a.arch, shortcut=a.shortcut, variant=a.variant, profile=a.profile, seed=a.seed,
-                    precision=a.precision, compiled=getattr(a, "compile", False))
+                    precision=a.precision, compiled=getattr(a, "compile", False), **_parallel(a))
     device, store = pick_device(a.device), RunStore(a.runs)
     source = a.data_source or resolve_source(a.data)[0]
     return replace(cfg, data_source=source), device, store
+
+
+def _parallel(a) -> dict:
+    """The run's processes and BN mode (issue 31): torchrun's world size, --sync-bn, --ghost-bn."""
+    from .distributed import world_size
+    return dict(world_size=world_size(), sync_bn=getattr(a, "sync_bn", False), ghost_bn=getattr(a, "ghost_bn", None))
 
 
 def _pct(x) -> str:
@@ -66,9 +72,12 @@ def _stop_on_signal():
 
 
 def _stopped(e, got) -> int:
-    """The exit of a run stopped on request: its message (not an error), 128 + the signal's number."""
-    print(f"stopped: {_one_line(e)}", file=sys.stderr, flush=True)
-    return 128 + got[0]
+    """The exit of a run stopped on request: its message (not an error), 128 + the signal's number (with several
+    processes, a rank that got no signal stops with the one that did: as SIGTERM)."""
+    from .distributed import is_main
+    if is_main():
+        print(f"stopped: {_one_line(e)}", file=sys.stderr, flush=True)
+    return 128 + (got[0] if got else signal.SIGTERM)
 
 
 def _cmd_train(a) -> int:
@@ -76,21 +85,30 @@ def _cmd_train(a) -> int:
     from .data import load_cifar10
 
     from .engine import use_engine
+    from . import distributed as D
 
     cfg, device, store = _config(a)
     _check_graph(a, device)
-    rec = store.get(cfg)
-    if rec is not None and rec.failed and not a.retry:
-        raise run_failed(rec, cfg)
-    if rec is None or rec.failed:
+    ctx = D.current()  # several processes (torchrun): rank 0 decides, reads and writes the run store
+
+    def recorded():
+        rec = store.get(cfg)
+        if rec is not None and rec.failed and not a.retry:
+            raise run_failed(rec, cfg)
+        return rec, rec is None or rec.failed
+    rec, needed = ctx.on_rank0(recorded) if ctx is not None else recorded()
+    if needed:
         with _stop_on_signal() as got, use_engine(graph=a.graph):
             try:
-                rec = store.get_or_train(cfg, data=load_cifar10(a.data), device=device, retry_failed=a.retry,
-                                         should_stop=lambda it: bool(got))
+                data = D.load_in_turn(lambda: load_cifar10(a.data))
+                rec = D.get_or_train(store, cfg, data=data, device=device, retry_failed=a.retry,
+                                     should_stop=lambda it: bool(got))
             except RunNotRecorded as e:
-                if not got:
+                if not got and ctx is None:
                     raise
                 return _stopped(e, got)
+    if not D.is_main():
+        return 0
     m = rec.metrics
     print(f"run {rec.id}\nrecord {rec.path}\nfinal train error {_pct(m.get('final_train_error'))}  "
           f"val error {_pct(m.get('final_val_error'))}  test error {_pct(m.get('final_test_error'))}")
@@ -148,42 +166,57 @@ def _cmd_sweep(a) -> int:
     from .data import load_cifar10
     from .train import TrainingDiverged, pick_device
     from .runs import training_allowed
+    from dataclasses import replace
+    from . import distributed as D
 
     training_allowed()  # a bad $RESNET_LAB_ALLOW_TRAINING is an error before anything is loaded
     device = pick_device(a.device)
     _check_graph(a, device)
-    group = a.group or (CUDA_GROUP if device.type == "cuda" else 1)
+    ctx = D.current()  # several processes (torchrun): every run spread over them, rank 0 records
+    if ctx is not None and a.group not in (None, 1):
+        raise ValueError("--group trains several nets in one process; under torchrun each run is spread over the "
+                         "processes: leave out --group")
+    group = a.group or (CUDA_GROUP if device.type == "cuda" and ctx is None else 1)
     store = RunStore(a.runs)
-    book_runs(a.profile, seed=a.seed)  # a bad profile or seed fails before the data are loaded
-    data = load_cifar10(a.data)
-    runs = book_runs(a.profile, data_source=data.source, seed=a.seed)
+    # a bad profile, seed or BN option fails before the data are loaded
+    [replace(c, **_parallel(a)) for c in book_runs(a.profile, seed=a.seed)]
+    data = D.load_in_turn(lambda: load_cifar10(a.data))
+    runs = [replace(c, **_parallel(a)) for c in book_runs(a.profile, data_source=data.source, seed=a.seed)]
     if a.part is not None:
         runs = split_work(runs, *a.part)
     # runs already begun first (in their order): a stopped sweep finishes what it began before it starts anything new
-    runs = sorted(runs, key=lambda c: not store.begun(c, data.fingerprint, device))
+    order = lambda: sorted(runs, key=lambda c: not store.begun(c, data.fingerprint, device))  # noqa: E731
+    runs = ctx.on_rank0(order) if ctx is not None else order()
     failed = []
     if group > 1:
         return _sweep_in_groups(a, runs, group, store, data, device)
     with _stop_on_signal() as got:
         for cfg in runs:
             try:
-                rec = store.get_or_train(cfg, data=data, device=device, retry_failed=a.retry,
-                                         should_stop=lambda it: bool(got))
+                rec = D.get_or_train(store, cfg, data=data, device=device, retry_failed=a.retry,
+                                     should_stop=lambda it: bool(got))
             except (RunFailed, TrainingDiverged) as e:  # one failed run does not stop the others
-                print(f"error: {e}", file=sys.stderr, flush=True)
+                if D.is_main():
+                    print(f"error: {e}", file=sys.stderr, flush=True)
                 failed.append(cfg)
                 continue
             except RunNotRecorded as e:
-                if not got:
+                if not got and ctx is None:
                     raise
                 return _stopped(e, got)
-            print(f"{rec.id}: test error {_pct(rec.metrics.get('final_test_error'))}", flush=True)
-            if got:  # a signal during the run's record or between runs: the next one is not started
-                print(f"stopped: {signal.Signals(got[0]).name} after {rec.id}", file=sys.stderr, flush=True)
-                return 128 + got[0]
+            if D.is_main():
+                print(f"{rec.id}: test error {_pct(rec.metrics.get('final_test_error'))}", flush=True)
+            # a signal during the run's record or between runs: the next one is not started (on any rank: on all)
+            stop = ctx.any(bool(got)) if ctx is not None else bool(got)
+            if stop:
+                sig = got[0] if got else signal.SIGTERM
+                if D.is_main():
+                    print(f"stopped: {signal.Signals(sig).name} after {rec.id}", file=sys.stderr, flush=True)
+                return 128 + sig
     if failed:
-        print(f"error: {len(failed)} of {len(runs)} runs failed; the others are recorded"
-              + ("" if a.retry else "; add --retry to train the failed ones again"), file=sys.stderr)
+        if D.is_main():
+            print(f"error: {len(failed)} of {len(runs)} runs failed; the others are recorded"
+                  + ("" if a.retry else "; add --retry to train the failed ones again"), file=sys.stderr)
         return 1
     return 0
 
@@ -390,6 +423,14 @@ def parser() -> argparse.ArgumentParser:
                        help="CUDA only: capture each training step as a CUDA graph (default: eager steps); the run "
                             "and its id are the same either way")
         q.add_argument("--runs", default=None, help="run store folder (default: $RESNET_LAB_RUNS or ./runs)")
+        q.add_argument("--sync-bn", action="store_true",
+                       help="under torchrun: BN statistics over the whole batch across the processes "
+                            "(SyncBatchNorm); default: each process's own share, as the paper's two GPUs. Another run "
+                            "(its id says -ddpN-syncbn)")
+        q.add_argument("--ghost-bn", type=_whole_number_at_least(2), default=None, metavar="N",
+                       help="BN statistics over groups of N images of the batch (of each process's share under "
+                            "torchrun): --ghost-bn 64 in one process trains what 2 processes with per-device BN "
+                            "train (the paper's BN over 64). Another run (its id says -bnN)")
 
     train = sub.add_parser("train", help="train (or find) a recorded run")
     run_args(train)
@@ -460,6 +501,10 @@ def main(argv: list[str] | None = None) -> int:
             args.profile = get_profile(None).name
         if getattr(args, "runs", None) is not None and not args.runs.strip():
             raise ValueError("--runs is empty; give a folder (or leave it out for $RESNET_LAB_RUNS or ./runs)")
+        if args.cmd in ("train", "sweep"):
+            from . import distributed
+            if distributed.launched():  # one of torchrun's processes: join them (NCCL on CUDA, Gloo on the CPU)
+                args.device = str(distributed.init(device=args.device).device)
         return args.fn(args)
     except (ValueError, LookupError, OSError, RuntimeError) as e:
         print(f"error: {_one_line(e)}", file=sys.stderr)
@@ -468,6 +513,9 @@ def main(argv: list[str] | None = None) -> int:
         print("error: interrupted; a run being trained resumes from its last checkpoint next time",
               file=sys.stderr)
         return 130
+    finally:
+        if "resnet_lab.distributed" in sys.modules:
+            sys.modules["resnet_lab.distributed"].shutdown()
 
 
 if __name__ == "__main__":

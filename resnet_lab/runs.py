@@ -182,7 +182,27 @@ def _id_prefix(config: RunConfig, precision: str) -> str:
     """A run id without its hash: '<arch>[-variant]-<shortcut>-<profile>-s<seed>-<data>-<precision>[-compiled]-'."""
     variant = "" if config.variant == "basic" else f"-{config.variant}"
     return (f"{config.arch}{variant}-{config.shortcut or 'plain'}-{config.profile}-s{config.seed}-"
-            f"{config.data_source}-{precision}{'-compiled' if config.compiled else ''}-")
+            f"{config.data_source}-{precision}{'-compiled' if config.compiled else ''}{_parallel_tag(config)}-")
+
+
+# ---- several processes, BN modes (issue 31) ----------------------------------------------------------------------
+def _parallel_tag(config: RunConfig) -> str:
+    """The id's word for the world size and the BN mode: '' for one process with BN over its whole batch (every
+    run recorded before issue 31), '-ddp2-bn64' (2 processes, BN over each one's 64 images: the paper's),
+    '-ddp2-syncbn' (BN over the whole batch across them), '-bn64' (one process, BN over groups of 64)."""
+    if config.world_size == 1 and config.ghost_bn is None:
+        return ""
+    ddp = f"-ddp{config.world_size}" if config.world_size > 1 else ""
+    return ddp + ("-syncbn" if config.sync_bn else f"-bn{config.bn_images()}")
+
+
+def _parallel_args(config: RunConfig) -> tuple[str, str]:
+    """(launcher, options) of the command that trains ``config``: torchrun for several processes."""
+    launcher = (f"torchrun --nproc-per-node {config.world_size} -m resnet_lab" if config.world_size > 1
+                else "python -m resnet_lab")
+    return launcher, (" --sync-bn" if config.sync_bn else "") + \
+        (f" --ghost-bn {config.ghost_bn}" if config.ghost_bn else "")
+# -------------------------------------------------------------------------------------------------------------------
 
 
 def _id_of(config: RunConfig, precision: str, ident: dict) -> str:
@@ -1033,7 +1053,9 @@ def describe(config: RunConfig) -> str:
     prec = f", {config.precision}" if config.precision else ""
     data = {"jpeg": "CIFAR-10 JPEG copy", "official": "official CIFAR-10"}.get(config.data_source,
                                                                                f"{config.data_source} data")
-    return f"{config.arch}{short}{var} (profile {config.profile}, seed {config.seed}, {data}{prec})"
+    bn = "" if config.world_size == 1 and config.ghost_bn is None else \
+        f", {config.world_size} process{'es' if config.world_size > 1 else ''}, BN over {config.bn_images()} images"
+    return f"{config.arch}{short}{var} (profile {config.profile}, seed {config.seed}, {data}{prec}{bn})"
 
 
 VARIANT_WORDS = {"preact": "pre-activation", "one_layer": "one-layer", "final_bn": "final-BN-ReLU control"}
@@ -1041,12 +1063,13 @@ VARIANT_PHRASES = {"final_bn": "original blocks + final BN-ReLU (the control)"} 
 
 
 def train_command(config: RunConfig) -> str:
-    return ("python -m resnet_lab train --arch " + config.arch +
+    launcher, parallel = _parallel_args(config)
+    return (launcher + " train --arch " + config.arch +
             (f" --shortcut {config.shortcut}" if config.shortcut else "") +
             (f" --variant {config.variant}" if config.variant != "basic" else "") +
             f" --profile {config.profile} --seed {config.seed}" +
             (f" --precision {config.precision}" if config.precision else "") +
-            (" --data official" if config.data_source == "official" else ""))
+            (" --data official" if config.data_source == "official" else "") + parallel)
 
 
 def get_or_train(config: RunConfig | None = None, store: RunStore | None = None, **kwargs) -> RunRecord:

@@ -65,6 +65,11 @@ class RunConfig:
     data_source: str = "jpeg"  # 'official' or 'jpeg'
     precision: str | None = None  # 'fp32' or 'bf16' (autocast); None: the profile's (see resolve_precision)
     compiled: bool = False  # torch.compile the training step (inductor); named in the run id only when True
+    # several processes, one run (issue 31; resnet_lab.distributed): each field is in the id only when it is not
+    # its default, so a run of one process with BN over its whole batch keeps the id it always had
+    world_size: int = 1  # processes (DDP ranks, torchrun --nproc-per-node) the batch is split over
+    sync_bn: bool = False  # BN statistics over the whole batch across the processes (SyncBatchNorm)
+    ghost_bn: int | None = None  # BN statistics over groups of this many images of each process's share
 
     def __post_init__(self):
         family, depth, residual = models.parse_name(self.arch)
@@ -91,6 +96,44 @@ class RunConfig:
             raise ValueError(f"profile must be the name of a profile (a str); got {type(self.profile).__name__}"
                              f" (to train under a custom Profile, pass it as train(..., profile=...))")
         get_profile(self.profile)
+        self._check_bn_fields()
+
+    def _check_bn_fields(self) -> None:
+        """world_size, sync_bn and ghost_bn (issue 31): whole numbers and a combination that means one thing."""
+        w, g = self.world_size, self.ghost_bn
+        if not _is_int(w) or w < 1:
+            raise ValueError(f"world_size must be a whole number of processes, at least 1; got {w!r}")
+        if not isinstance(self.sync_bn, bool):
+            raise ValueError(f"sync_bn must be True or False; got {self.sync_bn!r}")
+        if self.sync_bn and w == 1:
+            raise ValueError("sync_bn synchronises BN over several processes (torchrun --nproc-per-node N, N >= 2); "
+                             "in one process BN is over the whole batch already: leave out --sync-bn")
+        if g is not None and (not _is_int(g) or g < 2):
+            raise ValueError(f"ghost_bn must be a whole number of images, at least 2; got {g!r}")
+        if g is not None and self.sync_bn:
+            raise ValueError("ghost_bn and sync_bn contradict each other (BN over groups of images, or over the whole "
+                             "batch across processes): choose one")
+        self.check_batch(get_profile(self.profile).batch_size)
+
+    def check_batch(self, batch_size: int) -> None:
+        """A one-line ValueError unless a batch of ``batch_size`` splits evenly over the processes and, with
+        ``ghost_bn``, each process's share into smaller groups of ``ghost_bn`` images."""
+        w, g = self.world_size, self.ghost_bn
+        if batch_size % w:
+            raise ValueError(f"a batch of {batch_size} images does not split evenly over {w} processes")
+        share = batch_size // w
+        if g is not None and (g >= share or share % g):
+            each = f"each of {w} processes' {share}" if w > 1 else f"the batch of {share}"
+            raise ValueError(f"ghost_bn={g} must divide {each} images into smaller groups"
+                             + (" (BN over each process's share is the default with several processes: leave out "
+                                "--ghost-bn)" if g == share and w > 1 else ""))
+
+    def bn_images(self, batch_size: int | None = None) -> int:
+        """The images each BN statistic of a training step is computed over: the batch (one process; or several
+        with ``sync_bn``), each process's share (several, the paper's "on two GPUs"), or ``ghost_bn``. Runs with
+        the same number train the same arithmetic (one process with ghost_bn=64 = two processes of 64)."""
+        b = batch_size or get_profile(self.profile).batch_size
+        return self.ghost_bn or (b if self.sync_bn else b // self.world_size)
 
     @property
     def depth(self) -> int:
@@ -112,6 +155,9 @@ class RunConfig:
         out = {k: v for k, v in self.as_dict().items() if k != "precision"}
         if not self.compiled:
             del out["compiled"]
+        for k, default in (("world_size", 1), ("sync_bn", False), ("ghost_bn", None)):  # issue 31: as `compiled`
+            if out[k] == default:
+                del out[k]
         return out
 
 

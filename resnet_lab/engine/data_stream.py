@@ -53,6 +53,17 @@ class DataStream:
         self.perm, self.pos = state["perm"], state["pos"]
 
 
+def shard(draws: torch.Tensor, rank: int, world_size: int) -> torch.Tensor:
+    """Rank ``rank``'s slice of a window of draws ``[n, 4, batch]`` (``[n, 4, batch / world_size]``, images
+    ``rank * batch / world_size`` onwards of each iteration): the processes of one run share each batch in the
+    order one process would train it (:mod:`resnet_lab.distributed`)."""
+    b = draws.shape[-1]
+    if b % world_size:
+        raise ValueError(f"a batch of {b} does not split evenly over {world_size} processes")
+    k = b // world_size
+    return draws[..., rank * k:(rank + 1) * k].contiguous()
+
+
 @dataclass
 class DeviceData:
     """The run's images on its device as uint8, labels and the per-pixel mean (Sec. 4.2): the training images

@@ -18,12 +18,13 @@ from pathlib import Path
 
 import torch
 
+from .. import distributed as D  # several processes, one run (issue 31): None of it acts on a one-process run
 from .. import train as T  # T.atomic_torch_save: looked up at each save (tests make it fail)
 from ..profiles import get_profile
 from ..train import (CorruptCheckpoint, ForeignCheckpoint, TrainingDiverged, TrainResult, _memory_format,
                      checkpoint_problem, compiled_step_model, device_name, evaluate, numerics, pick_device,
                      resolve_precision, set_cuda_numerics)
-from .data_stream import DataStream, DeviceData, shared_device_data
+from .data_stream import DataStream, DeviceData, shard, shared_device_data
 from .schedule import Schedule
 from .step import GraphedStep, PaperSGD, Step
 
@@ -55,11 +56,17 @@ class Trainer:
     """One net trained with the paper's recipe scaled by its profile; :func:`resnet_lab.train.train` documents
     the arguments. ``graph``: capture the step as a CUDA graph; ``shared``: a dict in which nets trained
     together share their data on the device. Set-up (and the resume from ``checkpoint_path``) happens here;
-    :meth:`run` trains it alone; :func:`train_together` trains several."""
+    :meth:`run` trains it alone; :func:`train_together` trains several.
+
+    A run of several processes (``config.world_size`` > 1, :mod:`resnet_lab.distributed`): every rank builds a
+    Trainer; rank 0's reads the checkpoint and writes checkpoints; the others get the state it read as
+    ``resume_state`` and whether it keeps checkpoints as ``saves_checkpoints`` (:func:`~resnet_lab.distributed.
+    follow`)."""
 
     def __init__(self, config, data, device=None, checkpoint_path=None, progress: bool = True, on_log=None,
                  should_stop=None, profile=None, tag: str | None = None, probe=None, graph: bool | None = None,
-                 shared: dict | None = None, lr_on_device: bool = True):
+                 shared: dict | None = None, lr_on_device: bool = True, resume_state: dict | None = None,
+                 saves_checkpoints: bool | None = None):
         p = self.profile = profile or get_profile(config.profile)
         self.config, self.data, self.progress, self.tag = config, data, progress, tag
         self.on_log, self.should_stop, self.probe = on_log, should_stop, probe
@@ -68,12 +75,18 @@ class Trainer:
         self.precision = resolve_precision(config.precision or p.precision, device)
         self.graph = check_graph(graph, device, config.compiled, self.precision)
         self.group_size = 1
+        self.dist = D.context_for(config, device)  # None: one process
+        config.check_batch(p.batch_size)
+        if self.dist is not None and (self.graph or config.compiled or shared is not None):
+            raise ValueError("a run of several processes trains eager steps, one net per process: leave out --graph, "
+                             "--compile and --group")
         self.schedule = Schedule.for_net(p, config.residual, config.depth)
         self.dd = shared_device_data(shared, data, p, device) if shared is not None else DeviceData.of(data, p, device)
 
         with SEED_LOCK:  # the initialisation: He et al. 2015 under the run's seed
             torch.manual_seed(config.seed)
             self.model = config.build().to(device, memory_format=self.fmt)
+        self.model = D.with_bn_mode(self.model, config, device)  # ghost or synchronised BN; else the model as built
         self.forward = compiled_step_model(self.model, device) if config.compiled else self.model
         self.opt = PaperSGD(self.model.parameters(), lr=p.lr, momentum=p.momentum, weight_decay=p.weight_decay,
                             lr_on_device=lr_on_device)
@@ -83,14 +96,27 @@ class Trainer:
         self.history = {"train": [], "eval": []}
         set_cuda_numerics(device, self.precision)
         self.ckpt = Path(checkpoint_path) if checkpoint_path else None
-        if self.ckpt is not None and self.ckpt.exists():
-            self._resume()
+        self.saves_checkpoints = self.ckpt is not None if saves_checkpoints is None else bool(saves_checkpoints)
+        state = None
+        if resume_state is not None:  # a rank other than 0: the checkpoint rank 0 read
+            self._apply_state(resume_state)
+        elif self.ckpt is not None and self.ckpt.exists():
+            state = self._resume()
+        self._bn_synced = self.start  # the iteration at which the ranks' BN running statistics were last averaged
+        if self.dist is not None and self.dist.rank == 0:
+            D.announce(self, state)
         self.earlier = dict(resumed_at=self.start, earlier_seconds=round(self.elapsed, 2)) if self.start else {}
         self.cuda_stream = torch.cuda.Stream(device) if device.type == "cuda" else None
 
     # ---- resume ----------------------------------------------------------------------------------------------
-    def _resume(self) -> None:
-        ckpt, tag, p = self.ckpt, self.tag, self.profile
+    def _resume(self) -> dict:
+        """Read the checkpoint, check it, restore it; the state read."""
+        state = self._read_checkpoint()
+        self._apply_state(state)
+        return state
+
+    def _read_checkpoint(self) -> dict:
+        ckpt, tag = self.ckpt, self.tag
         try:
             # on the CPU: the generator state and the permutation must stay CPU tensors; the model and the
             # optimiser copy their state onto the device themselves in load_state_dict
@@ -112,6 +138,10 @@ class Trainer:
         if problem:
             raise CorruptCheckpoint(f"checkpoint {ckpt} does not fit this run ({problem}); delete it to start the "
                                     f"run over", ckpt)
+        return state
+
+    def _apply_state(self, state: dict) -> None:
+        ckpt, p = self.ckpt or "(rank 0's)", self.profile
         try:
             self.model.load_state_dict(state["model"])
             self.opt.load_state_dict(state["optimizer"])
@@ -147,7 +177,8 @@ class Trainer:
         processes' seconds and every process's segment."""
         return dict(numerics=numerics(self.device, self.precision, self.config.compiled, graph=self.graph,
                                       group=self.group_size),
-                    **self.earlier, **(dict(segments=self.segments_to(iteration)) if self.start else {}))
+                    **self.earlier, **(dict(segments=self.segments_to(iteration)) if self.start else {}),
+                    **D.provenance(self.config, self.profile.batch_size, self.dist))
 
     def _rewind_stream(self) -> None:
         """The data stream back at the current iteration (a stop inside a window of draws)."""
@@ -157,19 +188,36 @@ class Trainer:
             self.drawn = self.used
 
     def save_checkpoint(self, iteration: int) -> None:
-        if self.ckpt is None:
+        if not self.saves_checkpoints:
             return
         self._rewind_stream()
         s = self.step
+        if self.dist is None:
+            window = dict(loss=s.loss_sum.detach().cpu(), wrong=s.wrong_sum.detach().cpu(), seen=self.seen)
+        else:  # every rank: the BN statistics averaged, each rank's logging sums (as [world_size] tensors)
+            self._sync_bn(iteration)
+            loss, wrong = D.gather_window(s.loss_sum, s.wrong_sum, self.dist)
+            window = dict(loss=loss, wrong=wrong, seen=self.seen)
+            if self.ckpt is None:  # rank 0 alone writes
+                return
         T.atomic_torch_save(dict(tag=self.tag, model=self.model.state_dict(), optimizer=self.opt.state_dict(),
                                  **self.stream.state(), iteration=iteration, history=self.history,
                                  warmup=self.schedule.warming_up, windows=self.schedule.windows,
-                                 window=dict(loss=s.loss_sum.detach().cpu(), wrong=s.wrong_sum.detach().cpu(),
-                                             seen=self.seen),
+                                 window=window,
                                  elapsed=self.elapsed + time.perf_counter() - self.t0,
                                  segments=self.segments_to(iteration)), self.ckpt)
 
+    def _sync_bn(self, iteration: int) -> None:
+        """Several processes with BN per device: the ranks' BN running statistics (which each rank moves by its
+        own slice's) averaged over the ranks, once per iteration at most -- before an evaluation or a checkpoint
+        reads them. Nothing for one process, nor with synchronised BN (the same statistics on every rank)."""
+        if self.dist is None or self.config.sync_bn or self._bn_synced == iteration:
+            return
+        D.average_bn_buffers(self.model, self.dist)
+        self._bn_synced = iteration
+
     def run_eval(self, iteration: int) -> dict:
+        self._sync_bn(iteration)
         d = self.dd
         val_err, val_loss = evaluate(self.model, d.val_x, d.val_y, d.mean, precision=self.precision)
         test_err, test_loss = evaluate(self.model, d.test_x, d.test_y, d.mean, precision=self.precision)
@@ -191,14 +239,20 @@ class Trainer:
             self.cuda_stream.wait_stream(torch.cuda.default_stream(self.device))
         self.bar = tqdm(total=p.iterations, initial=self.start, disable=not self.progress,
                         desc=f"{self.config.arch} [{p.name}]", unit="it", leave=False)
-        self.step = Step(self.forward, self.opt, self.dd.train_x, self.dd.train_y, self.dd.mean, p.batch_size,
-                         min(p.log_every, WINDOW_MAX), self.device, self.precision, self.fmt)
+        if self.dist is not None:  # gradients averaged over the ranks, each training its slice of every batch
+            self.forward = D.wrap(self.model, self.dist)
+        self.step = Step(self.forward, self.opt, self.dd.train_x, self.dd.train_y, self.dd.mean,
+                         p.batch_size // self.config.world_size, min(p.log_every, WINDOW_MAX), self.device,
+                         self.precision, self.fmt)
         self.run_step = GraphedStep(self.step, self.cuda_stream, GRAPH_WARMUP) if self.graph else self.step
         self.seen, self.status, self.t0 = 0, "completed", time.perf_counter()
         self.first_step = None if self.config.compiled else (self.start, self.t0)
         if self.window is not None:
-            self.step.loss_sum.copy_(self.window["loss"])
-            self.step.wrong_sum.copy_(self.window["wrong"])
+            loss, wrong = self.window["loss"], self.window["wrong"]
+            if loss.dim() == 1:  # several processes: each rank's own sums
+                loss, wrong = loss[self.dist.rank], wrong[self.dist.rank]
+            self.step.loss_sum.copy_(loss)
+            self.step.wrong_sum.copy_(wrong)
             self.seen = int(self.window["seen"])
         self.model.train()
         self.it, self.drawn, self.used = self.start, 0, 0
@@ -209,7 +263,10 @@ class Trainer:
         p, it = self.profile, self.it
         end = min(_next(it, p.log_every), _next(it, p.checkpoint_every), p.iterations, it + len(self.step.table))
         self.window_state = self.stream.state()
-        self.step.load_window(self.stream.window(end - it))
+        draws = self.stream.window(end - it)
+        if self.dist is not None:  # this rank's slice of every batch
+            draws = shard(draws, self.dist.rank, self.dist.world_size)
+        self.step.load_window(draws)
         self.drawn, self.used = end - it, 0
 
     def advance(self) -> bool:
@@ -218,7 +275,10 @@ class Trainer:
         p, it = self.profile, self.it
         if it >= p.iterations:
             return False
-        if self.should_stop is not None and self.should_stop(it):
+        stop = self.should_stop is not None and self.should_stop(it)
+        if self.dist is not None:  # a stop asked on any rank stops them all, here
+            stop = self.dist.any(stop)
+        if stop:
             self.status = "stopped"
             return False
         if self.used == self.drawn:
@@ -241,7 +301,11 @@ class Trainer:
     def _log_point(self, it: int) -> None:
         p, s = self.profile, self.step
         n_batches = max(1, round(self.seen / p.batch_size))
-        mean_loss, err = s.loss_sum.item() / n_batches, s.wrong_sum.item() / max(self.seen, 1)
+        if self.dist is None:
+            loss_sum, wrong_sum = s.loss_sum.item(), s.wrong_sum.item()
+        else:  # the whole batch's: every rank takes the same decisions from them
+            loss_sum, wrong_sum = D.reduce_window(s.loss_sum, s.wrong_sum, self.dist)
+        mean_loss, err = loss_sum / n_batches, wrong_sum / max(self.seen, 1)
         if not math.isfinite(mean_loss):
             self.bar.close()
             raise TrainingDiverged(f"{self.config.arch}: loss became {mean_loss} by iteration {it} "
@@ -252,7 +316,7 @@ class Trainer:
         self.history["train"].append(point)
         # Sec. 4.2: back to lr 0.1 once the training error is below 80%, measured over the last `warmup_window`
         # iterations (one logging window is too noisy)
-        if self.schedule.warming_up and self.schedule.observe(it, s.wrong_sum.item(), self.seen):
+        if self.schedule.warming_up and self.schedule.observe(it, wrong_sum, self.seen):
             point["warmup_ended"] = True
         self.bar.set_postfix(loss=f"{mean_loss:.3f}", err=f"{err:.1%}")
         s.loss_sum.zero_(), s.wrong_sum.zero_()
@@ -282,9 +346,10 @@ class Trainer:
         t_end = time.perf_counter()
         elapsed = self.elapsed + t_end - self.t0  # run resumes exactly where it stopped
         model = self.model
-        if status == "stopped" and self.ckpt is not None:  # no final evaluation of a run that will resume
+        if status == "stopped" and self.saves_checkpoints:  # no final evaluation of a run that will resume
             self.run_step = None
             metrics = dict(status=status, iterations=it, train_seconds=round(elapsed, 2))
+            model = D.plain_bn(model)
             return TrainResult(model=model.cpu().to(memory_format=torch.contiguous_format), history=self.history,
                                metrics=metrics, device=device_name(device), extra=self.extra(it))
 
@@ -292,6 +357,7 @@ class Trainer:
         from ..train import _subset
         fv, ft = _subset(len(data.val_y), p.final_eval_subset, 2), _subset(len(data.test_y), p.final_eval_subset, 3)
         mean = self.dd.mean
+        self._sync_bn(it)
         final_val, _ = evaluate(model, data.val_x[fv].to(device), data.val_y[fv].to(device), mean,
                                 precision=precision)
         final_test, final_test_loss = evaluate(model, data.test_x[ft].to(device), data.test_y[ft].to(device), mean,
@@ -309,6 +375,7 @@ class Trainer:
             metrics["images_per_second"] = round((it - self.first_step[0] - 1) * p.batch_size
                                                  / max(t_end - self.first_step[1], 1e-9), 1)
         self.run_step = None  # a graph's memory goes with it
+        model = D.plain_bn(model)  # the config's own architecture (ghost or synchronised BN back to BatchNorm2d)
         return TrainResult(model=model.cpu().to(memory_format=torch.contiguous_format), history=self.history,
                            metrics=metrics, device=device_name(device), extra=self.extra(it),
                            checkpoint_error=checkpoint_error)
