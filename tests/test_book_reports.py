@@ -401,3 +401,18 @@ def test_numbers_and_block_names_for_readers():
     assert [B.num(x) for x in (0.40412, 25.3951, 11285.178, -3.2)] == ["0.404", "25.4", "11,285", "-3.200"]
     assert B.block_label("stage2.0") == "block 1 of stage 2" and B.block_label("stage3.8") == "block 9 of stage 3"
     assert B.block_label("conv1") == "conv1"
+
+
+def test_table6_sets_every_recorded_profile_side_by_side(monkeypatch):
+    rec = SimpleNamespace(failed=False, metrics=dict(final_test_error=0.2),
+                          config=SimpleNamespace(arch="resnet20", variant="basic"))
+    patch_book(monkeypatch, "seeds", lambda arch, **kw: B.RunSet({f"{arch} s0": rec}))
+    patch_book(monkeypatch, "profile_name", lambda: "cpu")
+    monkeypatch.setattr(B.claims, "values", lambda arch, p, metric="final_test_error", **kw:
+                        {"resnet20": [0.09, 0.085], "resnet56": [0.07]}.get(arch, []))
+    t = B.cifar.table6({"resnet20": rec}, profiles=["paper", "cpu"])
+    assert list(t.columns[:3]) == ["params", "this project (cpu): mean ± std over seeds", "this project (paper)"]
+    assert t.loc["resnet20", "this project (paper)"] == "8.75 ± 0.35 (n=2)"
+    assert t.loc["resnet56", "this project (paper)"] == "7.00 (n=1)"
+    assert t.loc["resnet20", "this project (cpu): mean ± std over seeds"] == "20.00 (n=1)"
+    assert "this project (paper)" not in B.cifar.table6({"resnet20": rec}, profiles=["cpu"]).columns

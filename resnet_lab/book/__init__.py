@@ -29,4 +29,4 @@ from .store import (RunSet, analysed, analysis_device, analysis_source, caption,
 # The chapter studies (imported last: they use the plumbing above).
 from . import degradation, cifar, layer_responses  # noqa: E402,F401
 from . import variants, testing, trained, initialisation, convergence, bn_modes  # noqa: E402,F401
-from . import status, verdicts, early  # noqa: E402,F401
+from . import status, verdicts, early, claims, appendix  # noqa: E402,F401

@@ -54,27 +54,40 @@ def schedule_summary(records: dict[str, RunRecord]) -> str:
             f"at this profile the ordering of ResNets by depth can be compared with the paper's.")
 
 
-def table6(records: dict[str, RunRecord]) -> pd.DataFrame:
-    """Table 6 side by side (test error, %): ours (mean ± std over seeds), the paper's, the reproductions'. Every
-    net of the paper's table has a row, so the quoted numbers show even where our run is not recorded yet."""
+def _ours(errs: list[float], arch: str) -> str:
+    e = pd.Series(errs, dtype=float)
+    if e.empty:
+        return "not recorded" if arch in experiments.SWEEP_ARCHS else "not trained"
+    return f"{e.mean():.2f}" + (f" ± {e.std():.2f} (n={len(e)})" if len(e) > 1 else " (n=1)")
+
+
+def table6(records: dict[str, RunRecord], profiles: list[str] | None = None) -> pd.DataFrame:
+    """Table 6 side by side (test error, %): ours (mean ± std over seeds) at the book's profile and at every other
+    recorded profile (``profiles``, default :func:`resnet_lab.book.claims.profiles`: `paper` rows beside `cpu` rows
+    as they arrive), the paper's, the reproductions'. Every net of the paper's table has a row, so the quoted
+    numbers show even where our run is not recorded yet."""
+    from .claims import profiles as recorded_profiles, values
     from ..reference import PAPER_RESNET110_MEAN, PAPER_TABLE6, REPRODUCTIONS
     from ..summary import count_params
 
     def num(v):
         return f"{v[0]:.2f} ± {v[1]:.2f}" if isinstance(v, tuple) else f"{v:.2f}" if v != "" else ""
 
-    ours_col = f"this project ({profile_name()}): mean ± std over seeds"
+    book = profile_name()
+    others = [p for p in (recorded_profiles() if profiles is None else profiles) if p != book]
+    ours_col = f"this project ({book}): mean ± std over seeds"
     recorded = {r.config.arch for r in records.values() if r.config.variant == "basic"}
     archs = sorted(set(experiments.SWEEP_ARCHS) | set(PAPER_TABLE6) | recorded,
                    key=lambda a: (a.startswith("resnet"), int(re.sub(r"\D", "", a))))
     rows = []
     for arch in archs:
-        errs = pd.Series([100 * r.metrics["final_test_error"] for r in seeds(arch).values() if not r.failed]
-                         if arch in recorded else [], dtype=float)
-        ours = ("not recorded" if arch in experiments.SWEEP_ARCHS else "not trained") if errs.empty else (
-            f"{errs.mean():.2f}" + (f" ± {errs.std():.2f} (n={len(errs)})" if len(errs) > 1 else " (n=1)"))
-        row = {"net": arch, "params": f"{count_params(RunConfig(arch).build()) / 1e6:.2f}M", ours_col: ours,
-               "paper": num(PAPER_TABLE6.get(arch, ("",))[0])}
+        errs = [100 * r.metrics["final_test_error"] for r in seeds(arch).values() if not r.failed] \
+            if arch in recorded else []
+        row = {"net": arch, "params": f"{count_params(RunConfig(arch).build()) / 1e6:.2f}M",
+               ours_col: _ours(errs, arch)}
+        for p in others:
+            row[f"this project ({p})"] = _ours([100 * v for v in values(arch, p)], arch)
+        row["paper"] = num(PAPER_TABLE6.get(arch, ("",))[0])
         if arch == "resnet110":  # the paper's 6.43 is its best of 5 runs; set it beside their mean, not alone
             row["paper"] = f"{PAPER_TABLE6[arch][0]:.2f} (best of 5); {PAPER_RESNET110_MEAN[0]:.2f} ± {PAPER_RESNET110_MEAN[1]:.2f}"
         for repo, info in REPRODUCTIONS.items():

@@ -337,7 +337,10 @@ def data_line(profs: list[str] | None = None) -> str:
     """What produced the table: per profile, the data and the seeds of the runs it reads."""
     from ..plots import provenance_line
     profs = profiles() if profs is None else profs
-    lines = [f"Runs: {provenance_line(_records(p))} ({len(_records(p))} runs)." for p in profs if _records(p)]
+    def devices(recs):
+        return ", ".join(sorted({str(r.provenance.get("device", "?")).split(" (")[0] for r in recs}))
+    lines = [f"Runs: {provenance_line(_records(p))} ({len(_records(p))} runs, trained on {devices(_records(p))})."
+             for p in profs if _records(p)]
     return " ".join(lines) or "No run is recorded yet."
 
 
