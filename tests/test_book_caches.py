@@ -18,7 +18,7 @@ def _rec(tmp_path, name, cached):
 def test_uncached_runs_are_left_out_and_named_when_training_is_off(tmp_path, monkeypatch):
     recs = RunSet({"resnet20": _rec(tmp_path, "a", "yes"), "plain20": _rec(tmp_path, "b", "")})
     monkeypatch.setattr(trained, "runs", lambda archs: recs)
-    monkeypatch.setattr(trained, "profile_name", lambda: "cpu")
+    patch_book(monkeypatch, "profile_name", lambda: "cpu")
     patch_book(monkeypatch, "training_allowed", lambda: False)
     ns = trained.nets()
     assert list(ns) == ["resnet20"] and ns.uncached == ["plain20"]

@@ -416,3 +416,20 @@ def test_table6_sets_every_recorded_profile_side_by_side(monkeypatch):
     assert t.loc["resnet56", "this project (paper)"] == "7.00 (n=1)"
     assert t.loc["resnet20", "this project (cpu): mean ± std over seeds"] == "20.00 (n=1)"
     assert "this project (paper)" not in B.cifar.table6({"resnet20": rec}, profiles=["cpu"]).columns
+
+
+def test_bn64_against_bn128_is_judged_by_the_rule(monkeypatch):
+    from resnet_lab.book import bn_batch
+    rec = lambda tr, te: SimpleNamespace(metrics=dict(final_train_error=tr, final_test_error=te))  # noqa: E731
+    recs = {"BN over 64": B.RunSet({0: rec(0.30, 0.31), 1: rec(0.31, 0.32), 2: rec(0.305, 0.315)}),
+            "BN over 128": B.RunSet({0: rec(0.30, 0.30), 1: rec(0.30, 0.30), 2: rec(0.30, 0.302)})}
+    t = bn_batch.table(recs)
+    assert list(t.index) == ["BN over 64 \u2212 BN over 128, training error", "BN over 64 \u2212 BN over 128, test error"]
+    row = t.iloc[1]
+    assert row["seeds"] == "3 / 3" and row["difference"].startswith("+1.43 [")
+    s = bn_batch.summary(t)
+    assert s.startswith("BN over 64 images instead of 128 changes ResNet-20's final test error by +1.43 [")
+    assert f"{row['verdict']} by the book's rule" in s
+    one = {"BN over 64": B.RunSet({0: rec(0.3, 0.3)}), "BN over 128": B.RunSet({0: rec(0.3, 0.29)})}
+    assert "not judged: 1 seed vs 1" in bn_batch.summary(bn_batch.table(one))
+    assert "--ghost-bn 64" in bn_batch.commands()
