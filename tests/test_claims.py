@@ -111,3 +111,13 @@ def test_every_verdict_on_the_records_is_in_the_vocabulary():
             assert all(any(x.startswith(v) or x.split(": ", 1)[-1].startswith(v) for v in C.VERDICTS)
                        for x in parts), cell
     assert not math.isnan(len(t))
+
+
+def test_only_sweep_profiles_get_columns(monkeypatch):
+    from types import SimpleNamespace
+    monkeypatch.delenv("RESNET_LAB_PROFILE", raising=False)
+    recs = [SimpleNamespace(config=SimpleNamespace(profile=p)) for p in ("quick", "cpu", "cpu3x", "smoke", "paper")]
+    monkeypatch.setattr(C, "RunStore", lambda: SimpleNamespace(records=lambda: recs))
+    assert C.profiles() == ["paper", "cpu"]
+    monkeypatch.setattr(C, "RunStore", lambda: SimpleNamespace(records=lambda: recs[3:4]))
+    assert C.profiles() == ["smoke"]

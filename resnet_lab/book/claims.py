@@ -30,6 +30,7 @@ from ..runs import RunStore
 REPRODUCED, CONTRADICTED, NOT_SHOWN, NOT_TESTED, COUNTED = (
     "reproduced", "contradicted", "not shown at this budget", "not tested", "counted")
 VERDICTS = (REPRODUCED, CONTRADICTED, NOT_SHOWN, stats.NOT_JUDGED, NOT_TESTED, COUNTED)
+RESULT_PROFILES = ("paper", "cpu")  # the profiles that train the whole sweep, best first
 
 
 @dataclass
@@ -241,15 +242,16 @@ def claim_verdict(tests: list[tuple[Test, stats.Comparison | None, str]]) -> str
 
 
 def profiles() -> list[str]:
-    """The profiles the table reports: ``$RESNET_LAB_PROFILE`` when set, else every profile with runs recorded,
-    best first (``smoke`` only when it is the only one: it says nothing about the paper)."""
+    """The profiles the table reports: ``$RESNET_LAB_PROFILE`` when set, else each of :data:`RESULT_PROFILES`
+    with runs recorded, best first (``smoke`` only when nothing else is: it says nothing about the paper). The
+    `quick` and `cpu3x` profiles hold single studies (BN over 64, 3x training), not the sweep."""
     import os
     from ..profiles import ENV_VAR, PROFILES
     if os.environ.get(ENV_VAR):  # a profile asked for: that one alone
         from .store import profile_name
         return [profile_name()]
     have = {r.config.profile for r in RunStore().records()}
-    order = [p for p in ("paper", "quick", "cpu") if p in have and p in PROFILES]
+    order = [p for p in RESULT_PROFILES if p in have and p in PROFILES]
     return order or (["smoke"] if "smoke" in have else [])
 
 
