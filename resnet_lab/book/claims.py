@@ -71,13 +71,9 @@ class Measured:
 def values(arch: str, profile: str, metric: str = "final_test_error", variant: str = "basic",
            shortcut: str | None = None) -> list[float]:
     """The metric of every completed, current seed of a net at ``profile`` (the paper's blocks and option A for a
-    ResNet unless asked otherwise), in seed order."""
-    from .store import _data_source
-    want = shortcut or ("A" if arch.startswith("resnet") else None)
-    accept = {want, None} if want == "A" else {want}
-    recs = RunStore().find(arch=arch, profile=profile, variant=variant, data_source=_data_source())
-    return [float(r.metrics[metric]) for r in sorted(recs, key=lambda r: r.config.seed)
-            if not r.failed and metric in r.metrics and r.config.shortcut in accept]
+    ResNet unless asked otherwise), in seed order: :func:`resnet_lab.book.verdicts.seed_values` as a list."""
+    from .verdicts import seed_values
+    return list(seed_values(arch, metric, profile, shortcut=shortcut or "A", variant=variant).values())
 
 
 def cached_values(arch: str, profile: str, analysis: str, reduce: Callable[[dict], float]) -> list[float]:
