@@ -120,6 +120,7 @@ def test_lr_study_records_and_summarises(tiny_data, tmp_path):
     assert L.record_path(tmp_path, "resnet20", 0).exists()
     assert {"dead_stage1", "dead_stage2", "dead_stage3", "loss", "error"} <= set(rec["history"][0])
     assert rec["provenance"]["data_fingerprint"] == tiny_data.fingerprint
+    assert rec["provenance"]["threads"] == torch.get_num_threads()  # chapter 7 names the threads its arms ran on
     again = L.run_one("resnet20", 0, tiny_data, tmp_path, iterations=60, progress=False)
     assert again == rec  # recorded: read back, not retrained
     row = L.summary(L.load(tmp_path)).iloc[0]

@@ -74,6 +74,20 @@ def test_lr_study_report_keeps_to_what_the_table_does_not_say(monkeypatch):
     assert B.cifar.lr_study_report([]).startswith("- The lr-0.1 study is not recorded")
 
 
+def test_lr_study_caption_names_the_code_its_arms_ran_on():
+    def rec(net, commit, threads):
+        r = study_record(net, 0, 0.5)
+        r["provenance"] = dict(r.get("provenance", {}), commit=commit, threads=threads)
+        return r
+    same = [rec("resnet56", "abc", 1), rec("resnet56+preact", "abc", 1)]
+    assert B.cifar.lr_study_code(same) == "all on commit abc (1 thread)"
+    assert B.cifar.lr_study_caption(same).endswith("; all on commit abc (1 thread)")
+    mixed = [rec("resnet56", "old", None), rec("resnet56+preact", "new", 2), rec("resnet56+final_bn", "new", 2)]
+    assert B.cifar.lr_study_code(mixed) == (
+        "on 2 commits or thread counts: commit old (threads not recorded): resnet56; commit new (2 threads): "
+        "pre-activation resnet56, resnet56 with a final BN-ReLU")
+
+
 @pytest.mark.parametrize("n, shown", [(3, "(1.20 points, 3 seeds)"), (None, "(1.20 points)")])
 def test_judge_says_how_many_seeds_the_spread_rests_on(monkeypatch, n, shown):
     patch_book(monkeypatch, "spread_seeds", lambda metric="final_test_error": n)

@@ -137,7 +137,8 @@ def run_one(net: str, seed: int, data, store_root: Path, iterations: int = ITERA
                history=result.history["train"], final_test_error=result.metrics["final_test_error"],
                provenance=dict(started=started, commit=git_commit(), torch=torch.__version__,
                                python=platform.python_version(), device=device_name(device),
-                               numerics=numerics(device, precision), data=data.describe(),
+                               numerics=numerics(device, precision), threads=torch.get_num_threads(),
+                               data=data.describe(),
                                data_fingerprint=data.fingerprint, wall_seconds=round(time.perf_counter() - t0, 1)))
     atomic_write_json(f, out)
     return out

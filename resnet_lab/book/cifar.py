@@ -190,7 +190,30 @@ def lr_study_caption(records: list[dict]) -> str:
     data = sorted({r["provenance"].get("data", "?") for r in records})
     prec = sorted({r["provenance"].get("numerics", {}).get("precision", "?") for r in records})
     return (f"{len(records)} (net, seed) pairs of {records[0]['iterations']} iterations; {'; '.join(data)}; "
-            f"{', '.join(prec)}")
+            f"{', '.join(prec)}; {lr_study_code(records)}")
+
+
+def lr_study_code(records: list[dict]) -> str:
+    """Which code and how many CPU threads ran the lr-0.1 records: 'all on commit abc (1 thread)' when they are one
+    experiment, else each (commit, threads) with the nets it ran, so a reader sees the arms were not run alike."""
+    def key(r):
+        p = r["provenance"]
+        return str(p.get("commit", "?")), p.get("threads")
+
+    def threads(n):
+        return "threads not recorded" if n is None else f"{n} thread{'s' * (n != 1)}"
+
+    groups: dict[tuple, list[str]] = {}
+    for r in records:
+        groups.setdefault(key(r), [])
+        if r["net"] not in groups[key(r)]:
+            groups[key(r)].append(r["net"])
+    if len(groups) == 1:
+        (commit, n), = groups
+        return f"all on commit {commit} ({threads(n)})"
+    from ..analysis import lr_study as L
+    parts = [f"commit {c} ({threads(n)}): {', '.join(L.label(x) for x in nets)}" for (c, n), nets in groups.items()]
+    return f"on {len(groups)} commits or thread counts: " + "; ".join(parts)
 
 
 def lr_study_table(records: list[dict]) -> pd.DataFrame:
