@@ -395,7 +395,8 @@ def gather_window(loss_sum: torch.Tensor, wrong_sum: torch.Tensor, ctx: Context)
 def announce(trainer, state: dict | None) -> None:
     """Rank 0, once its Trainer is set up (resumed or not): the other ranks set theirs up the same way."""
     ctx = trainer.dist
-    ctx.broadcast(("train", dict(config=trainer.config, profile=trainer.profile, tag=trainer.tag, state=state,
+    ctx.broadcast(("train", dict(config=trainer.config, run=trainer.resolved, profile=trainer.profile, tag=trainer.tag,
+                                 state=state,
                                  checkpoints=trainer.ckpt is not None,
                                  fingerprint=getattr(trainer.data, "fingerprint", None))))
 
@@ -423,8 +424,10 @@ def follow(config, data, device=None, should_stop=None):
         if value["fingerprint"] != getattr(data, "fingerprint", None):
             raise ValueError(f"rank {ctx.rank} loaded other data (fingerprint {getattr(data, 'fingerprint', None)}) "
                              f"than rank 0 ({value['fingerprint']}); give every rank the same --data")
-        t = Trainer(got, data, device=device, progress=False, should_stop=should_stop, profile=value["profile"],
-                    tag=value["tag"], resume_state=value["state"], saves_checkpoints=value["checkpoints"])
+        run = value.get("run")  # rank 0's resolved run: every rank trains the one value that names the record
+        t = Trainer(run or got, data, device=device, progress=False, should_stop=should_stop,
+                    profile=None if run else value["profile"], tag=None if run else value["tag"],
+                    resume_state=value["state"], saves_checkpoints=value["checkpoints"])
         with contextlib.suppress(TrainingDiverged):
             t.run()
 

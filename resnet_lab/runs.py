@@ -1,9 +1,11 @@
 """The run store: every run a figure uses, recorded with its provenance.
 
-A run is named by a hash of everything that shapes its result (:func:`identity`):
-its :class:`~resnet_lab.train.RunConfig` (arch, shortcut, variant, profile, seed,
-data kind), the profile's resolved settings for that net, the precision it trains
-in, and the fingerprint of the data's content. Its record is a folder::
+A run is named by a hash of everything that shapes its result: its
+:class:`~resnet_lab.train.RunConfig` (arch, shortcut, variant, profile, seed, data
+kind), the profile's resolved settings for that net, the precision it trains in,
+and the fingerprint of the data's content. These are resolved once into a
+:class:`~resnet_lab.resolved.Run`, the one value that names the record and trains
+it (the store writes records only for a ``Run``). Its record is a folder::
 
     runs/<run id>/config.json       the config and the profile's settings
                   history.json      training loss/error and val/test error vs iterations
@@ -63,8 +65,8 @@ import torch
 
 from .atomic import WriteFailed, atomic_write_json, disk_full, full_disk_reason, reason_of
 from .profiles import PROFILES, get_profile, resolved_settings
-from .train import (PRECISIONS, CorruptCheckpoint, RunConfig, TrainingDiverged, pick_device, resolve_precision,
-                    train)
+from .resolved import Run, id_of, id_prefix, run_id
+from .train import PRECISIONS, CorruptCheckpoint, RunConfig, TrainingDiverged, pick_device, train
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PROFILE_RANK = ("paper", "cpu", "quick", "smoke")  # the best first
@@ -166,36 +168,7 @@ def training_allowed() -> bool:
                      f"train); set it to one of those, or unset it")
 
 
-def identity(config: RunConfig, precision: str, data_fingerprint: str) -> dict:
-    """Everything that shapes a run's result; its hash names the run."""
-    p = get_profile(config.profile)
-    cfg = config.identity_fields()
-    return dict(config=cfg, settings=resolved_settings(p, config.residual, config.depth), precision=precision,
-                data_fingerprint=data_fingerprint)
-
-
-def run_id(config: RunConfig, precision: str, data_fingerprint: str) -> str:
-    return _id_of(config, precision, identity(config, precision, data_fingerprint))
-
-
-def _id_prefix(config: RunConfig, precision: str) -> str:
-    """A run id without its hash: '<arch>[-variant]-<shortcut>-<profile>-s<seed>-<data>-<precision>[-compiled]-'."""
-    variant = "" if config.variant == "basic" else f"-{config.variant}"
-    return (f"{config.arch}{variant}-{config.shortcut or 'plain'}-{config.profile}-s{config.seed}-"
-            f"{config.data_source}-{precision}{'-compiled' if config.compiled else ''}{_parallel_tag(config)}-")
-
-
 # ---- several processes, BN modes (issue 31) ----------------------------------------------------------------------
-def _parallel_tag(config: RunConfig) -> str:
-    """The id's word for the world size and the BN mode: '' for one process with BN over its whole batch (every
-    run recorded before issue 31), '-ddp2-bn64' (2 processes, BN over each one's 64 images: the paper's),
-    '-ddp2-syncbn' (BN over the whole batch across them), '-bn64' (one process, BN over groups of 64)."""
-    if config.world_size == 1 and config.ghost_bn is None:
-        return ""
-    ddp = f"-ddp{config.world_size}" if config.world_size > 1 else ""
-    return ddp + ("-syncbn" if config.sync_bn else f"-bn{config.bn_images()}")
-
-
 def _parallel_args(config: RunConfig) -> tuple[str, str]:
     """(launcher, options) of the command that trains ``config``: torchrun for several processes."""
     launcher = (f"torchrun --nproc-per-node {config.world_size} -m resnet_lab" if config.world_size > 1
@@ -203,12 +176,6 @@ def _parallel_args(config: RunConfig) -> tuple[str, str]:
     return launcher, (" --sync-bn" if config.sync_bn else "") + \
         (f" --ghost-bn {config.ghost_bn}" if config.ghost_bn else "")
 # -------------------------------------------------------------------------------------------------------------------
-
-
-def _id_of(config: RunConfig, precision: str, ident: dict) -> str:
-    """The id of a run with identity ``ident`` (as :func:`identity` gives it, or as a record's config.json keeps it)."""
-    digest = hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()[:10]
-    return _id_prefix(config, precision) + digest
 
 
 def _is_number(v) -> bool:
@@ -296,7 +263,7 @@ class RunRecord:
             raise RecordDamaged(self.path, f"config.json does not describe a run this code knows ({e})")
         if ident.get("config") != conf["config"]:
             raise RecordDamaged(self.path, "config.json: its config and its identity's config disagree")
-        rid = _id_of(cfg, ident["precision"], ident)
+        rid = id_of(cfg, ident["precision"], ident)
         if self.path.name != rid:
             raise RecordDamaged(self.path, f"config.json names run {rid}, not the folder's name (a record is valid "
                                            f"only in the folder its id names: move it there or delete it)")
@@ -600,8 +567,8 @@ class RunStore:
         Records made under other settings of the same profile name never match: they are stale.
         """
         _check_config(config)
-        want = identity(config, "", data_fingerprint or "")
         p = get_profile(config.profile)
+        want = dict(config=config.identity_fields(), settings=resolved_settings(p, config.residual, config.depth))
         precisions = [config.precision] if config.precision else (
             ["fp32", "bf16"] if p.precision == "auto" else [p.precision])
         found = []
@@ -671,7 +638,7 @@ class RunStore:
 
     def begun(self, config: RunConfig, data_fingerprint: str, device=None) -> bool:
         """Whether ``config`` has a checkpoint here (begun, not recorded): ``train``/``sweep`` would resume it."""
-        _, rid = _resolved(config, data_fingerprint, pick_device(device))
+        rid = Run.of(config, data_fingerprint, device).id
         return (self.root / ".partial" / rid / "checkpoint.pt").is_file()
 
     def in_progress(self) -> list[InProgress]:
@@ -746,14 +713,19 @@ class RunStore:
                 path.unlink()
             fh.close()
 
-    def write(self, config: RunConfig, precision: str, data_fingerprint: str, history: dict, metrics: dict,
-              provenance: dict, model: torch.nn.Module | None = None) -> RunRecord:
-        """Write a record atomically: a temp folder beside it, renamed into place (replacing an older one).
+    def write(self, run: Run, history: dict, metrics: dict, provenance: dict,
+              model: torch.nn.Module | None = None) -> RunRecord:
+        """Write the record of ``run`` atomically under ``run.id``: a temp folder beside it, renamed into place
+        (replacing an older one). Its config.json keeps ``run``'s config, profile and identity: the ones it trained
+        under, since the trainer takes the same ``Run``.
 
         Raises :class:`RecordNotWritten` (one line, naming the folder) where the store cannot take it.
         """
-        _check_config(config)
-        final = self.root / check_name(run_id(config, precision, data_fingerprint))
+        if not isinstance(run, Run):
+            raise ValueError(f"RunStore.write() records a resolved run (resnet_lab.resolved.Run.of(config, "
+                             f"data_fingerprint, device)), so its id names what trained it; got a "
+                             f"{type(run).__name__}")
+        final = self.root / check_name(run.id)
         if final.parent != self.root:
             raise ValueError(f"run id {final.name!r} would leave the run store {self.root}")
         try:
@@ -764,10 +736,9 @@ class RunStore:
             raise RecordNotWritten(f"cannot write run record {final}: {reason_of(e)}") from e
         old = None
         try:
-            profile = get_profile(config.profile)
-            cfg = config.identity_fields()
-            atomic_write_json(tmp / "config.json", dict(config=cfg, profile=profile.as_dict(),
-                                                        identity=identity(config, precision, data_fingerprint)))
+            profile = run.profile
+            atomic_write_json(tmp / "config.json", dict(config=run.config.identity_fields(), profile=profile.as_dict(),
+                                                        identity=run.identity))
             atomic_write_json(tmp / "history.json", history)
             atomic_write_json(tmp / "provenance.json", provenance)
             if model is not None and profile.save_weights and self.keep_weights:
@@ -839,21 +810,21 @@ class RunStore:
         if data.source != config.data_source:
             raise ValueError(f"config asks for data source {config.data_source!r} but the loaded data are "
                              f"{data.source!r} ({data.path}); set RESNET_LAB_CIFAR10 accordingly")
-        precision, rid = _resolved(config, data.fingerprint, device)
-        with self._lock(rid):
-            self._clean_leftovers(rid)  # we hold the run's lock: any temp file of this run is a dead writer's
-            rec = self.get(replace(config, precision=precision), data.fingerprint)  # another process may have
-            if rec is not None and not (rec.failed and retry_failed):  # finished it while we waited
+        run = Run.of(config, data.fingerprint, device)  # resolved once: this value names the run and trains it
+        with self._lock(run.id):
+            self._clean_leftovers(run.id)  # we hold the run's lock: any temp file of this run is a dead writer's
+            rec = self.get(run.config, run.data_fingerprint)  # another process may have finished it while we
+            if rec is not None and not (rec.failed and retry_failed):  # waited
                 if rec.failed:
                     raise run_failed(rec, config)
                 return rec
-            return self._train_and_record(config, precision, data, device, progress, **train_kwargs)
+            return self._train_and_record(run, data, device, progress, **train_kwargs)
 
     def _damaged_of(self, config: RunConfig, data_fingerprint: str | None) -> DamagedRecord | None:
         """A damaged record folder named as ``config``'s run would be (any precision it may take), else None."""
         names = {run_id(replace(config, precision=pr), pr, data_fingerprint) for pr in PRECISIONS} \
             if data_fingerprint else None
-        prefixes = tuple(_id_prefix(config, pr) for pr in PRECISIONS)
+        prefixes = tuple(id_prefix(config, pr) for pr in PRECISIONS)
         for d in self.damaged():
             n = d.path.name
             if (n in names) if names is not None else \
@@ -892,8 +863,9 @@ class RunStore:
                 continue  # never removed while it may be the only copy of a record
             _remove(p)
 
-    def _train_and_record(self, config, precision, data, device, progress, **train_kwargs) -> RunRecord:
-        rid = run_id(config, precision, data.fingerprint)
+    def _train_and_record(self, run: Run, data, device, progress, **train_kwargs) -> RunRecord:
+        """Train ``run`` (resuming its checkpoint) and record it: the trainer and the record read the same ``run``."""
+        rid = run.id
         ckpt = self.root / ".partial" / rid / "checkpoint.pt"
         started = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
         t0 = time.perf_counter()
@@ -901,22 +873,19 @@ class RunStore:
                           commit=git_commit(), data=data.describe(), data_source=data.source,
                           data_path=data.path, data_fingerprint=data.fingerprint,
                           host_cpu=platform.processor() or platform.machine())
-        cfg = replace(config, precision=precision)
         try:
             try:
-                result = train(cfg, data, device=device, checkpoint_path=ckpt, progress=progress, tag=rid,
-                               **train_kwargs)
+                result = train(run, data, device=device, checkpoint_path=ckpt, progress=progress, **train_kwargs)
             except CorruptCheckpoint as e:
                 if e.path is None or not (e.path == ckpt and (ckpt.exists() or ckpt.is_symlink())):
                     raise
                 aside = set_aside(ckpt)
                 warnings.warn(f"checkpoint {ckpt} cannot be resumed ({_why(e)}); set aside as {aside.name}, "
                               f"training run {rid} from the start", CheckpointSetAside, stacklevel=2)
-                result = train(cfg, data, device=device, checkpoint_path=ckpt, progress=progress, tag=rid,
-                               **train_kwargs)
+                result = train(run, data, device=device, checkpoint_path=ckpt, progress=progress, **train_kwargs)
         except TrainingDiverged as e:
             provenance.update(wall_seconds=round(time.perf_counter() - t0, 2))
-            self.write(config, precision, data.fingerprint, {"train": [], "eval": []},
+            self.write(run, {"train": [], "eval": []},
                        dict(status="failed", error=str(e), error_type=type(e).__name__), provenance)
             _drop_checkpoint(ckpt)
             raise
@@ -927,8 +896,7 @@ class RunStore:
             raise RunNotRecorded(f"run {rid} stopped at iteration {result.metrics['iterations']}; "
                                  f"its checkpoint is kept at {ckpt} and a later call resumes it")
         try:
-            rec = self.write(config, precision, data.fingerprint, result.history, result.metrics, provenance,
-                             result.model)
+            rec = self.write(run, result.history, result.metrics, provenance, result.model)
         except RecordNotWritten as e:
             if result.checkpoint_error:  # the finished state was in memory only
                 kept = (f"the finished training could not be kept either ({result.checkpoint_error}); free space "
@@ -1027,12 +995,6 @@ def run_failed(rec: RunRecord, config: RunConfig) -> RunFailed:
     """The one-line error for a run recorded as failed: which, why, and the command that trains it again."""
     return RunFailed(f"run {rec.id} is recorded as failed ({rec.failure}); to train it again: "
                      f"{train_command(config)} --retry")
-
-
-def _resolved(config: RunConfig, data_fingerprint: str, device) -> tuple[str, str]:
-    """(precision, run id) of ``config`` trained on ``device``: what ``get_or_train`` would record it as."""
-    precision = resolve_precision(config.precision or get_profile(config.profile).precision, device)
-    return precision, run_id(config, precision, data_fingerprint)
 
 
 def _processes(segments: list[dict] | None) -> int | str:

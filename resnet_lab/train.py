@@ -384,13 +384,16 @@ def checkpoint_problem(state: dict, n_train: int | None = None) -> str | None:
     return None
 
 
-def train(config: RunConfig, data: Cifar10, device: str | torch.device | None = None,
+def train(config, data: Cifar10, device: str | torch.device | None = None,
           checkpoint_path: str | os.PathLike | None = None, progress: bool = True,
           on_log: Callable[[dict], None] | None = None, should_stop: Callable[[int], bool] | None = None,
           profile: Profile | None = None, tag: str | None = None,
           probe: Callable[[torch.nn.Module], dict] | None = None) -> TrainResult:
     """Train ``config`` on ``data`` with the paper's recipe scaled by its profile.
 
+    ``config``: a :class:`RunConfig`, or a resolved :class:`~resnet_lab.resolved.Run` (what the run store
+    trains): a ``Run`` brings its own profile, precision and tag (its id), so ``profile`` and ``tag`` must be
+    left out, and ``data`` must have the fingerprint it is named for.
     ``checkpoint_path``: saved every ``profile.checkpoint_every`` iterations and resumed
     from if present; ``tag`` (the run id) is saved with it and a checkpoint with another tag is refused.
     ``on_log(point)`` is called at every logged point (live plots);

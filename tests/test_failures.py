@@ -60,7 +60,7 @@ def fake_record(store, cfg=CFG, status="completed", error=None, precision="fp32"
     metrics = dict(status=status, final_train_error=0.5, final_val_error=0.5, final_test_error=0.5)
     if status == "failed":
         metrics = dict(status="failed", error=error)
-    return store.write(cfg, precision, TINY_FP, {"train": [], "eval": []}, metrics, dict(data="synthetic"))
+    return store.write(R.Run.of(cfg, TINY_FP, precision=precision), {"train": [], "eval": []}, metrics, dict(data="synthetic"))
 
 
 OTHER = RunConfig("resnet20", profile="smoke", seed=1)
@@ -397,10 +397,10 @@ def test_store_refuses_ids_that_are_not_plain_names(tmp_path, rid):
 
 def test_write_never_leaves_the_store(tmp_path):
     store = R.RunStore(tmp_path / "store")
-    cfg = RunConfig("resnet20", profile="smoke")
-    object.__setattr__(cfg, "data_source", "x/../../../evil")  # a config tampered with after its checks
+    run = R.Run.of(RunConfig("resnet20", profile="smoke"), "", precision="fp32")
+    object.__setattr__(run.config, "data_source", "x/../../../evil")  # a config tampered with after its checks
     with pytest.raises(ValueError, match="plain folder name"):
-        store.write(cfg, "fp32", "", {}, {"status": "completed"}, {})
+        store.write(run, {}, {"status": "completed"}, {})
     assert not list(tmp_path.rglob("*evil*")) and not (tmp_path / "store").exists()
 
 

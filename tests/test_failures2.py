@@ -58,6 +58,70 @@ def test_the_configs_own_profile_is_accepted(tmp_path, tiny_data):
     assert rec.metrics["iterations"] == FAST.iterations and rec.profile_settings["iterations"] == FAST.iterations
 
 
+def test_the_value_that_trains_a_run_is_the_value_that_names_its_record(tmp_path, tiny_data, monkeypatch):
+    from resnet_lab.engine import loop
+    from resnet_lab.profiles import resolved_settings
+    seen = []
+    real_init = loop.Trainer.__init__
+
+    def spy(self, *a, **kw):
+        real_init(self, *a, **kw)
+        seen.append(self)
+    monkeypatch.setattr(loop.Trainer, "__init__", spy)
+    rec = R.RunStore(tmp_path).get_or_train(CFG, data=tiny_data, progress=False)
+    (t,) = seen
+    assert isinstance(t.resolved, R.Run) and t.resolved.id == t.tag == rec.id  # the checkpoint's tag, the record's folder
+    assert t.resolved.identity == rec.identity and t.precision == rec.precision == t.resolved.precision
+    assert t.profile is t.resolved.profile and rec.profile_settings == json.loads(json.dumps(t.profile.as_dict()))
+    assert rec.identity["settings"] == resolved_settings(t.profile, CFG.residual, CFG.depth)
+    assert rec.metrics["iterations"] == t.profile.iterations
+
+
+def test_a_run_cannot_be_named_by_one_profile_and_trained_by_another(tiny_data):
+    cfg = replace(CFG, precision="fp32")
+    with pytest.raises(ValueError, match=r"differs from the registered profile 'smoke'.*\(in iterations\)") as e:
+        R.Run(cfg, replace(FAST, iterations=2), TINY_FP)
+    assert "\n" not in str(e.value)
+    with pytest.raises(ValueError, match="precision must be resolved"):
+        R.Run(CFG, FAST, TINY_FP)
+    with pytest.raises(ValueError, match="expected a RunConfig, got str"):
+        R.Run.of("resnet20", TINY_FP)
+
+
+@pytest.mark.parametrize("kwargs,culprit", [(dict(profile=FAST), "leave out profile"), (dict(tag="x"), "leave out tag")])
+def test_a_resolved_run_brings_its_own_profile_and_tag(tiny_data, kwargs, culprit):
+    with pytest.raises(ValueError, match=culprit):
+        train(R.Run.of(CFG, TINY_FP, "cpu"), tiny_data, progress=False, **kwargs)
+
+
+def test_a_resolved_run_refuses_data_it_is_not_named_for(tiny_data, monkeypatch):
+    steps = Counter(monkeypatch)
+    with pytest.raises(ValueError, match="named for data with fingerprint 'ffffffffffff'"):
+        train(R.Run.of(CFG, "ffffffffffff", "cpu"), tiny_data, progress=False)
+    assert steps.n == 0
+
+
+def test_the_store_records_only_a_resolved_run(tmp_path):
+    store = R.RunStore(tmp_path)
+    with pytest.raises(ValueError, match="records a resolved run .* got a RunConfig"):
+        store.write(CFG, {"train": [], "eval": []}, {"status": "failed", "error": "x"}, {})
+    assert not tmp_path.joinpath(CFG.arch).exists() and store.records() == []
+
+
+def test_resolving_keeps_the_ids_of_every_recorded_run():
+    """The ids of the repository's records, rebuilt through Run.of from their config: none moved."""
+    from resnet_lab.profiles import get_profile, resolved_settings
+    store = R.RunStore(R.REPO_ROOT / "runs")
+    checked = 0
+    for rec in store.records():
+        c = rec.config
+        if rec.identity["settings"] != resolved_settings(get_profile(c.profile), c.residual, c.depth):
+            continue  # made under older settings of its profile (stale): its id is not the current one
+        assert R.Run.of(c, rec.identity["data_fingerprint"], precision=rec.precision).id == rec.id
+        checked += 1
+    assert checked >= 20
+
+
 # ---- case 3: a full disk at the final checkpoint keeps the finished training ----------------------------------------
 
 def _full_at_final_checkpoint(monkeypatch):
@@ -214,7 +278,7 @@ def test_a_plain_net_checkpoint_in_a_resnets_folder_is_not_resumed(tmp_path, tin
 def _record_with_weights(tmp_path):
     store = R.RunStore(tmp_path)
     metrics = dict(status="completed", final_train_error=0.5, final_val_error=0.5, final_test_error=0.5)
-    return store, store.write(CFG, "fp32", TINY_FP, {"train": [], "eval": []}, metrics, {}, model=CFG.build())
+    return store, store.write(R.Run.of(CFG, TINY_FP, precision="fp32"), {"train": [], "eval": []}, metrics, {}, model=CFG.build())
 
 
 def test_truncated_weights_are_named_by_damaged_and_weights_problem(tmp_path, capsys):

@@ -2,6 +2,7 @@
 import pytest
 
 from resnet_lab import parity, plots
+from resnet_lab.resolved import Run
 from resnet_lab.train import RunConfig
 
 HISTORY = {"train": [{"iter": 20, "lr": 0.1, "loss": 2.0, "error": 0.7}, {"iter": 40, "lr": 0.1, "loss": 1.8,
@@ -14,7 +15,7 @@ def write(root, errors):
     st = parity.store(root)
     for (arch, seed, precision), (train, test) in errors.items():
         cfg = RunConfig(arch, profile=parity.PROFILE, seed=seed, precision=precision)
-        st.write(cfg, precision, "synthetic000", HISTORY,
+        st.write(Run.of(cfg, "synthetic000", precision=precision), HISTORY,
                  {"status": "completed", "final_train_error": train / 100, "final_test_error": test / 100, "final_val_error": test / 100,
                   "images_per_second": 100.0 if precision == "fp32" else 170.0}, {"device": "test"})
     return parity.load(root)
@@ -104,8 +105,8 @@ def test_parity_store_keeps_no_weights(tmp_path):
     cfg = RunConfig("resnet20", profile=parity.PROFILE, seed=0, precision="fp32")
     model = cfg.build()
     metrics = {"status": "completed", "final_train_error": 0.4, "final_test_error": 0.4, "final_val_error": 0.4}
-    assert not parity.store(tmp_path).write(cfg, "fp32", "synthetic000", HISTORY, metrics, {}, model).has_weights()
-    assert RunStore(tmp_path / "sweep").write(cfg, "fp32", "synthetic000", HISTORY, metrics, {}, model).has_weights()
+    assert not parity.store(tmp_path).write(Run.of(cfg, "synthetic000", precision="fp32"), HISTORY, metrics, {}, model).has_weights()
+    assert RunStore(tmp_path / "sweep").write(Run.of(cfg, "synthetic000", precision="fp32"), HISTORY, metrics, {}, model).has_weights()
 
 
 def test_table_shows_every_run_that_enters_a_seed_range(tmp_path):

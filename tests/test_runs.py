@@ -144,7 +144,7 @@ def _write_with(tmp_path, model):
     store = R.RunStore(tmp_path)
     cfg = RunConfig("plain20", profile="smoke")
     metrics = dict(status="completed", iterations=1, final_train_error=0.5, final_val_error=0.5, final_test_error=0.5)
-    return store.write(cfg, "fp32", "synthetic000", dict(train=[], eval=[]), metrics, {}, model=model)
+    return store.write(R.Run.of(cfg, "synthetic000", precision="fp32"), dict(train=[], eval=[]), metrics, {}, model=model)
 
 
 def test_weights_round_trip_exactly_beyond_float16_range(tmp_path):

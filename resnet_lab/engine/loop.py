@@ -21,6 +21,7 @@ import torch
 from .. import distributed as D  # several processes, one run (issue 31): None of it acts on a one-process run
 from .. import train as T  # T.atomic_torch_save: looked up at each save (tests make it fail)
 from ..profiles import get_profile
+from ..resolved import Run
 from ..train import (CorruptCheckpoint, ForeignCheckpoint, TrainingDiverged, TrainResult, _memory_format,
                      checkpoint_problem, compiled_step_model, device_name, evaluate, numerics, pick_device,
                      resolve_precision, set_cuda_numerics)
@@ -67,6 +68,13 @@ class Trainer:
                  should_stop=None, profile=None, tag: str | None = None, probe=None, graph: bool | None = None,
                  shared: dict | None = None, lr_on_device: bool = True, resume_state: dict | None = None,
                  saves_checkpoints: bool | None = None):
+        self.resolved = run = config if isinstance(config, Run) else None
+        if run is not None:  # a resolved run (the run store's): its profile, precision and id train it, nothing else
+            if profile is not None or tag is not None:
+                raise ValueError(f"run {run.id} is resolved: it brings its own profile and tag; leave out "
+                                 f"{' and '.join(n for n, v in (('profile', profile), ('tag', tag)) if v is not None)}")
+            run.check_data(data)
+            config, profile, tag = run.config, run.profile, run.id
         p = self.profile = profile or get_profile(config.profile)
         self.config, self.data, self.progress, self.tag = config, data, progress, tag
         self.on_log, self.should_stop, self.probe = on_log, should_stop, probe
