@@ -36,6 +36,25 @@ def variant_runs(profile: str, data_source: str = "jpeg", seed: int = 0) -> list
     return runs
 
 
+# Chapter 3's "Several GPUs": BN over 64 images (the paper's two GPUs) against BN over 128, ResNet-20 at the
+# `quick` profile whatever the book's profile, 3 seeds per arm. Not part of `sweep` (whose runs follow its
+# --profile); the build lists them with the others when they are missing (book.status.requested_runs).
+BN_BATCH_ARCH, BN_BATCH_PROFILE, BN_BATCH_SEEDS, BN_BATCH_GHOST = "resnet20", "quick", (0, 1, 2), 64
+BN_BATCH_ARMS = {f"BN over {BN_BATCH_GHOST}": BN_BATCH_GHOST, "BN over 128": None}
+
+
+def bn_batch_runs(data_source: str = "jpeg") -> dict[str, list[RunConfig]]:
+    """The BN-over-64 study's runs, per arm: BN over groups of 64 (one process; = two processes with BN per
+    device) or over the whole batch of 128."""
+    return {arm: [RunConfig(BN_BATCH_ARCH, profile=BN_BATCH_PROFILE, seed=s, data_source=data_source, ghost_bn=g)
+                  for s in BN_BATCH_SEEDS] for arm, g in BN_BATCH_ARMS.items()}
+
+
+def fixed_profile_runs(data_source: str = "jpeg") -> list[RunConfig]:
+    """Runs a chapter asks for at a profile of their own, whatever the book's profile (the BN-over-64 study)."""
+    return [c for cfgs in bn_batch_runs(data_source).values() for c in cfgs]
+
+
 def seeds_of(arch: str) -> tuple[int, ...]:
     return SPREAD_SEEDS if arch in SPREAD_ARCHS else (0,)
 

@@ -7,7 +7,7 @@ import pytest
 
 import resnet_lab.book as B
 from resnet_lab import experiments
-from resnet_lab.book import bn_modes, status, testing, trained, variants
+from resnet_lab.book import bn_batch, bn_modes, status, testing, trained, variants
 from resnet_lab.runs import REPO_ROOT, RunNotRecorded, RunStore, describe
 from conftest import patch_book
 
@@ -53,17 +53,21 @@ def test_every_run_a_page_asks_for_is_one_the_sweep_trains(empty_store):
     for recs in (B.sweep(), B.spread_runs(), B.runs(["plain20", "plain32", "plain44", "plain56"]),
                  B.runs(["resnet20"], variant="one_layer"), B.runs(list(bn_modes.NETS)), B.runs(list(trained.NETS)),
                  B.runs(list(testing.TESTING_ARCHS)), variants.option_runs(), variants.preact_runs(),
-                 variants.control_runs()):
+                 variants.control_runs(), *bn_batch.records().values()):
         assert not recs
         asked += recs.missing
+    requested = {describe(c) for c in status.requested_runs("cpu")}
+    assert asked and {describe(c) for c in asked} <= requested, {describe(c) for c in asked} - requested
     sweep = {describe(c) for c in experiments.book_runs("cpu", "jpeg")}
-    assert asked and {describe(c) for c in asked} <= sweep, {describe(c) for c in asked} - sweep
+    assert requested - sweep == {describe(c) for c in experiments.fixed_profile_runs("jpeg")} != set()
 
 
 def test_the_build_lists_the_missing_runs(empty_store):
     text = status.missing_report()
-    n = len(experiments.book_runs("cpu", "jpeg"))
-    assert f"{n} of the {n} runs" in text and "never trains" in text
+    n = len(experiments.book_runs("cpu", "jpeg")) + 6
+    assert f"{n} of the {n} runs the chapters ask for at profile 'cpu' (and 6 at profile 'quick')" in text
+    assert "never trains" in text
+    assert "python -m resnet_lab train --arch resnet20 --shortcut A --profile quick --seed 2 --ghost-bn 64" in text
     assert "python -m resnet_lab train --arch resnet56 --shortcut A --variant final_bn --profile cpu --seed 0" in text
     assert len(status.missing_runs()) == n
 
@@ -80,7 +84,7 @@ def test_train_run_trains_when_asked(monkeypatch, tmp_path, tiny_data):
     assert rec.metrics["status"] == "completed"
     assert B.run("resnet20").id == rec.id
     left = {describe(c) for c in status.missing_runs()}
-    assert describe(rec.config) not in left and len(left) == len(experiments.book_runs("smoke", "jpeg")) - 1
+    assert describe(rec.config) not in left and len(left) == len(status.requested_runs("smoke")) - 1
 
 
 def test_readme_figure_check_catches_a_stale_or_edited_figure(empty_store):

@@ -4,22 +4,20 @@ the book's rule. One process with ``--ghost-bn 64`` trains the arithmetic of two
 (``tests/test_distributed.py``), so a CPU can measure it."""
 from __future__ import annotations
 
-from dataclasses import replace
-
 import pandas as pd
 
+from .. import experiments as E
 from ..runs import RunStore
 from ..train import RunConfig
 from .store import RunSet, _data_source
 
-ARCH, PROFILE, SEEDS, GHOST = "resnet20", "quick", (0, 1, 2), 64
-ARMS = {f"BN over {GHOST}": GHOST, "BN over 128": None}
+ARCH, PROFILE, SEEDS, GHOST = E.BN_BATCH_ARCH, E.BN_BATCH_PROFILE, E.BN_BATCH_SEEDS, E.BN_BATCH_GHOST
+ARMS = E.BN_BATCH_ARMS
 
 
 def configs() -> dict[str, list[RunConfig]]:
     """The runs of each arm: ResNet-20, `quick`, seeds 0-2; BN over groups of 64 (one process) or the batch."""
-    base = [RunConfig(ARCH, profile=PROFILE, seed=s, data_source=_data_source()) for s in SEEDS]
-    return {arm: [replace(c, ghost_bn=g) if g else c for c in base] for arm, g in ARMS.items()}
+    return E.bn_batch_runs(_data_source())
 
 
 def records() -> dict[str, RunSet]:

@@ -19,9 +19,21 @@ README_FIGURE = Path(__file__).resolve().parents[2] / "book" / "_static" / "fig6
 
 
 def requested_runs(profile: str | None = None) -> list[RunConfig]:
-    """Every run the chapters ask for at ``profile`` (default: the book's profile), on the book's data."""
+    """Every run the chapters ask for at ``profile`` (default: the book's profile), on the book's data, and those
+    they ask for at a profile of their own whatever the book's (``experiments.fixed_profile_runs``)."""
     from .store import _data_source, profile_name
-    return experiments.book_runs(profile or profile_name(), _data_source())
+    return experiments.book_runs(profile or profile_name(), _data_source()) + \
+        experiments.fixed_profile_runs(_data_source())
+
+
+def _asked(profile: str, runs: list[RunConfig]) -> str:
+    """'at profile 'cpu'', or 'at profile 'cpu' (and 6 at profile 'quick')' where some runs have their own."""
+    other: dict[str, int] = {}
+    for c in runs:
+        if c.profile != profile:
+            other[c.profile] = other.get(c.profile, 0) + 1
+    extra = ", ".join(f"{n} at profile {p!r}" for p, n in other.items())
+    return f"at profile {profile!r}" + (f" (and {extra})" if extra else "")
 
 
 def missing_runs(profile: str | None = None, store: RunStore | None = None) -> list[RunConfig]:
@@ -40,10 +52,11 @@ def missing_report(profile: str | None = None) -> str:
     from .store import profile_name
     profile = profile or profile_name()
     missing = missing_runs(profile)
-    n = len(requested_runs(profile))
+    asked = requested_runs(profile)
+    n, where = len(asked), _asked(profile, asked)
     if not missing:
-        return f"resnet_lab: all {n} runs the chapters ask for at profile {profile!r} are recorded."
-    lines = [f"resnet_lab: {len(missing)} of the {n} runs the chapters ask for at profile {profile!r} are not "
+        return f"resnet_lab: all {n} runs the chapters ask for {where} are recorded."
+    lines = [f"resnet_lab: {len(missing)} of the {n} runs the chapters ask for {where} are not "
              f"recorded; their pages show them as missing. The book never trains; train them with:"]
     lines += [f"  {train_command(c)}    # {describe(c)}" for c in missing]
     return "\n".join(lines)
