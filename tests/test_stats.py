@@ -79,3 +79,11 @@ def test_chapter3_table_judges_only_depths_with_three_seeds_per_net(monkeypatch)
     text = V.judged_summary(t)
     assert text.startswith("2 of the 8 comparisons have at least 3 seeds per net and are judged; 2 of them show")
     assert "The other 2 rest on fewer seeds" in text
+    missing = V.missing_seeds(["plain20", "resnet20", "plain56", "resnet56", "plain32"])
+    assert missing == {"plain56": [1, 2], "resnet56": [1, 2], "plain32": [0, 1, 2]}
+    seeds["resnet56"] = {0: 0.18, 2: 0.19}  # a seed recorded out of order: the missing one is named
+    assert V.missing_seeds(["resnet56"]) == {"resnet56": [1]}
+    text = V.judged_summary(t, V.missing_seeds(["plain56", "resnet56"]))
+    assert text.endswith("Still to train for them: plain-56 seeds 1 and 2, ResNet-56 seed 1 (`OMP_NUM_THREADS=1 "
+                         "bash tools/queue.sh worker.log plain56:basic:1 plain56:basic:2 resnet56:basic:1`; the "
+                         "README's extra-seeds section).")

@@ -121,6 +121,9 @@ def verdict_table(pairs: dict[str, tuple[dict[int, float], dict[int, float]]],
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis("pair")
 
 
+PAIRED_ARCHS = tuple(f"{f}{d}" for d in experiments.PLAIN_DEPTHS for f in ("plain", "resnet"))  # plain_vs_resnet's
+
+
 def plain_vs_resnet(profile: str | None = None) -> pd.DataFrame:
     """Fig. 6's central comparison at each depth both families have: plain minus ResNet, final training and test
     error (points), every recorded seed, judged by the book's rule with Holm over the whole table."""
@@ -147,9 +150,31 @@ def options_table(profile: str | None = None) -> pd.DataFrame:
     return verdict_table(pairs, ranges)
 
 
-def judged_summary(frame: pd.DataFrame) -> str:
+def missing_seeds(archs, profile: str | None = None) -> dict[str, list[int]]:
+    """``{arch: seeds not recorded}`` for each of ``archs`` (the paper's blocks) with fewer than the rule's
+    :data:`~resnet_lab.stats.MIN_SEEDS` seeds: the seeds from 0 up that would give it that many."""
+    out = {}
+    for arch in archs:
+        have = seed_values(arch, "final_test_error", profile)
+        if len(have) < stats.MIN_SEEDS:
+            need = stats.MIN_SEEDS - len(have)
+            out[arch] = [s for s in range(stats.MIN_SEEDS + len(have)) if s not in have][:need]
+    return out
+
+
+def _missing_line(missing: dict[str, list[int]]) -> str:
+    """'Still to train: plain-56 seed 2, ResNet-110 seeds 1 and 2 (`bash tools/queue.sh LOG plain56:basic:2 ...`).'"""
+    def seeds(ss):
+        return f"seed {ss[0]}" if len(ss) == 1 else f"seeds {', '.join(map(str, ss[:-1]))} and {ss[-1]}"
+    jobs = " ".join(f"{a}:basic:{s}" for a, ss in missing.items() for s in ss)
+    return (f"Still to train for them: {', '.join(f'{paper_name(a)} {seeds(ss)}' for a, ss in missing.items())} "
+            f"(`OMP_NUM_THREADS=1 bash tools/queue.sh worker.log {jobs}`; the README's extra-seeds section).")
+
+
+def judged_summary(frame: pd.DataFrame, missing: dict[str, list[int]] | None = None) -> str:
     """One or two plain sentences on a comparison table: how many rows were judged, how many show a difference,
-    which rows wait for seeds (Markdown; '' for an empty table)."""
+    which rows wait for seeds, and (``missing``: :func:`missing_seeds`) which seeds those are and the command
+    that trains them (Markdown; '' for an empty table)."""
     if frame.empty:
         return ""
     judged = frame[frame.verdict.isin((stats.SHOWN, stats.NOT_SHOWN))]
@@ -159,5 +184,7 @@ def judged_summary(frame: pd.DataFrame) -> str:
              f"judged; {len(shown)} of them show a difference after Holm's correction."]
     if len(waiting):
         parts.append(f"The other {len(waiting)} rest on fewer seeds and are described only (the table says how "
-                     f"many); `bash tools/queue.sh` trains more seeds (see the README).")
+                     f"many)" + ("." if missing else "; `bash tools/queue.sh` trains more seeds (see the README)."))
+        if missing:
+            parts.append(_missing_line(missing))
     return " ".join(parts)
