@@ -66,6 +66,12 @@ PROFILES = {
                 "paper's footnote that plain nets trained 3x longer still degrade (issue 35); for plain-20 and "
                 "plain-56 only. Evaluations every 1,200 iterations, so that its curves carry the cpu profile's "
                 "16 test points."),
+    "cpu_nowarmup": Profile(
+        name="cpu_nowarmup", iterations=6400, milestones=(3200, 4800), train_subset=None, eval_every=400,
+        eval_subset=1000, log_every=50, checkpoint_every=200, warmup_from_depth=10 ** 9,
+        summary="The `cpu` profile without the ResNet-110 warm-up (lr 0.1 from the first step), for ResNet-110 only: "
+                "the control for the warm-up, one of the two untested confounds of chapter 4's eval/train BN "
+                "mismatch (issue 29). Every other setting is the cpu profile's."),
     "quick": Profile(
         name="quick", iterations=800, milestones=(500, 650), train_subset=None, eval_every=100, eval_subset=500,
         log_every=20, checkpoint_every=100,

@@ -94,3 +94,17 @@ def test_precision_resolution():
         RunConfig("resnet20", precision="fp8")
     with pytest.raises(ValueError, match="seed"):
         RunConfig("resnet20", seed="../../x")
+
+
+def test_the_no_warmup_profile_is_the_cpu_profile_without_the_warmup():
+    """cpu_nowarmup (ResNet-110's warm-up control, issue 29) differs from cpu in the warm-up alone: for ResNet-110
+    its resolved settings differ only there, and for a net the warm-up never touches they are cpu's."""
+    cpu, nowarm = PROFILES["cpu"], PROFILES["cpu_nowarmup"]
+    differ = {k for k, v in nowarm.as_dict().items() if cpu.as_dict()[k] != v}
+    assert differ == {"name", "summary", "warmup_from_depth"}
+    r110 = resolved_settings(cpu, True, 110), resolved_settings(nowarm, True, 110)
+    assert r110[0]["warmup"] is not None and r110[1]["warmup"] is None
+    assert {k: v for k, v in r110[0].items() if k != "warmup"} == {k: v for k, v in r110[1].items() if k != "warmup"}
+    assert resolved_settings(cpu, True, 56) == resolved_settings(nowarm, True, 56)
+    cfg = RunConfig("resnet110", profile="cpu_nowarmup")
+    assert R.run_id(cfg, "fp32", FP).startswith("resnet110-A-cpu_nowarmup-s0-jpeg-fp32-")
