@@ -211,6 +211,9 @@ def lr_study_code(records: list[dict]) -> str:
     if len(groups) == 1:
         (commit, n), = groups
         return f"all on commit {commit} ({threads(n)})"
+    if len(groups) > 3:  # many sessions' work: counted, not listed (each record's provenance names its own)
+        return (f"on {len(groups)} commits or thread counts, a net's seeds sometimes on several (each record names "
+                f"its own)")
     from ..analysis import lr_study as L
     parts = [f"commit {c} ({threads(n)}): {', '.join(L.label(x) for x in nets)}" for (c, n), nets in groups.items()]
     return f"on {len(groups)} commits or thread counts: " + "; ".join(parts)
