@@ -7,15 +7,13 @@ from __future__ import annotations
 
 import re
 
-import numpy as np
 import pandas as pd
 import torch
 
 from ..analysis import landscape as LS
 from ..analysis import lesion as LE
 from ..runs import RunRecord
-from .render import block_label, num, pct
-from .spread import judge, seed_spread
+from .render import num, pct
 from .store import RunSet, analysed, analysis_device, data, profile_name, run_data, runs
 
 NETS = ("resnet20", "plain20", "resnet56", "plain56", "resnet110")  # plain-110 is not trained (> 60% error)
@@ -173,89 +171,9 @@ def init_nets() -> RunSet:
     return out
 
 
-def init_landscape_report(init: dict[str, dict], lands: dict[str, dict]) -> str:
-    """Per net: the slice around the initial weights against the trained one; per depth: ResNet against plain
-    twin at initialisation (one seed each: described, not judged)."""
-    lines = []
-    for name, g in init.items():
-        s = LS.sharpness(g)
-        line = (f"- {name} at initialisation: loss {num(s['centre_loss'])} at the initial weights, rising by "
-                f"{num(s['rise_0.5'])} half a unit away and {num(s['rise_1.0'])} one unit away")
-        if name in lands:
-            t = LS.sharpness(lands[name])
-            line += (f"; trained: {num(t['centre_loss'])} at the centre, rising by {num(t['rise_0.5'])} and "
-                     f"{num(t['rise_1.0'])}")
-        lines.append(line + ".")
-    for name in init:
-        other = f"plain{name[6:]}"
-        if name.startswith("resnet") and other in init:
-            r, p = LS.sharpness(init[name]), LS.sharpness(init[other])
-            lines.append(f"- Depth {name[6:]} at initialisation: half a unit away the loss rises {num(p['rise_0.5'])} "
-                         f"for {other} and {num(r['rise_0.5'])} for {name}; one unit away {num(p['rise_1.0'])} and "
-                         f"{num(r['rise_1.0'])}. One seed and one pair of directions: described, not judged.")
-    return "\n".join(lines) if lines else "- No initial-weights slice is cached at this profile yet."
-
-
 # ---------------------------------------------------------------------------------------------------------
 # Frames and Markdown reports, computed from the cached results
 # ---------------------------------------------------------------------------------------------------------
-
-def single_frame(result: dict) -> pd.DataFrame:
-    """One row per block: its position, whether it downsamples, and the test error with it alone deleted."""
-    f = pd.DataFrame(result["single"])
-    f["downsampling"] = ~f["same_shape"]
-    f["error"] = f["error"].astype(float)
-    return f
-
-
-def _single_stats(result: dict) -> dict:
-    f = single_frame(result)
-    same = f[f.same_shape]
-    down = f[f.downsampling & f.error.notna()]
-    base = result["baseline"]["error"]
-    return dict(base=base, same_mean=float(same.error.mean()), same_max=float(same.error.max()),
-                same_worst=block_label(same.loc[same.error.idxmax(), "name"]),
-                down=dict(zip(map(block_label, down.name), down.error)),
-                n_same=len(same))
-
-
-def lesion_report(lesions: dict[str, dict]) -> str:
-    """Per net and per ResNet/plain pair: what deleting blocks did, computed from the cached lesion results."""
-    spread = seed_spread()
-    lines, stats = [], {}
-    for name, r in lesions.items():
-        s = stats[name] = _single_stats(r)
-        kind = "ResNet" if r["residual"] else "plain net"
-        line = (f"- **{name}** ({kind}, {r['images']:,} test images): intact {pct(s['base'])}; deleting one of its "
-                f"{s['n_same']} same-shape blocks gives {pct(s['same_mean'])} on average (worst: {s['same_worst']}, "
-                f"{pct(s['same_max'])})")
-        if s["down"]:
-            line += "; deleting a downsampling block: " + ", ".join(f"{k} {pct(v)}" for k, v in s["down"].items())
-        elif not r["residual"]:
-            line += "; its downsampling blocks cannot be deleted (no identity of their shape)"
-        by_k = LE.error_by_k(r)
-        last = by_k[-1]
-        lines.append(line + f"; with all {last['k']} same-shape blocks deleted: {pct(last['mean'])}.")
-    for name in lesions:
-        if name.startswith("resnet") and f"plain{name[6:]}" in lesions:
-            p, q = stats[name], stats[f"plain{name[6:]}"]
-            rise_r, rise_p = p["same_mean"] - p["base"], q["same_mean"] - q["base"]
-            lines.append(f"- Depth {name[6:]}: one deleted same-shape block costs {name} {100 * rise_r:.2f} points "
-                         f"and plain{name[6:]} {100 * rise_p:.2f} points on average; the difference, "
-                         f"{100 * (rise_p - rise_r):.2f} points, is {judge(rise_p - rise_r, spread)}.")
-    return "\n".join(lines) if lines else "- No run of this chapter is recorded at this profile yet."
-
-
-def k_report(lesions: dict[str, dict]) -> str:
-    """The error against the number k of deleted blocks, per net (mean over the draws)."""
-    lines = []
-    for name, r in lesions.items():
-        rows = LE.error_by_k(r)
-        steps = np.diff([row["mean"] for row in rows])
-        lines.append(f"- {name}: " + ", ".join(f"k={row['k']} {pct(row['mean'])}" for row in rows)
-                     + f" (largest step from one k to the next: {100 * steps.max():.1f} points).")
-    return "\n".join(lines)
-
 
 def sharpness_table(lands: dict[str, dict]) -> pd.DataFrame:
     """The numbers :func:`resnet_lab.analysis.landscape.sharpness` reads off each net's grid, formatted."""
@@ -267,29 +185,6 @@ def sharpness_table(lands: dict[str, dict]) -> pd.DataFrame:
                       "grid below chance loss": pct(s["below_chance"]),
                       "non-convex points (below chance)": _pct(s["nonconvex"])}
     return pd.DataFrame.from_dict(rows, orient="index")
-
-
-def landscape_report(lands: dict[str, dict]) -> str:
-    """Per ResNet/plain pair: how the two slices compare (one seed each: described, not judged)."""
-    lines = []
-    for name, g in lands.items():
-        s = LS.sharpness(g)
-        lines.append(f"- {name}: training-subset loss {num(s['centre_loss'])} at the trained weights, "
-                     f"rising on average along the two axes by {num(s['rise_0.5'])} half a unit away and by "
-                     f"{num(s['rise_1.0'])} one unit away; {pct(s['below_chance'])} of the grid "
-                     f"is below the chance loss ln 10 = 2.30.")
-    for name in lands:
-        other = f"plain{name[6:]}"
-        if name.startswith("resnet") and other in lands:
-            r, p = LS.sharpness(lands[name]), LS.sharpness(lands[other])
-            ratio = p["rise_0.5"] / r["rise_0.5"] if r["rise_0.5"] > 0 else float("nan")
-            lines.append(f"- Depth {name[6:]}: half a unit from the trained weights the loss rises "
-                         f"{num(p['rise_0.5'])} for {other} and {num(r['rise_0.5'])} for {name} (ratio {ratio:.2g}); "
-                         f"locally non-convex: {_pct(p['nonconvex'])} of {other}'s low-loss grid points, "
-                         f"{_pct(r['nonconvex'])} of {name}'s. One seed and one pair of directions each: no seed "
-                         f"spread of these numbers is measured, so this is described, not judged."
-                         + plateau_caveat(name, r, other, p))
-    return "\n".join(lines) if lines else "- No run of this chapter is recorded at this profile yet."
 
 
 def plateau_caveat(name: str, r: dict, other: str, p: dict) -> str:
@@ -407,52 +302,6 @@ def lesion_data_line(profile: str | None = None, draws: bool = True) -> str:
     n = f"{s['images']:,} test images" if s["images"] else "all 10,000 test images"
     return (f"Evaluated on {n}, BN in eval mode"
             + (f", {s['draws']} random sets of blocks per k (drawn with seed {s['seed']})" if draws else ""))
-
-
-def conclusion(lesions: dict[str, dict], lands: dict[str, dict], missing=(), uncached=()) -> str:
-    """What the recorded runs show, computed from the cached analyses and judged against the seed spread."""
-    spread = seed_spread()
-    lines = []
-    for name, r in lesions.items():
-        s = _single_stats(r)
-        rise = s["same_mean"] - s["base"]
-        if r["residual"]:
-            down = list(s["down"].values())
-            line = (f"- {name}: deleting one same-shape block raises the test error by {100 * rise:.2f} points on "
-                    f"average -- {judge(rise, spread)}")
-            if down:
-                d = float(np.mean(down)) - s["same_mean"]
-                line += (f"; the downsampling blocks cost {100 * abs(d):.2f} points {'more' if d > 0 else 'less'} "
-                         f"than the average same-shape block ({judge(d, spread)})")
-            lines.append(line + ".")
-        else:
-            lines.append(f"- {name}: deleting one same-shape block takes the test error from {pct(s['base'])} to "
-                         f"{pct(s['same_mean'])} on average (chance: 90.0%).")
-        if name.startswith("resnet") and f"plain{name[6:]}" in lesions:
-            q = _single_stats(lesions[f"plain{name[6:]}"])
-            diff = (q["same_mean"] - q["base"]) - rise
-            lines.append(f"- The shortcut's share at depth {name[6:]}: one deleted block costs plain{name[6:]} "
-                         f"{100 * abs(diff):.2f} points {'more' if diff > 0 else 'less'} than {name} -- "
-                         f"{judge(diff, spread)}.")
-    for name in lands:
-        other = f"plain{name[6:]}"
-        if name.startswith("resnet") and other in lands:
-            r, p = LS.sharpness(lands[name]), LS.sharpness(lands[other])
-            flatter = name if r["rise_0.5"] < p["rise_0.5"] else other
-            lines.append(f"- Loss slices at depth {name[6:]}: half a unit from the trained weights the loss rises less "
-                         f"for {flatter} ({num(r['rise_0.5'])} for {name}, {num(p['rise_0.5'])} for {other}); the slice "
-                         f"curves downwards at {_pct(r['nonconvex'])} of {name}'s and {_pct(p['nonconvex'])} of "
-                         f"{other}'s low-loss points. One seed and one pair of directions: described, not "
-                         f"judged." + (" The flatter slice is not the lower one (see above)."
-                                        if plateau_caveat(name, r, other, p) else ""))
-    if missing:
-        from ..runs import describe
-        lines.append("- Not analysed, because not recorded at this profile yet: "
-                     + ", ".join(describe(c) for c in missing) + ". Nothing above speaks for them.")
-    if uncached:
-        lines.append("- Recorded but not analysed yet (no cached lesion/landscape results): " + ", ".join(uncached)
-                     + ". Nothing above speaks for them either.")
-    return "\n".join(lines) if lines else "- No run of this chapter is recorded at this profile yet."
 
 
 def _pct(x: float) -> str:
