@@ -46,7 +46,6 @@ from __future__ import annotations
 import contextlib
 import datetime as _dt
 import fcntl
-import hashlib
 import json
 import math
 import os
@@ -65,7 +64,7 @@ import torch
 
 from .atomic import WriteFailed, atomic_write_json, disk_full, full_disk_reason, reason_of
 from .profiles import PROFILES, get_profile, resolved_settings
-from .resolved import Run, id_of, id_prefix, run_id
+from .resolved import Run, id_of, id_prefix, identity, run_id
 from .train import PRECISIONS, CorruptCheckpoint, RunConfig, TrainingDiverged, pick_device, train
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -568,7 +567,7 @@ class RunStore:
         """
         _check_config(config)
         p = get_profile(config.profile)
-        want = dict(config=config.identity_fields(), settings=resolved_settings(p, config.residual, config.depth))
+        want = identity(config, p, "", "")  # its config and settings; precision and data are matched below
         precisions = [config.precision] if config.precision else (
             ["fp32", "bf16"] if p.precision == "auto" else [p.precision])
         found = []

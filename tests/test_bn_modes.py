@@ -108,18 +108,15 @@ def test_report_names_the_net_that_parts_and_whether_recalibration_closes_the_ga
     parted = _check([1.0, 1.1, 1.2, 2.0, 1.2, 9.0], [1.0, 1.1, 1.1, 1.8, 1.0, 7.0], [0.6] * 6)
     healed = _check([1.0, 1.1, 1.2, 2.0, 5.0, 9.0], [1.0] * 6, [0.7] * 6)
     text = BB.report({"resnet20": steady, "resnet56": healed, "resnet110": parted}, spread=(0.05, 3))
-    assert "resnet20 1.01 (1.10)" in text
-    # layer 4 (stage2.3) is the first at 1.5; of the two layers after it, one (9.0) reaches 1.5, one (1.2) does not
-    assert ("In resnet110 eval mode first parts from training mode (a ratio of 1.5 or more) in block 4 of stage 2; "
-            "1 of the 2 layers after it reach 1.5 too") in text
-    assert "in resnet20 no layer reaches 1.5" in text
-    assert "on 5,120 training images) leaves it open: median ratio 1.20 -> 1.10, largest 9.00 -> 7.00" in text
-    assert "resnet56's BN statistics with its final weights (\"precise BN\", on 5,120 training images) closes the gap" in text
-    assert "20.0% in eval mode with the stored statistics, 21.0% with the re-estimated ones, 19.0% with BN in " \
-           "training mode" in text
-    assert "On 2,048 of the training images the statistics were re-estimated from, the ratio is a median 1.10, " \
-           "largest 7.00: it is there on training images too" in text
-    # training-mode Fig. 7 (the train_std means 0.8 / 0.7 / 0.6), each step 0.1 > the spread 0.05: findings, but
+    # layer 4 (stage2.3) is the first at 1.5
+    assert "- In resnet110 eval mode first parts from training mode (a ratio of 1.5 or more) in block 4 of stage 2." \
+        in text
+    assert "- In resnet20 no layer's ratio reaches 1.5: eval and training mode agree within that." in text
+    assert "resnet110's" not in text and "(\"precise BN\", on 5,120 training images) leaves it open, so stale " \
+        "statistics explain at most part of it; it is there on the training images the statistics were re-estimated " \
+        "from too" in text
+    assert "resnet56 eval mode first parts" in text and "training images) closes the gap." in text
+    # training-mode Fig. 7 (the train_std means 0.8 / 0.7 / 0.6), each step 0.1 > the spread 0.05: described, and
     # the deeper nets' own spread is not measured, and the sentence says so
     assert "resnet56 0.100 below resnet20, larger than the depth-20 seed range (0.050, 3 seeds); one seed per net: " \
            "described, not judged (the seed range is ResNet-20's and plain-20's; the seed spread of resnet56 is not " \
@@ -127,6 +124,24 @@ def test_report_names_the_net_that_parts_and_whether_recalibration_closes_the_ga
     assert "resnet110 0.100 below resnet56" in text and "responds less at every step" in text
     assert "In resnet20 eval mode" not in text
     assert BB.report({}) == ""
+    only_steady = BB.report({"resnet20": steady})
+    assert only_steady.startswith("- In resnet20 no layer's ratio reaches 1.5.")
+
+
+def test_the_mode_table_reads_each_net_off():
+    from resnet_lab.book import bn_modes as BB
+    steady = _check([1.0, 1.02, 1.05, 1.1, 1.0, 0.98], [1.0] * 6, [0.8] * 6)
+    parted = _check([1.0, 1.1, 1.2, 2.0, 1.2, 9.0], [1.0, 1.1, 1.1, 1.8, 1.0, 7.0], [0.6] * 6)
+    t = BB.mode_table({"resnet20": steady, "resnet110": parted})
+    assert list(t.columns) == ["resnet20", "resnet110"]
+    assert t.loc["eval/train std, median (largest)", "resnet20"] == "1.01 (1.10)"
+    assert t.loc["first layer at 1.5 or more", "resnet110"] == "block 4 of stage 2"
+    assert t.loc["first layer at 1.5 or more", "resnet20"] == "none"
+    # of the two layers after it, one (9.0) reaches 1.5, one (1.2) does not
+    assert t.loc["later layers at 1.5 or more", "resnet110"] == "1 of 2"
+    assert t.loc["precise BN, median (largest)", "resnet110"] == "1.10 (7.00)"
+    assert t.loc["test error: eval / precise BN / training mode", "resnet110"] == "20.0% / 21.0% / 19.0%"
+    assert t.loc["Fig. 7 mean std, training mode", "resnet110"] == "0.600"
 
 
 def test_report_on_deeper_nets_that_do_not_respond_less_or_without_a_spread():

@@ -87,7 +87,10 @@ def test_lr_study_caption_names_the_code_its_arms_ran_on():
         "on 2 commits or thread counts: commit old (threads not recorded): resnet56; commit new (2 threads): "
         "pre-activation resnet56, resnet56 with a final BN-ReLU")
     many = [rec("resnet20", f"c{i}", 1) for i in range(4)]
-    assert B.cifar.lr_study_code(many).startswith("on 4 commits or thread counts,")
+    assert B.cifar.lr_study_code(many) == "on 4 commits or thread counts (each record names its own); the seeds " \
+        "of 1 net ran on several"
+    apart = [rec(f"resnet{d}", f"c{d}", 1) for d in (20, 32, 44, 56)]
+    assert B.cifar.lr_study_code(apart) == "on 4 commits or thread counts (each record names its own)"
 
 
 @pytest.mark.parametrize("n, shown", [(3, "(1.20 points, 3 seeds)"), (None, "(1.20 points)")])

@@ -77,6 +77,21 @@ def test_the_value_that_trains_a_run_is_the_value_that_names_its_record(tmp_path
     assert rec.metrics["iterations"] == t.profile.iterations
 
 
+def test_a_checkpoint_trained_under_other_settings_is_not_resumed_under_this_runs_name(tmp_path, tiny_data):
+    """train() with a profile of its own and the run's tag leaves a checkpoint where the store looks; the store's
+    run (the registered profile) must not resume it: the checkpoint says what trained it."""
+    rid = R.run_id(CFG, "fp32", TINY_FP)
+    ckpt = tmp_path / ".partial" / rid / "checkpoint.pt"
+    train(CFG, tiny_data, profile=replace(FAST, lr=0.05), progress=False, checkpoint_path=ckpt, tag=rid,
+          should_stop=lambda it: it >= 2)
+    assert ckpt.is_file()
+    with pytest.warns(R.CheckpointSetAside, match=r"cannot be resumed \(trained under other settings: lr differ\)"):
+        rec = R.RunStore(tmp_path).get_or_train(CFG, data=tiny_data, progress=False)
+    assert rec.id == rid and rec.metrics["iterations"] == FAST.iterations
+    assert rec.history["train"][0]["iter"] <= FAST.log_every  # trained from the start, not from iteration 2
+    assert len(list(ckpt.parent.glob("checkpoint.pt.corrupt-*"))) == 1
+
+
 def test_a_run_cannot_be_named_by_one_profile_and_trained_by_another(tiny_data):
     cfg = replace(CFG, precision="fp32")
     with pytest.raises(ValueError, match=r"differs from the registered profile 'smoke'.*\(in iterations\)") as e:

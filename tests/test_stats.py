@@ -83,7 +83,9 @@ def test_chapter3_table_judges_only_depths_with_three_seeds_per_net(monkeypatch)
     assert missing == {"plain56": [1, 2], "resnet56": [1, 2], "plain32": [0, 1, 2]}
     seeds["resnet56"] = {0: 0.18, 2: 0.19}  # a seed recorded out of order: the missing one is named
     assert V.missing_seeds(["resnet56"]) == {"resnet56": [1]}
-    text = V.judged_summary(t, V.missing_seeds(["plain56", "resnet56"]))
-    assert text.endswith("Still to train for them: plain-56 seeds 1 and 2, ResNet-56 seed 1 (`OMP_NUM_THREADS=1 "
+    text = V.judged_summary(t, V.missing_seeds(["plain56", "resnet56"]), profile="cpu")
+    quick = V.judged_summary(t, {"plain56": [1]}, profile="quick")  # queue.sh trains at cpu unless told
+    assert "(`PROFILE=quick OMP_NUM_THREADS=1 bash tools/queue.sh worker.log plain56:basic:1`" in quick
+    assert text.endswith("Seeds still to train: plain-56 seeds 1 and 2, ResNet-56 seed 1 (`OMP_NUM_THREADS=1 "
                          "bash tools/queue.sh worker.log plain56:basic:1 plain56:basic:2 resnet56:basic:1`; the "
                          "README's extra-seeds section).")

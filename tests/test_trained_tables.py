@@ -52,12 +52,18 @@ def test_the_lesion_table_reads_each_net_off():
 
 def test_the_lesion_summary_says_what_the_numbers_show_and_no_more():
     text = T.lesion_summary(LESIONS)
-    assert text == ("On average, deleting one same-shape block raises the test error by 15.00 points in ResNet-20 and "
-                    "2.00 points in ResNet-56, against 77.00 points in plain-20. Every plain net is "
+    assert text == ("On average, deleting one same-shape block changes the test error by +15.00 points in ResNet-20 "
+                    "and +2.00 points in ResNet-56, against +77.00 points in plain-20. Every plain net is "
                     "within 1.0 points of chance (90.0%) after one deletion, on average. The deeper the ResNet, the "
-                    "less one block costs it, from 15.00 points at depth 20 to 2.00 at 56. One seed per net: "
-                    "described, not judged; for scale, the depth-20 seed range of the test error is 1.22 points "
-                    "(3 seeds).")
+                    "less one block costs it, from 15.00 points at depth 20 to 2.00 at 56, each step larger than the "
+                    "seed range below. One seed per net: described, not judged; for scale, the depth-20 seed range "
+                    "of the test error is 1.22 points (3 seeds).")
+    three = dict(LESIONS, resnet110=lesion(0.10, [0.11, 0.11]))  # a step of 1 point < the 1.22-point range
+    text = T.lesion_summary(three)
+    assert "+15.00 points in ResNet-20, +2.00 points in ResNet-56 and +1.00 points in ResNet-110" in text
+    assert "The deeper" not in text
+    above = dict(LESIONS, plain56=lesion(0.5, [0.95, 0.95], residual=False))  # 5 points *above* chance: distance
+    assert "Every plain net is within 5.0 points of chance (90.0%)" in T.lesion_summary(above)
     # a plain net far from chance, and a deeper ResNet that costs more: neither sentence is said
     other = dict(LESIONS, plain20=lesion(0.12, [0.50, 0.52], residual=False),
                  resnet56=lesion(0.11, [0.40, 0.40]))
@@ -75,13 +81,16 @@ def test_the_k_summary_names_each_nets_largest_step():
 def test_the_landscape_summary_names_the_flatter_slice_and_its_caveat():
     lands = {"resnet20": grid(0.40, 4.0), "plain20": grid(0.49, 2.5, bumpy=True)}
     text = T.landscape_summary(lands)
-    assert text.startswith("At depth 20 the loss rises less half a unit from the trained weights for plain-20 (")
-    assert "of ResNet-20's." in text and "0.0% of ResNet-20's" in text
+    assert text.startswith("At depth 20, half a unit from the trained weights, the loss rises less for plain-20 (")
+    assert "The slice curves downwards at " in text and "and 0.0% of ResNet-20's low-loss points." in text
     assert "But the flatter slice, plain-20's, is centred at a higher loss" in text  # plateau caveat, paper names
     assert text.endswith("One seed and one pair of directions per net: described, not judged.")
     lower = {"resnet20": grid(0.40, 2.0), "plain20": grid(0.49, 4.0)}  # the flatter one is also the lower one
     assert "But the flatter" not in T.landscape_summary(lower)
     assert T.landscape_summary({"resnet20": grid(0.4, 1.0)}) == ""  # no twin: nothing to compare
+    tie = T.landscape_summary({"resnet20": grid(0.40, 2.0), "plain20": grid(0.49, 2.0)})
+    assert tie.startswith("At depth 20, half a unit from the trained weights, neither slice rises less (ResNet-20 "
+                          "2.000, plain-20 2.000).")
 
 
 def test_the_init_table_sets_initial_beside_trained():

@@ -138,48 +138,59 @@ def _images(n: int, what: str = "images") -> str:
     return f"{n:,} {what}"
 
 
+def mode_table(checks: dict[str, dict]) -> pd.DataFrame:
+    """The check read off, one column per net: eval-mode over training-mode response std (median and largest over
+    the 3x3 layers), the first layer where they part (:data:`DEPART` or more) and how many later layers do too, the
+    ratio in the last stage, the same after re-estimating the BN statistics ("precise BN") on test and on training
+    images, the test error in each mode, and Fig. 7's mean response std in training mode."""
+    rows = {}
+    for k, r in checks.items():
+        f = frame(r)
+        first = _parted(f)
+        later = f.ratio.iloc[int((f.ratio >= DEPART).to_numpy().argmax()) + 1:] if first else f.ratio.iloc[:0]
+        last = f[f.name.str.startswith("stage3")]
+        rows[k] = {"eval/train std, median (largest)": f"{f.ratio.median():.2f} ({f.ratio.max():.2f})",
+                   f"first layer at {DEPART} or more": first or "none",
+                   f"later layers at {DEPART} or more": f"{int((later >= DEPART).sum())} of {len(later)}" if first
+                   else "\u2013",
+                   "stage 3, median (per channel)": f"{last.ratio.median():.2f} ({last.channel_ratio.median():.2f})"
+                   if len(last) else "\u2013",
+                   "precise BN, median (largest)": f"{f.recal_ratio.median():.2f} ({f.recal_ratio.max():.2f})",
+                   "precise BN on training images, median (largest)":
+                       f"{f.recal_train_ratio.median():.2f} ({f.recal_train_ratio.max():.2f})",
+                   "test error: eval / precise BN / training mode":
+                       f"{pct(r['error'])} / {pct(r['recal_error'])} / {pct(r['train_mode_error'])}",
+                   "Fig. 7 mean std, training mode": f"{float(f.train_std.mean()):.3f}"}
+    return pd.DataFrame(rows)
+
+
 def report(checks: dict[str, dict], spread: tuple[float, int] | None = None) -> str:
-    """What the check shows, net by net, computed from the cached results. ``spread``: (range, seeds) of the
-    training-mode mean over the seeds of ResNet-20 and plain-20 (:func:`train_mode_spread`)."""
+    """What :func:`mode_table` shows, in a few computed sentences: where eval mode parts from training mode and
+    whether re-estimating the statistics closes the gap; then Fig. 7's depth steps in training mode. ``spread``:
+    (range, seeds) of the training-mode mean over the seeds of ResNet-20 and plain-20 (:func:`train_mode_spread`)."""
     from ..experiments import SPREAD_ARCHS
     if not checks:
         return ""
     fr = {k: frame(v) for k, v in checks.items()}
-    lines = ["- Eval-mode response std over training-mode std, per 3x3 layer (median; largest): "
-             + ", ".join(f"{k} {f.ratio.median():.2f} ({f.ratio.max():.2f})" for k, f in fr.items()) + "."]
     parted = {k: _parted(f) for k, f in fr.items()}
     steady = [k for k, p in parted.items() if p is None]
+    lines = []
     for k, f in fr.items():
         if parted[k] is None:
             continue
         r = checks[k]
-        first = int((f.ratio >= DEPART).to_numpy().argmax())
-        later = f.ratio.iloc[first + 1:]
-        last = f[f.name.str.startswith("stage3")]
-        lines.append(f"- In {k} eval mode first parts from training mode (a ratio of {DEPART} or more) in {parted[k]}; "
-                     f"{int((later >= DEPART).sum())} of the {len(later)} layers after it reach {DEPART} too, and in "
-                     f"its last stage the eval-mode responses are a median {last.ratio.median():.1f} times the "
-                     f"training-mode ones (per channel: {last.channel_ratio.median():.1f})"
-                     + (f"; in {', '.join(steady)} no layer reaches {DEPART}" if steady else "") + ".")
         closes = f.recal_ratio.max() < DEPART
-        n = _images(r["test_images"])
-        lines.append(
-            f"- Re-estimating {k}'s BN statistics with its final weights (\"precise BN\", on "
-            f"{_images(r['recal_images'], 'training images')}) " + ("closes the gap" if closes else "leaves it open")
-            + f": median ratio {f.ratio.median():.2f} -> {f.recal_ratio.median():.2f}, largest "
-            f"{f.ratio.max():.2f} -> {f.recal_ratio.max():.2f}"
-            + ("." if closes else
-               f", so stale statistics explain at most part of it. On {r['test_images']:,} of the training images "
-               f"the statistics were re-estimated from, the ratio is a median {f.recal_train_ratio.median():.2f}, largest "
-               f"{f.recal_train_ratio.max():.2f}: it is there on training images too, and arises in this net's "
-               f"eval-mode forward pass."))
-        lines.append(f"- {k}'s test error on these {n}: {pct(r['error'])} in eval mode with the stored statistics, "
-                     f"{pct(r['recal_error'])} with the re-estimated ones, {pct(r['train_mode_error'])} with BN in "
-                     f"training mode (each batch of {r['batch_size']} test images normalised by its own statistics).")
+        line = (f"- In {k} eval mode first parts from training mode (a ratio of {DEPART} or more) in {parted[k]}. "
+                f"Re-estimating its BN statistics with its final weights (\"precise BN\", on "
+                f"{_images(r['recal_images'], 'training images')}) " + ("closes the gap." if closes else
+                   "leaves it open, so stale statistics explain at most part of it"
+                   + ("; it is there on the training images the statistics were re-estimated from too, so it arises "
+                      "in this net's eval-mode forward pass." if f.recal_train_ratio.max() >= DEPART else ".")))
+        lines.append(line)
+    if steady:
+        lines.append(f"- In {', '.join(steady)} no layer's ratio reaches {DEPART}"
+                     + (": eval and training mode agree within that." if lines else "."))
     train = {k: float(f.train_std.mean()) for k, f in fr.items()}
-    lines.append("- Fig. 7's mean response std with BN in training mode: " + ", ".join(
-        f"{k} {v:.3f}" for k, v in train.items()) + ". In training mode BN normalises every channel exactly, so "
-        "these means are set by each layer's learned gamma and beta.")
     res = [k for k in ("resnet20", "resnet56", "resnet110") if k in train]
     if len(res) >= 2:
         def verdict(a, b, d):

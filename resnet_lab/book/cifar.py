@@ -212,8 +212,10 @@ def lr_study_code(records: list[dict]) -> str:
         (commit, n), = groups
         return f"all on commit {commit} ({threads(n)})"
     if len(groups) > 3:  # many sessions' work: counted, not listed (each record's provenance names its own)
-        return (f"on {len(groups)} commits or thread counts, a net's seeds sometimes on several (each record names "
-                f"its own)")
+        split = sorted({n for nets in groups.values() for n in nets
+                        if sum(n in other for other in groups.values()) > 1})
+        return (f"on {len(groups)} commits or thread counts (each record names its own)"
+                + (f"; the seeds of {len(split)} net{'s' * (len(split) != 1)} ran on several" if split else ""))
     from ..analysis import lr_study as L
     parts = [f"commit {c} ({threads(n)}): {', '.join(L.label(x) for x in nets)}" for (c, n), nets in groups.items()]
     return f"on {len(groups)} commits or thread counts: " + "; ".join(parts)

@@ -22,8 +22,9 @@ def requested_runs(profile: str | None = None) -> list[RunConfig]:
     """Every run the chapters ask for at ``profile`` (default: the book's profile), on the book's data, and those
     they ask for at a profile of their own whatever the book's (``experiments.fixed_profile_runs``)."""
     from .store import _data_source, profile_name
-    return experiments.book_runs(profile or profile_name(), _data_source()) + \
+    both = experiments.book_runs(profile or profile_name(), _data_source()) + \
         experiments.fixed_profile_runs(_data_source())
+    return list(dict.fromkeys(both))  # at profile 'quick' the two lists share runs: each once
 
 
 def _asked(profile: str, runs: list[RunConfig]) -> str:

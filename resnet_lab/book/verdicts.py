@@ -162,16 +162,22 @@ def missing_seeds(archs, profile: str | None = None) -> dict[str, list[int]]:
     return out
 
 
-def _missing_line(missing: dict[str, list[int]]) -> str:
-    """'Still to train: plain-56 seed 2, ResNet-110 seeds 1 and 2 (`bash tools/queue.sh LOG plain56:basic:2 ...`).'"""
+def _missing_line(missing: dict[str, list[int]], profile: str | None = None) -> str:
+    """'Seeds still to train: plain-56 seed 2, ResNet-110 seeds 1 and 2 (`OMP_NUM_THREADS=1 bash tools/queue.sh LOG
+    plain56:basic:2 ...`)', with ``PROFILE=<p>`` in front where the book's profile is not queue.sh's default."""
+    from .store import profile_name
+
     def seeds(ss):
         return f"seed {ss[0]}" if len(ss) == 1 else f"seeds {', '.join(map(str, ss[:-1]))} and {ss[-1]}"
+    p = profile or profile_name()
     jobs = " ".join(f"{a}:basic:{s}" for a, ss in missing.items() for s in ss)
-    return (f"Still to train for them: {', '.join(f'{paper_name(a)} {seeds(ss)}' for a, ss in missing.items())} "
-            f"(`OMP_NUM_THREADS=1 bash tools/queue.sh worker.log {jobs}`; the README's extra-seeds section).")
+    env = "" if p == "cpu" else f"PROFILE={p} "
+    return (f"Seeds still to train: {', '.join(f'{paper_name(a)} {seeds(ss)}' for a, ss in missing.items())} "
+            f"(`{env}OMP_NUM_THREADS=1 bash tools/queue.sh worker.log {jobs}`; the README's extra-seeds section).")
 
 
-def judged_summary(frame: pd.DataFrame, missing: dict[str, list[int]] | None = None) -> str:
+def judged_summary(frame: pd.DataFrame, missing: dict[str, list[int]] | None = None,
+                   profile: str | None = None) -> str:
     """One or two plain sentences on a comparison table: how many rows were judged, how many show a difference,
     which rows wait for seeds, and (``missing``: :func:`missing_seeds`) which seeds those are and the command
     that trains them (Markdown; '' for an empty table)."""
@@ -186,5 +192,5 @@ def judged_summary(frame: pd.DataFrame, missing: dict[str, list[int]] | None = N
         parts.append(f"The other {len(waiting)} rest on fewer seeds and are described only (the table says how "
                      f"many)" + ("." if missing else "; `bash tools/queue.sh` trains more seeds (see the README)."))
         if missing:
-            parts.append(_missing_line(missing))
+            parts.append(_missing_line(missing, profile))
     return " ".join(parts)

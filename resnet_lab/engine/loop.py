@@ -20,7 +20,7 @@ import torch
 
 from .. import distributed as D  # several processes, one run (issue 31): None of it acts on a one-process run
 from .. import train as T  # T.atomic_torch_save: looked up at each save (tests make it fail)
-from ..profiles import get_profile
+from ..profiles import get_profile, resolved_settings
 from ..resolved import Run
 from ..train import (CorruptCheckpoint, ForeignCheckpoint, TrainingDiverged, TrainResult, _memory_format,
                      checkpoint_problem, compiled_step_model, device_name, evaluate, numerics, pick_device,
@@ -142,6 +142,16 @@ class Trainer:
         if tag is not None and state.get("tag") != tag:
             raise ForeignCheckpoint(f"checkpoint {ckpt} belongs to run {state.get('tag')!r}, not {tag!r}; "
                                     f"delete it to start this run over", ckpt)
+        if "settings" in state:  # what trained it (checkpoints before 2026-12-02 do not say; their tag must do)
+            want = resolved_settings(self.profile, self.config.residual, self.config.depth)
+            have = state["settings"] if isinstance(state["settings"], dict) else {}
+            differ = sorted(k for k in set(want) | set(have) if have.get(k) != want.get(k))
+            if state.get("precision") != self.precision:
+                differ.append("precision")
+            if differ:
+                raise ForeignCheckpoint(f"checkpoint {ckpt} does not belong to this run (trained under other "
+                                        f"settings: {', '.join(differ)} differ); delete it to start this run over",
+                                        ckpt)
         problem = checkpoint_problem(state, len(self.dd.train_y))
         if problem:
             raise CorruptCheckpoint(f"checkpoint {ckpt} does not fit this run ({problem}); delete it to start the "
@@ -208,7 +218,9 @@ class Trainer:
             window = dict(loss=loss, wrong=wrong, seen=self.seen)
             if self.ckpt is None:  # rank 0 alone writes
                 return
-        T.atomic_torch_save(dict(tag=self.tag, model=self.model.state_dict(), optimizer=self.opt.state_dict(),
+        T.atomic_torch_save(dict(tag=self.tag, precision=self.precision,
+                                 settings=resolved_settings(self.profile, self.config.residual, self.config.depth),
+                                 model=self.model.state_dict(), optimizer=self.opt.state_dict(),
                                  **self.stream.state(), iteration=iteration, history=self.history,
                                  warmup=self.schedule.warming_up, windows=self.schedule.windows,
                                  window=window,
