@@ -36,7 +36,8 @@ When something goes wrong, the store stays usable and the error names the culpri
 * a record is whole only with its schema (history 'train' and 'eval' lists, final errors as
   finite numbers in [0, 1], float32/float16 weights that are not truncated) and only in the
   folder its id names; anything else is listed by :meth:`RunStore.damaged`;
-* a checkpoint is resumed only if it carries this run's tag and fields of the right types;
+* a checkpoint is resumed only if it carries this run's tag, the settings and precision the run
+  trains under (checkpoints keep both since 2026-12-02) and fields of the right types;
   else it is set aside as above;
 * temp files of a killed writer are listed by :meth:`RunStore.leftovers` (and ``runs``) and
   removed by the next run of their run id (which holds its lock, so their writer is dead).
