@@ -201,8 +201,20 @@ def _frame(skip, branch=None, boundary=None):
 def test_reports_state_what_the_frames_show():
     linear = _frame([1, 2, 3, 4, 5, 6])
     doubling = _frame([1, 2, 4, 8, 16, 32], branch=[1, 2, 4, 8, 16, 32])
-    txt = I.variance_report({"resnet14": linear})
-    assert "by 1.00 per block" in txt and "ratio 1.00 at block 1, 0.167 at block 6" in txt
+    t = I.variance_table({"resnet14": linear})
+    row = t.loc["resnet14"]
+    assert row["growth per block in a stage (range)"] == "1.00 (1.00)" and row["the +1 model's growth"] == "1.00"
+    assert (row["branch/skip ratio, block 1"], row["last block (the model's)"]) == ("1.00", "0.167 (0.167)")
+    assert row["skip variance, first \u2192 last block"] == "1.00 \u2192 6.00" and row["branch variance"] == "1.00"
+    assert row["skip keeps at a stage boundary"] == "\u2013"
+    txt = I.variance_summary({"resnet14": linear})
+    assert txt == ("In this net every branch variance is within 0.0e+00 of 1. Inside the stages the skip variance "
+                   "grows by 1.00 per block (medians), not below the model's 1. The measurement lies below the model "
+                   "in every block after the first in 0 of 1 nets, and at the last block it is 1.00 of the model's "
+                   "value.")
+    slow = _frame([1, 1.5, 2, 2.5, 3, 3.5])
+    assert "grows by 0.50 per block (medians), below the model's 1" in I.variance_summary({"resnet14": slow})
+    assert "in 1 of 1 nets" in I.variance_summary({"resnet14": slow}) and I.variance_summary({}) == ""
     both = I.control_summary({"resnet14": linear}, {"resnet14": doubling})
     assert "changes by a factor 0.24 to 0.24 with BN and 1.00 to 1.00 without" in both
     assert "branch variance stays 1.00 to 1.00 times the skip's" in both

@@ -94,36 +94,40 @@ def _range(lo: float, hi: float) -> str:
     return a if a == b else f"{a} to {b}"
 
 
-def variance_report(bn: dict[str, pd.DataFrame]) -> str:
-    """Per net with BN: branch variance range, skip-variance growth per block (against De & Smith's +1),
-    the ratio at the first and last block, the option-A boundary factor (Markdown list)."""
-    lines = []
+def variance_table(bn: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Per net with BN, De & Smith's three predictions checked: the branch variance (1), the skip variance's growth
+    per block inside a stage (median and range; the +1 model predicts the branch variance), the branch/skip ratio
+    at the first and the last block beside the model's, and what the skip carries across the option-A boundaries."""
+    rows = {}
     for k, f in bn.items():
-        steps = _stage_steps(f)
-        bf = _boundary_factors(f)
-        lines.append(
-            f"- {k}: branch variance {span(f.branch_var.min(), f.branch_var.max(), '.3f', 'block')} (all "
-            f"{len(f)} blocks); the skip variance grows from {f.skip_var.iloc[0]:.2f} (block 1) to "
-            f"{f.skip_var.iloc[-1]:.2f} (block {len(f)}), by {np.median(steps):.2f} per block inside a stage "
-            f"(median; range {steps.min():.2f} to {steps.max():.2f}; the +1 model predicts "
-            f"{f.branch_var.median():.2f}); branch/skip variance ratio {f.var_ratio.iloc[0]:.2f} at block 1, "
-            f"{f.var_ratio.iloc[-1]:.3f} at block {len(f)} (the +1 model: {f.pred_ratio.iloc[-1]:.3f}; as std "
-            f"ratios {f.std_ratio.iloc[-1]:.2f} against the model's {np.sqrt(f.pred_ratio.iloc[-1]):.2f})"
-            + (f"; at {'each of ' if f'{bf.min():.2f}' == f'{bf.max():.2f}' else ''}the {len(bf)} option-A "
-               f"boundaries the skip carries {_range(bf.min(), bf.max())} of the variance arriving there"
-               if len(bf) else "") + ".")
-    if bn:
-        dev = max(float((f.branch_var - 1).abs().max()) for f in bn.values())
-        slopes = {k: float(np.median(_stage_steps(f))) for k, f in bn.items()}
-        below = [k for k, f in bn.items() if (f.skip_var.iloc[1:] < f.pred_skip_var.iloc[1:]).all()]
-        last = {k: float(f.skip_var.iloc[-1] / f.pred_skip_var.iloc[-1]) for k, f in bn.items()}
-        lines.append(
-            f"- Over all {len(bn)} nets: every branch variance is within {dev:.1e} of 1; inside the stages the skip "
-            f"variance grows by {_range(min(slopes.values()), max(slopes.values()))} per block (medians), "
-            f"{'below' if max(slopes.values()) < 0.9 else 'not below'} the model's 1; the measurement lies below "
-            f"the model in every block after the first in {len(below)} of {len(bn)} nets, and at the last block it "
-            f"is {_range(min(last.values()), max(last.values()))} of the model's value.")
-    return "\n".join(lines)
+        steps, bf = _stage_steps(f), _boundary_factors(f)
+        rows[k] = {"branch variance": _range(f.branch_var.min(), f.branch_var.max()),
+                   "skip variance, first \u2192 last block": f"{f.skip_var.iloc[0]:.2f} \u2192 {f.skip_var.iloc[-1]:.2f}",
+                   "growth per block in a stage (range)": f"{np.median(steps):.2f} ({_range(steps.min(), steps.max())})"
+                   if len(steps) else "\u2013",
+                   "the +1 model's growth": f"{f.branch_var.median():.2f}",
+                   "branch/skip ratio, block 1": f"{f.var_ratio.iloc[0]:.2f}",
+                   f"last block (the model's)": f"{f.var_ratio.iloc[-1]:.3f} ({f.pred_ratio.iloc[-1]:.3f})",
+                   "skip keeps at a stage boundary": _range(bf.min(), bf.max()) if len(bf) else "\u2013"}
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def variance_summary(bn: dict[str, pd.DataFrame]) -> str:
+    """One or two sentences over all nets of :func:`variance_table`: how close every branch variance is to 1, the
+    growth per block against the model's 1, and where the measurement lies against the model."""
+    if not bn:
+        return ""
+    dev = max(float((f.branch_var - 1).abs().max()) for f in bn.values())
+    slopes = {k: float(np.median(_stage_steps(f))) for k, f in bn.items() if len(_stage_steps(f))}
+    below = [k for k, f in bn.items() if (f.skip_var.iloc[1:] < f.pred_skip_var.iloc[1:]).all()]
+    last = {k: float(f.skip_var.iloc[-1] / f.pred_skip_var.iloc[-1]) for k, f in bn.items()}
+    growth = (f" Inside the stages the skip variance grows by {_range(min(slopes.values()), max(slopes.values()))} per "
+              f"block (medians), {'below' if max(slopes.values()) < 0.9 else 'not below'} the model's 1."
+              if slopes else "")
+    every = f"Over all {len(bn)} nets" if len(bn) > 1 else "In this net"
+    return (f"{every} every branch variance is within {dev:.1e} of 1.{growth} The measurement lies "
+            f"below the model in every block after the first in {len(below)} of {len(bn)} nets, and at the last block "
+            f"it is {_range(min(last.values()), max(last.values()))} of the model's value.")
 
 
 def fits_inverse_l(f: pd.DataFrame) -> tuple[float, float]:
