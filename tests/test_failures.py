@@ -198,6 +198,11 @@ def test_checkpoint_of_another_run_is_refused_with_its_path(tiny_data, tmp_path)
         train(CFG, tiny_data, profile=FAST, progress=False, checkpoint_path=ckpt, tag="run-b")
     assert "run-a" in str(e.value) and e.value.path == ckpt
     shorter = replace(FAST, iterations=1, milestones=(1, 1))  # a checkpoint past this run's end
+    with pytest.raises(ForeignCheckpoint, match=r"trained under other settings: iterations, milestones differ"):
+        train(CFG, tiny_data, profile=shorter, progress=False, checkpoint_path=ckpt)
+    old = torch.load(ckpt, weights_only=True)  # a checkpoint from before they kept their settings
+    del old["settings"], old["precision"]
+    torch.save(old, ckpt)
     with pytest.raises(ForeignCheckpoint, match="past this run"):
         train(CFG, tiny_data, profile=shorter, progress=False, checkpoint_path=ckpt)
 
