@@ -277,7 +277,13 @@ def summary(profs: list[str] | None = None) -> str:
     out = []
     for p in profs:
         judged, measured = judge_claims(p)
-        has = lambda w: [c.claim[0].lower() + c.claim[1:] for c in CLAIMS  # noqa: E731
+        def part(c, w):  # a claim reproduced by some of its tests only says which
+            tests = judged[c.key]
+            hit = [t for t, _, v in tests if v.startswith(w)]
+            return (f", in {len(hit)} of its {len(tests)} tests (" + ", ".join(
+                f"{paper_name(t.a.label)} vs {paper_name(t.b.label)}" for t in hit) + ")"
+                if w == REPRODUCED and 0 < len(hit) < len(tests) else "")
+        has = lambda w: [c.claim[0].lower() + c.claim[1:] + part(c, w) for c in CLAIMS  # noqa: E731
                          if any(v.startswith(w) for *_, v in judged[c.key]) or (measured[c.key].verdict or "")
                          .startswith(w)]
         rep, con, nos, wait = has(REPRODUCED), has(CONTRADICTED), has(NOT_SHOWN), has(stats.NOT_JUDGED)
