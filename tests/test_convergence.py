@@ -55,23 +55,28 @@ def seeds(times, level=0.6):
                               iteration=i) for s, i in enumerate(times)])
 
 
-def test_report_reads_ratios_against_the_depth20_seeds(monkeypatch):
+def test_the_ratio_table_reads_times_against_the_depth20_seeds(monkeypatch):
     from resnet_lab.book import convergence as BC
     monkeypatch.setattr(BC, "until", lambda profile=None: 3200)
+    t = BC.ratio_table(frame((450, 750, 1500, None), (250, 350, 500, 900)), seeds((450, 300, 350)))
+    row = t.loc["below 60%"]
+    assert row["plain nets: deepest / shallowest"] == "plain-44 / plain-20: \u00d73.3 (plain-56 not before 3,200)"
+    assert row["ResNets: deepest / shallowest"] == "ResNet-56 / ResNet-20: \u00d73.6"
+    assert row["two seeds of one depth-20 net, at most"] == "\u00d71.50 (plain-20, 3 seeds)"
+    assert row["plain / ResNet, by depth"] == "20: \u00d71.8, 32: \u00d72.1, 44: \u00d73.0, 56: plain > 3,200"
     rep = BC.report(frame((450, 750, 1500, None), (250, 350, 500, 900)), seeds((450, 300, 350)))
-    assert "plain44 needs 3.3 times as long as plain20, against at most 1.50 times between two seeds of plain20" in rep
-    assert "one seed per depth, so described, not judged" in rep and "finding" not in rep and "plain56 not before iteration 3,200" in rep
-    assert "depth 20: 1.8 times as long" in rep and "depth 56: the plain net not before iteration 3,200" in rep
+    assert "described, not judged" in rep and "finding" not in rep
     t = BC.table(frame((450, 750, 1500, None), (250, 350, 500, 900)))
     assert t.loc["plain56", "below 60%"] == "> 3,200" and t.loc["plain44", "below 60%"] == "1,500"
 
 
-def test_report_a_faster_deep_net_and_a_net_that_never_reaches_the_level(monkeypatch):
+def test_the_ratio_table_with_a_faster_deep_net_and_a_net_that_never_reaches_the_level(monkeypatch):
     from resnet_lab.book import convergence as BC
     monkeypatch.setattr(BC, "until", lambda profile=None: 3200)
-    rep = BC.report(frame((None, 800, 600, 400), (300, 300, 300, 300)), seeds((300, 310, 320)))
-    assert "plain56 needs 0.5 times as long as plain32" in rep and "described, not judged" in rep
-    assert "resnet56 needs 1.0 times as long as resnet20" in rep and "finding" not in rep
+    t = BC.ratio_table(frame((None, 800, 600, 400), (300, 300, 300, 300)), seeds((300, 310, 320)))
+    assert t.loc["below 60%", "plain nets: deepest / shallowest"] == "plain-56 / plain-32: \u00d70.5"
+    assert t.loc["below 60%", "ResNets: deepest / shallowest"] == "ResNet-56 / ResNet-20: \u00d71.0"
+    assert t.loc["below 60%", "plain / ResNet, by depth"].startswith("20: plain > 3,200, 32: \u00d72.7")
     assert BC.report(frame((None,) * 4, (None,) * 4), seeds(())).startswith("- No run")
 
 

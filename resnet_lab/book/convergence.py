@@ -72,19 +72,6 @@ def table(frame: pd.DataFrame) -> pd.DataFrame:
     return out.rename_axis(None).rename_axis(None, axis=1)
 
 
-def _gap(f: pd.DataFrame, sr: tuple[float, int, str] | None) -> str:
-    """The deepest net that reached the level against the shallowest that did, as a ratio of times, judged
-    against the depth-20 seeds' ratio (times are noisy in proportion to their size, so ratios, not
-    differences)."""
-    done = f[f.iteration.notna()]
-    if len(done) < 2 or sr is None:
-        return ""
-    first, deep = done.iloc[0], done.iloc[-1]
-    ratio = deep.iteration / first.iteration
-    return (f"; {deep.net} needs {ratio:.1f} times as long as {first.net}, against at most {sr[0]:.2f} times "
-            f"between two seeds of {sr[2]} ({sr[1]} seeds): one seed per depth, so described, not judged")
-
-
 SHAPE_MARGIN = 0.1  # a fit's r^2 must beat the other shape's by this much before the table names a shape
 
 
@@ -165,41 +152,52 @@ def growth_summary(table: pd.DataFrame) -> str:
     return " ".join(out)
 
 
+def _times_ratio(f: pd.DataFrame) -> str:
+    """'plain-56 / plain-20: ×6.8', the deepest net that reached the level against the shallowest that did (with
+    the deeper ones that did not named), '\u2013' with fewer than two."""
+    from ..models import paper_name
+    done = f[f.iteration.notna()]
+    if len(done) < 2:
+        return "\u2013"
+    first, deep = done.iloc[0], done.iloc[-1]
+    late = [paper_name(n) for n in f[f.iteration.isna() & (f.depth > first.depth)].net]
+    return (f"{paper_name(deep.net)} / {paper_name(first.net)}: \u00d7{deep.iteration / first.iteration:.1f}"
+            + (f" ({', '.join(late)} not before {until():,})" if late else ""))
+
+
+def ratio_table(frame: pd.DataFrame, seeds: pd.DataFrame) -> pd.DataFrame:
+    """Per level: how many times as long the deepest net of each family takes as the shallowest (one seed per
+    depth), the largest ratio between two seeds of one depth-20 net (how much training the same net again moves a
+    time), and plain against ResNet at each depth both have. Ratios, not differences: times are noisy in
+    proportion to their size."""
+    from ..models import paper_name
+    rows = {}
+    for level in (lv for lv in dict.fromkeys(frame.level) if lv != CV.CHANCE_LEVEL):
+        row = {}
+        for residual, family in FAMILIES:
+            row[f"{family}: deepest / shallowest"] = _times_ratio(
+                frame[(frame.residual == residual) & (frame.level == level)].sort_values("depth"))
+        sr = seed_ratio(seeds, level)
+        row["two seeds of one depth-20 net, at most"] = (f"\u00d7{sr[0]:.2f} ({paper_name(sr[2])}, {sr[1]} seeds)" if sr
+                                                          else "\u2013")
+        f = frame[frame.level == level].set_index(["depth", "residual"]).iteration
+        both = sorted({d for d, _ in f.index if (d, False) in f.index and (d, True) in f.index})
+        def vs(d):
+            p, r = f[(d, False)], f[(d, True)]
+            return (f"\u00d7{p / r:.1f}" if pd.notna(p) and pd.notna(r) else
+                    f"plain > {until():,}" if pd.notna(r) else "neither")
+        row["plain / ResNet, by depth"] = ", ".join(f"{d}: {vs(d)}" for d in both) or "\u2013"
+        rows[f"below {level:.0%}"] = row
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
 def report(frame: pd.DataFrame, seeds: pd.DataFrame) -> str:
-    """Per level and family: the growth per 12 layers (log-linear fit, with the power law's r^2 beside it) and
-    the deepest-to-shallowest ratio judged against the depth-20 seeds; plain against ResNet over the depths both
-    have; slow starts (Markdown)."""
+    """What :func:`ratio_table` cannot say alone: that its depth ratios rest on one seed per depth (described
+    against the depth-20 seeds, never judged), and which nets started slowly (Markdown)."""
     if frame.empty or frame.iteration.isna().all():
         return "- No run of the sweep is recorded at this profile yet."
-    lines = []
-    for level in (lv for lv in dict.fromkeys(frame.level) if lv != CV.CHANCE_LEVEL):
-        sr = seed_ratio(seeds, level)
-        parts = []
-        for residual, family in FAMILIES:
-            f = frame[(frame.residual == residual) & (frame.level == level)].sort_values("depth")
-            g = CV.growth(frame, residual, level)
-            if g is None:
-                if len(f):
-                    parts.append(f"{family}: fewer than three depths reach it before iteration {until():,}")
-                continue
-            cens = (f"; {', '.join(g['censored'])} not before iteration {until():,}, so the fit understates the "
-                    f"growth" if g["censored"] else "")
-            parts.append(f"{family} x{g['factor']:.2f} per {g['per']} layers (exponential fit over "
-                         f"{len(g['nets'])} depths, r² {g['r2']:.2f}; a power law: r² {g['r2_power']:.2f})"
-                         f"{_gap(f, sr)}{cens}")
-        if parts:
-            lines.append(f"- Time to a training error below {level:.0%}: " + "; ".join(parts) + ".")
-    mid = sorted(set(frame.level) - {CV.CHANCE_LEVEL})
-    if mid:
-        lv = mid[len(mid) // 2]
-        f = frame[frame.level == lv].set_index(["depth", "residual"]).iteration
-        both = sorted({d for d, _ in f.index if (d, False) in f.index and (d, True) in f.index})
-        pairs = [(d, f[(d, False)], f[(d, True)]) for d in both]
-        if pairs:
-            lines.append(f"- Plain against ResNet, time to {lv:.0%}: " + "; ".join(
-                f"depth {d}: " + (f"{p / r:.1f} times as long" if pd.notna(p) and pd.notna(r) else
-                                  f"the plain net not before iteration {until():,}" if pd.notna(r) else "not reached")
-                for d, p, r in pairs) + ".")
+    lines = ["- Beyond depth 20 each net has one seed here, so each ratio of two depths describes two runs: set "
+             "beside the largest ratio between two seeds of one depth-20 net, it is described, not judged."]
     chance = frame[frame.level == CV.CHANCE_LEVEL].sort_values("depth")
     sr = seed_ratio(seeds, CV.CHANCE_LEVEL)
     for residual, family in FAMILIES:

@@ -102,7 +102,8 @@ def variance_table(bn: dict[str, pd.DataFrame]) -> pd.DataFrame:
     for k, f in bn.items():
         steps, bf = _stage_steps(f), _boundary_factors(f)
         rows[k] = {"branch variance": _range(f.branch_var.min(), f.branch_var.max()),
-                   "skip variance, first \u2192 last block": f"{f.skip_var.iloc[0]:.2f} \u2192 {f.skip_var.iloc[-1]:.2f}",
+                   "skip variance, first \u2192 last block":
+                       f"{f.skip_var.iloc[0]:.2f} \u2192 {f.skip_var.iloc[-1]:.2f}",
                    "growth per block in a stage (range)": f"{np.median(steps):.2f} ({_range(steps.min(), steps.max())})"
                    if len(steps) else "\u2013",
                    "the +1 model's growth": f"{f.branch_var.median():.2f}",

@@ -136,7 +136,8 @@ def landscape_summary(lands: dict[str, dict]) -> str:
             line += plateau_caveat(paper_name(fn), f, paper_name(sn), s)
         curved = [(x, g["nonconvex"]) for x, g in ((other, p), (name, r)) if g["nonconvex"] == g["nonconvex"]]
         if curved:
-            line += " The slice curves downwards at " + _and([f"{_share(v)} of {paper_name(x)}'s low-loss points" for x, v in curved]) + "."
+            line += " The slice curves downwards at " + _and(
+                [f"{_share(v)} of {paper_name(x)}'s low-loss points" for x, v in curved]) + "."
         out.append(line)
     if not out:
         return ""
