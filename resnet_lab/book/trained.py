@@ -177,13 +177,14 @@ def init_nets() -> RunSet:
 
 def sharpness_table(lands: dict[str, dict]) -> pd.DataFrame:
     """The numbers :func:`resnet_lab.analysis.landscape.sharpness` reads off each net's grid, formatted."""
+    from .trained_tables import share
     rows = {}
     for name, g in lands.items():
         s = LS.sharpness(g)
         rows[name] = {"loss at centre": f"{num(s['centre_loss'])}", "error at centre": pct(s["centre_error"]),
                       "loss rise at 0.5": f"{num(s['rise_0.5'])}", "loss rise at 1.0": f"{num(s['rise_1.0'])}",
                       "grid below chance loss": pct(s["below_chance"]),
-                      "non-convex points (below chance)": _pct(s["nonconvex"])}
+                      "non-convex points (below chance)": share(s["nonconvex"])}
     return pd.DataFrame.from_dict(rows, orient="index")
 
 
@@ -303,7 +304,3 @@ def lesion_data_line(profile: str | None = None, draws: bool = True) -> str:
     return (f"Evaluated on {n}, BN in eval mode"
             + (f", {s['draws']} random sets of blocks per k (drawn with seed {s['seed']})" if draws else ""))
 
-
-def _pct(x: float) -> str:
-    """A percentage, or 'n/a' for NaN (no grid point below the chance loss)."""
-    return "n/a" if x != x else pct(x)

@@ -137,14 +137,15 @@ def landscape_summary(lands: dict[str, dict]) -> str:
         curved = [(x, g["nonconvex"]) for x, g in ((other, p), (name, r)) if g["nonconvex"] == g["nonconvex"]]
         if curved:
             line += " The slice curves downwards at " + _and(
-                [f"{_share(v)} of {paper_name(x)}'s low-loss points" for x, v in curved]) + "."
+                [f"{share(v)} of {paper_name(x)}'s low-loss points" for x, v in curved]) + "."
         out.append(line)
     if not out:
         return ""
     return " ".join(out) + " One seed and one pair of directions per net: described, not judged."
 
 
-def _share(x: float) -> str:
+def share(x: float) -> str:
+    """A percentage, or 'n/a' for NaN (no grid point below the chance loss)."""
     return "n/a" if x != x else pct(x)
 
 
@@ -195,8 +196,8 @@ def conclusion_table(lesions: dict[str, dict], lands: dict[str, dict]) -> pd.Dat
     if pairs:
         rows.append(("Is the ResNet's loss slice the smoother one?", QUOTED["convex"],
                      "low-loss points where the slice curves downwards: " + "; ".join(
-                         f"{paper_name(n)} {_share(LS.sharpness(lands[n])['nonconvex'])}, {paper_name(o)} "
-                         f"{_share(LS.sharpness(lands[o])['nonconvex'])}" for n, o in pairs)))
+                         f"{paper_name(n)} {share(LS.sharpness(lands[n])['nonconvex'])}, {paper_name(o)} "
+                         f"{share(LS.sharpness(lands[o])['nonconvex'])}" for n, o in pairs)))
     return pd.DataFrame(rows, columns=["question", "the later papers (quoted summary)", "our recorded nets"]
                         ).set_index("question")
 
