@@ -66,7 +66,7 @@ def test_chapter3_table_judges_only_depths_with_three_seeds_per_net(monkeypatch)
     from resnet_lab.book import verdicts as V
     seeds = {"plain20": {0: 0.20, 1: 0.205, 2: 0.198}, "resnet20": {0: 0.17, 1: 0.172, 2: 0.168},
              "plain56": {0: 0.30}, "resnet56": {0: 0.18}}
-    monkeypatch.setattr(V, "seed_values", lambda arch, metric="final_test_error", profile=None: seeds.get(arch, {}))
+    monkeypatch.setattr(V, "seed_values", lambda arch, metric="final_test_error", profile=None, **kw: seeds.get(arch, {}))
     t = V.plain_vs_resnet()
     row = t.loc["plain-20 \u2212 ResNet-20, test error"]
     assert row["seeds"] == "3 / 3" and row["verdict"] == "difference" and row["difference"].startswith("+3.10 [")
@@ -89,3 +89,42 @@ def test_chapter3_table_judges_only_depths_with_three_seeds_per_net(monkeypatch)
     assert text.endswith("Seeds still to train: plain-56 seeds 1 and 2, ResNet-56 seed 1 (`OMP_NUM_THREADS=1 "
                          "bash tools/queue.sh worker.log plain56:basic:1 plain56:basic:2 resnet56:basic:1`; the "
                          "README's extra-seeds section).")
+
+
+def test_missing_seeds_of_shortcut_options_name_the_option_and_queue_it(monkeypatch):
+    """Chapter 7's options: an arm 'resnet32/B' reads option B's seeds, is named 'ResNet-32 (option B)', and its
+    queue.sh job carries the option (option A, the paper's, needs none)."""
+    from resnet_lab.book import verdicts as V
+    seeds = {("resnet32", "A"): {0: 0.2, 1: 0.21, 2: 0.2}, ("resnet32", "B"): {0: 0.19}, ("resnet32", "C"): {}}
+    monkeypatch.setattr(V, "seed_values", lambda arch, metric="final_test_error", profile=None, shortcut="A",
+                        variant="basic": seeds.get((arch, shortcut), {}))
+    assert V.OPTION_ARMS == ("resnet32/A", "resnet32/B", "resnet32/C")
+    missing = V.missing_seeds(V.OPTION_ARMS)
+    assert missing == {"resnet32/B": [1, 2], "resnet32/C": [0, 1, 2]}
+    seeds[("resnet32", "A")] = {0: 0.2}
+    line = V._missing_line(V.missing_seeds(V.OPTION_ARMS), profile="cpu")
+    assert line.startswith("Seeds still to train: ResNet-32 (option A) seeds 1 and 2, ResNet-32 (option B) seeds 1 "
+                           "and 2, ResNet-32 (option C) seeds 0, 1 and 2 (`OMP_NUM_THREADS=1 bash tools/queue.sh "
+                           "worker.log resnet32:basic:1 resnet32:basic:2 resnet32:basic:1:B resnet32:basic:2:B "
+                           "resnet32:basic:0:C resnet32:basic:1:C resnet32:basic:2:C`")
+
+
+def test_queue_script_passes_the_shortcut_and_refuses_a_malformed_job_before_training(tmp_path):
+    """tools/queue.sh: ARCH:VARIANT:SEED[:SHORTCUT] becomes the train command (DRY_RUN prints it); a malformed job
+    anywhere in the list stops it before the first job trains, naming the job."""
+    import os
+    import subprocess
+    from resnet_lab.runs import REPO_ROOT
+    env = {**os.environ, "DRY_RUN": "1", "PROFILE": "quick"}
+    log = tmp_path / "w.log"
+    out = subprocess.run(["bash", "tools/queue.sh", str(log), "resnet56:basic:1", "resnet32:basic:2:B"], cwd=REPO_ROOT,
+                         env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines() == [
+        ".venv/bin/python -m resnet_lab train --arch resnet56 --variant basic --seed 1 --profile quick",
+        ".venv/bin/python -m resnet_lab train --arch resnet32 --variant basic --seed 2 --shortcut B --profile quick"]
+    for bad in ("resnet32:basic:x", "resnet32:basic:1:D", "resnet32:basic:1:B:extra", "resnet32:1"):
+        out = subprocess.run(["bash", "tools/queue.sh", str(log), "resnet56:basic:1", bad], cwd=REPO_ROOT, env=env,
+                             capture_output=True, text=True)
+        assert out.returncode == 2 and out.stdout == "" and f"job '{bad}' is not ARCH:VARIANT:SEED" in out.stderr
+    assert not log.exists()

@@ -122,6 +122,7 @@ def verdict_table(pairs: dict[str, tuple[dict[int, float], dict[int, float]]],
 
 
 PAIRED_ARCHS = tuple(f"{f}{d}" for d in experiments.PLAIN_DEPTHS for f in ("plain", "resnet"))  # plain_vs_resnet's
+OPTION_ARMS = tuple(f"{experiments.OPTIONS_ARCH}/{o}" for o in "ABC")  # options_table's
 
 
 def plain_vs_resnet(profile: str | None = None) -> pd.DataFrame:
@@ -150,16 +151,36 @@ def options_table(profile: str | None = None) -> pd.DataFrame:
     return verdict_table(pairs, ranges)
 
 
-def missing_seeds(archs, profile: str | None = None) -> dict[str, list[int]]:
-    """``{arch: seeds not recorded}`` for each of ``archs`` (the paper's blocks) with fewer than the rule's
-    :data:`~resnet_lab.stats.MIN_SEEDS` seeds: the seeds from 0 up that would give it that many."""
+def _arm(spec: str) -> tuple[str, str]:
+    """'resnet32/B' -> ('resnet32', 'B'); 'resnet56' -> ('resnet56', 'A') (the paper's option; a plain net has none)."""
+    arch, _, shortcut = str(spec).partition("/")
+    return arch, shortcut or "A"
+
+
+def _arm_name(spec: str) -> str:
+    """'resnet32/B' -> 'ResNet-32 (option B)'; 'resnet56' -> 'ResNet-56'."""
+    arch, shortcut = _arm(spec)
+    return paper_name(arch) + (f" (option {shortcut})" if "/" in str(spec) else "")
+
+
+def missing_seeds(arms, profile: str | None = None) -> dict[str, list[int]]:
+    """``{arm: seeds not recorded}`` for each of ``arms`` with fewer than the rule's :data:`~resnet_lab.stats.MIN_SEEDS`
+    seeds: the seeds from 0 up that would give it that many. An arm is a net of the paper's blocks, ``'resnet56'``
+    (option A), or one with its shortcut option named, ``'resnet32/B'``."""
     out = {}
-    for arch in archs:
-        have = seed_values(arch, "final_test_error", profile)
+    for spec in arms:
+        arch, shortcut = _arm(spec)
+        have = seed_values(arch, "final_test_error", profile, shortcut=shortcut)
         if len(have) < stats.MIN_SEEDS:
             need = stats.MIN_SEEDS - len(have)
-            out[arch] = [s for s in range(stats.MIN_SEEDS + len(have)) if s not in have][:need]
+            out[spec] = [s for s in range(stats.MIN_SEEDS + len(have)) if s not in have][:need]
     return out
+
+
+def _job(spec: str, seed: int) -> str:
+    """One `tools/queue.sh` job, ``ARCH:VARIANT:SEED[:SHORTCUT]`` ('resnet32/B', 1 -> 'resnet32:basic:1:B')."""
+    arch, shortcut = _arm(spec)
+    return f"{arch}:basic:{seed}" + (f":{shortcut}" if "/" in str(spec) and shortcut != "A" else "")
 
 
 def _missing_line(missing: dict[str, list[int]], profile: str | None = None) -> str:
@@ -170,9 +191,9 @@ def _missing_line(missing: dict[str, list[int]], profile: str | None = None) -> 
     def seeds(ss):
         return f"seed {ss[0]}" if len(ss) == 1 else f"seeds {', '.join(map(str, ss[:-1]))} and {ss[-1]}"
     p = profile or profile_name()
-    jobs = " ".join(f"{a}:basic:{s}" for a, ss in missing.items() for s in ss)
+    jobs = " ".join(_job(a, s) for a, ss in missing.items() for s in ss)
     env = "" if p == "cpu" else f"PROFILE={p} "
-    return (f"Seeds still to train: {', '.join(f'{paper_name(a)} {seeds(ss)}' for a, ss in missing.items())} "
+    return (f"Seeds still to train: {', '.join(f'{_arm_name(a)} {seeds(ss)}' for a, ss in missing.items())} "
             f"(`{env}OMP_NUM_THREADS=1 bash tools/queue.sh worker.log {jobs}`; the README's extra-seeds section).")
 
 
