@@ -17,6 +17,21 @@ def _colors(n: int):
     return [PALETTE(x) for x in np.linspace(0.0, 0.7, n)]
 
 
+def _readable_log(ax, axis: str = "y"):
+    """Label a log axis in plain numbers (0.5, 1, 2, 5, 10, 20, 50, 1,000) instead of powers of ten, at 1-2-5
+    steps (1-1.5-2-3-5-7 over a short range); left to matplotlib's powers of ten past about four decades. Call it
+    after the data are drawn: it reads the axis limits."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+    lo, hi = (ax.get_ylim() if axis == "y" else ax.get_xlim())
+    if lo <= 0 or hi <= lo or np.log10(hi / lo) > 4:
+        return
+    subs = (1.0, 2.0, 5.0) if np.log10(hi / lo) > 1.2 else (1.0, 1.5, 2.0, 3.0, 5.0, 7.0)
+    target = ax.yaxis if axis == "y" else ax.xaxis
+    target.set_major_locator(LogLocator(10, subs=subs))
+    target.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}" if v >= 10 else f"{v:g}"))
+    target.set_minor_formatter(NullFormatter())
+
+
 def provenance_line(records: Iterable, seeds: bool = True) -> str:
     """'profile cpu, CIFAR-10 JPEG q75 copy, seed 0' -- what every caption must say (the seeds of the runs
     shown: 'seed 0', or 'seeds 0, 1, 2')."""
@@ -144,7 +159,8 @@ def fig7(frames: dict[str, pd.DataFrame], column: str = "std", inset: tuple[str,
         bottom.set_ylim(*ylim)
     if inset is not None:
         title, frame, col = inset
-        top.legend(fontsize=8, loc="upper left")
+        # under the inset, above the flat late layers: clear of the first layers' tall start and of the inset
+        top.legend(fontsize=8, loc="lower right", bbox_to_anchor=(0.99, 0.1), ncol=2)
         ax = top.inset_axes([0.6, 0.5, 0.38, 0.44])
         v = frame[col].to_numpy()
         ax.plot(np.arange(1, len(v) + 1), v, color="0.2", lw=1)
@@ -169,6 +185,7 @@ def bn_mode_ratio(frames: dict[str, pd.DataFrame], recal: Sequence[str] = ()):
                     label=f"{name}, statistics re-estimated")
     ax.axhline(1.0, color="grey", lw=0.8)
     ax.set_yscale("log")
+    _readable_log(ax)
     ax.set_xlabel("3x3 layer (forward order)")
     ax.set_ylabel("response std: eval / training mode")
     ax.grid(alpha=0.3, which="both")
@@ -207,8 +224,10 @@ def lr_study(records: Sequence[dict], stage: str = "stage3"):
             if f"dead_{stage}" in h:
                 b.plot(h["iter"], 100 * h[f"dead_{stage}"], **kw)
     a.axhline(np.log(10), color="grey", ls=":", lw=1)
-    a.text(0, np.log(10), " chance (ln 10)", va="bottom", color="grey", fontsize=8)
+    a.text(1.0, np.log(10), "chance (ln 10) ", va="bottom", ha="right", color="grey", fontsize=8,
+           transform=a.get_yaxis_transform())  # at the right end, clear of the first iterations' spikes
     a.set_yscale("log")
+    _readable_log(a)
     a.set_xlabel("iterations at lr 0.1"), a.set_ylabel("training loss (log scale)")
     b.set_xlabel("iterations at lr 0.1"), b.set_ylabel(f"dead ReLU units in {stage} (%)")
     dead = [100 * v for r in records for v in pd.DataFrame(r["history"]).get(f"dead_{stage}", [])]
@@ -305,11 +324,13 @@ def _pair_style(labels: Sequence[str]) -> dict:
 
 
 def _net_style(names: Sequence[str]) -> dict:
-    """One colour per depth (a ResNet and its plain twin share it), solid for ResNets, dashed for plain nets."""
+    """One colour per depth (a ResNet and its plain twin share it), solid for ResNets, dashed for plain nets,
+    dash-dotted for pre-activation ResNets (their twins in chapter 5's comparison)."""
     def depth(n):
         return int("".join(c for c in n if c.isdigit()) or 0)
     cols = dict(zip(sorted({depth(n) for n in names}), plt.get_cmap("tab10").colors))
-    return {n: dict(color=cols[depth(n)], ls="-" if "resnet" in n.lower() else "--") for n in names}
+    return {n: dict(color=cols[depth(n)], ls="-." if "preact" in n.lower() else "-" if "resnet" in n.lower() else "--")
+            for n in names}
 
 
 def lesion_blocks(lesions: dict, ax=None):
@@ -400,27 +421,47 @@ def landscape_contours(lands: dict, key: str = "loss", title: str = ""):
     return fig
 
 
+def _depth(name: str) -> int:
+    """'ResNet-56' / 'plain56' / 'preact-ResNet-110' -> 56 / 56 / 110 (0 without digits)."""
+    return int("".join(c for c in str(name) if c.isdigit()) or 0)
+
+
 def landscape_slices(lands: dict):
-    """1-D slices through the trained weights (the grid's centre row and column): loss (log scale) and error
-    against the step along d1 (solid markers) and d2 (open markers)."""
-    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.6))
-    style = _net_style(list(lands))
+    """1-D slices through the weights (the grid's centre row and column), one column per depth with the plain
+    twin beside the ResNet: loss (top, log scale; grey: chance, ln 10) and error (bottom) against the step along
+    d1 (solid, filled markers) and d2 (dashed, open markers). Plain and ResNet keep one colour each, as in the
+    headline figure; the rows share their y axes, so depths compare at a glance."""
+    depths = sorted({_depth(n) for n in lands})
+    fig, axes = plt.subplots(2, len(depths), figsize=(0.8 + 3.3 * len(depths), 5.8), sharey="row", squeeze=False)
+    family = dict(zip(("plain", "ResNet"), _colors(2)))
     for name, g in lands.items():
+        col = depths.index(_depth(name))
+        fam = "ResNet" if "resnet" in str(name).lower() else "plain"
         c = np.asarray(g["coords"])
         i0 = int(np.abs(c).argmin())
-        L, E = np.asarray(g["loss"]), 100 * np.asarray(g["error"])
-        for vals, ax in ((L, a), (E, b)):
-            ax.plot(c, vals[i0, :], marker="o", ms=3, label=f"{name}, d1", **style[name])
-            ax.plot(c, vals[:, i0], marker="o", ms=3, mfc="white", alpha=0.8, label=f"{name}, d2", **style[name])
-    a.set_yscale("log")
-    a.axhline(np.log(10), color="grey", lw=0.8)
-    a.set_ylabel("training-subset loss (log scale)")
-    b.set_ylabel("training-subset error (%)")
-    for ax in (a, b):
-        ax.set_xlabel("step along the direction")
-        ax.grid(alpha=0.3)
-    a.legend(fontsize=7, ncol=2)
-    fig.tight_layout()
+        for row, vals in enumerate((np.asarray(g["loss"]), 100 * np.asarray(g["error"]))):
+            ax = axes[row][col]
+            ax.plot(c, vals[i0, :], "-", marker="o", ms=3, lw=1.6, color=family[fam], label=f"{fam}, d1")
+            ax.plot(c, vals[:, i0], "--", marker="o", ms=3, mfc="white", lw=1.2, color=family[fam],
+                    label=f"{fam}, d2")
+    for col, d in enumerate(depths):
+        axes[0][col].set_title(f"depth {d}", fontsize=10)
+        axes[0][col].set_yscale("log")
+        axes[0][col].axhline(np.log(10), color="grey", lw=0.8)
+        axes[1][col].set_xlabel("step along the direction")
+        for row in (0, 1):
+            axes[row][col].grid(alpha=0.3)
+    _readable_log(axes[0][0])
+    axes[0][0].set_ylabel("training-subset loss (log)")
+    axes[1][0].set_ylabel("training-subset error (%)")
+    handles = {}
+    for ax in axes.flat:
+        for h, lab in zip(*ax.get_legend_handles_labels()):
+            handles.setdefault(lab, h)
+    order = [k for k in ("plain, d1", "plain, d2", "ResNet, d1", "ResNet, d2") if k in handles]
+    fig.legend([handles[k] for k in order], order, loc="upper center", ncol=len(order), fontsize=8,
+               frameon=False, bbox_to_anchor=(0.5, 1.0))
+    fig.tight_layout(rect=(0, 0, 1, 0.94))
     return fig
 
 
@@ -431,7 +472,7 @@ def branch_skip_variance(frames: dict, logy: bool = False, predicted: bool = Tru
     """Per residual block. Left: variance of the skip path (bold), of the branch F(x) (thin) and, dotted, the
     +Var(F)-per-block prediction. Right: branch/skip variance ratio (log scale unless
     ``log_ratio=False``), prediction dotted. Open circles:
-    option-A stage boundaries (subsampling, zero-padded channels). One colour per depth; dashed: ``preact``."""
+    option-A stage boundaries (subsampling, zero-padded channels). One colour per depth; dash-dotted: ``preact``."""
     fig, (a, b) = plt.subplots(1, 2, figsize=(11, 3.8))
     style = _net_style(list(frames))
     for name, f in frames.items():
@@ -449,6 +490,7 @@ def branch_skip_variance(frames: dict, logy: bool = False, predicted: bool = Tru
     b.set_ylabel("branch / skip variance" + (", log scale" if log_ratio else ""))
     if log_ratio:
         b.set_yscale("log")
+        _readable_log(b)
     else:
         b.set_ylim(bottom=0)
     if logy:
@@ -548,16 +590,13 @@ def convergence_times(frame: pd.DataFrame, seeds: pd.DataFrame | None = None, un
             if seeds is not None and len(seeds):
                 s = seeds[(seeds.level == level) & (seeds.residual == residual) & seeds.iteration.notna()]
                 ax.plot(s.depth + (1.5 if residual else -1.5), s.iteration, ".", color="grey", ms=5)
+    ax.set_yscale("log")
     if until is not None:
         ax.axhline(until, color="grey", ls=":", lw=1)
+        ax.set_ylim(top=max(ax.get_ylim()[1], until * 1.35))  # room for the label above the line
         ax.text(ax.get_xlim()[0], until * 1.04, " first lr drop (open triangles: not reached by then)",
                 fontsize=8, color="grey", va="bottom")
-    ax.set_yscale("log")
-    from matplotlib.ticker import FuncFormatter
-    plain_numbers = FuncFormatter(lambda v, _: f"{v:,.0f}")
-    ax.yaxis.set_major_formatter(plain_numbers)
-    ax.yaxis.set_minor_formatter(plain_numbers)
-    ax.tick_params(axis="y", which="minor", labelsize=7)
+    _readable_log(ax)
     ax.set_xlabel("depth (weighted layers)")
     ax.set_ylabel("iterations at lr 0.1 (log scale)")
     depths = sorted(set(frame.depth))

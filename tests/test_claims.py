@@ -97,7 +97,8 @@ def test_the_headline_figure_draws_ours_and_the_papers_table6(fake):
     import matplotlib
     matplotlib.use("Agg")
     fig = C.headline_figure("cpu")
-    labels = fig.axes[0].get_legend().get_texts()
+    assert fig.axes[0].get_legend() is None  # one legend, in the test panel
+    labels = fig.axes[1].get_legend().get_texts()
     assert [t.get_text() for t in labels] == ["plain (ours, cpu profile)", "ResNet (ours, cpu profile)",
                                               "ResNet (paper, Table 6, quoted)"]
     paper = [ln for ln in fig.axes[1].lines if ln.get_label().startswith("ResNet (paper")][0]
