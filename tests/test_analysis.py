@@ -123,6 +123,10 @@ def test_lr_study_records_and_summarises(tiny_data, tmp_path):
     assert rec["provenance"]["threads"] == torch.get_num_threads()  # chapter 7 names the threads its arms ran on
     again = L.run_one("resnet20", 0, tiny_data, tmp_path, iterations=60, progress=False)
     assert again == rec  # recorded: read back, not retrained
+    # the file is named by net and seed: another length (or data) is refused, not answered with this record
+    with pytest.raises(ValueError, match="resnet20 seed 0 trained for 60 iterations on data .*, not 80 on"):
+        L.run_one("resnet20", 0, tiny_data, tmp_path, iterations=80, progress=False)
+    assert L.record_path(tmp_path, "resnet20", 0).exists()  # nothing finished thrown away
     row = L.summary(L.load(tmp_path)).iloc[0]
     assert row.net == "resnet20" and row.collapsed == (row.train_error_last_50 > L.COLLAPSE_ERROR)
     assert L.plan(("a", "b"), (0, 1)) == [("a", 0), ("b", 0), ("a", 1), ("b", 1)]

@@ -227,3 +227,30 @@ def test_checker_flags_a_label_the_prose_never_refers_to():
 def test_checker_flags_words_that_point_by_place(text, bad):
     assert bool(positional_words(_nb(("markdown", text)))) is bad
     assert positional_words(_nb(("code", text))) == []  # code is not prose
+
+
+# Code a page shows on purpose: the few lines a chapter teaches (d2l style). Every other code cell is plumbing
+# (tables, glue, captions) and is hidden (`remove-input`, or `hide-input` behind a click).
+SHOWN_CODE = {"02_residual_learning": {"ch2-04", "ch2-identity-4", "ch2-32"},
+              "04_layer_responses": {"64e75110"}}  # the train-it-yourself panel: how to call it
+
+
+def shown_code_cells(nb: dict) -> list[str]:
+    """Ids (or indices) of the code cells whose source the built page prints."""
+    hidden = {"remove-input", "hide-input", "remove-cell"}
+    return [c.get("id", str(i)) for i, c in enumerate(nb["cells"])
+            if c["cell_type"] == "code" and not hidden & set(c.get("metadata", {}).get("tags") or [])]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_a_page_shows_only_the_code_it_teaches(path):
+    shown = set(shown_code_cells(json.loads(path.read_text())))
+    assert shown <= SHOWN_CODE.get(path.stem, set()), f"code cells printed on the page: {sorted(shown)}"
+
+
+def test_shown_code_checker_sees_untagged_cells():
+    nb = {"cells": [{"cell_type": "code", "id": "a", "metadata": {}, "source": ""},
+                    {"cell_type": "code", "id": "b", "metadata": {"tags": ["remove-input"]}, "source": ""},
+                    {"cell_type": "code", "id": "c", "metadata": {"tags": ["remove-output"]}, "source": ""},
+                    {"cell_type": "markdown", "id": "d", "metadata": {}, "source": ""}]}
+    assert shown_code_cells(nb) == ["a", "c"]

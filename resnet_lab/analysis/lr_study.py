@@ -118,8 +118,13 @@ def run_one(net: str, seed: int, data, store_root: Path, iterations: int = ITERA
             progress: bool = True) -> dict:
     """Train ``net`` ('resnet110+warmup' = with the paper's warm-up) from ``seed`` at lr 0.1; record and return."""
     f = record_path(store_root, net, seed)
-    if f.exists():
-        return json.loads(f.read_text())
+    if f.exists():  # recorded: read back -- if it is this study's run (the file is named by net and seed only)
+        rec = json.loads(f.read_text())
+        have = (rec.get("iterations"), rec.get("provenance", {}).get("data_fingerprint"))
+        if have != (iterations, data.fingerprint):
+            raise ValueError(f"{f} holds {net} seed {seed} trained for {have[0]} iterations on data {have[1]}, not "
+                             f"{iterations} on {data.fingerprint}: move it aside (it is kept) or use another --runs")
+        return rec
     arch, warm, variant = parse(net)
     device = pick_device(device)
     profile = study_profile(iterations, warm)
