@@ -264,7 +264,7 @@ def claims_table(profs: list[str] | None = None) -> pd.DataFrame:
             rows[c.key][f"ours (`{p}`)"] = "; ".join(x for x in (nums, m.note) if x) or "–"
             rows[c.key][f"verdict (`{p}`)"] = m.verdict or claim_verdict(tests)
     for c in CLAIMS:
-        rows[c.key]["where"] = f"{{doc}}`{c.section}`"
+        rows[c.key]["where"] = f"{{doc}}`ch. {int(c.section[:2])} <{c.section}>`"  # 'ch. 3', not the chapter's title
     return pd.DataFrame.from_dict(rows, orient="index").set_index("claim").rename_axis(None)
 
 

@@ -219,7 +219,7 @@ def preact_gap_report(records: RunSet, start: list[dict] | None = None) -> str:
         text += ", full test set)." if evals[i_end].get("final") else ")."
         if abs(g_max) > 2 * abs(g_end):
             text += (" The gap was widest early and narrowed as training went on; what is left at the end is the "
-                     "difference judged above.")
+                     "difference described above.")
         else:
             text += " The gap did not narrow as training went on."
         n = p.get("eval_subset")
