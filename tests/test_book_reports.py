@@ -223,14 +223,26 @@ def test_deeper_resnets_verdict_is_the_tables_when_judged(monkeypatch):
                                           ((0.09, 0.075), "can be compared with the paper's")])
 def test_schedule_summary_compares_the_gap_with_the_papers_differences(monkeypatch, errors, says):
     patch_book(monkeypatch, "profile_name", lambda: "cpu")
+    monkeypatch.setattr(B.claims, "values", lambda arch, p, metric="final_test_error", **kw: [])  # the records alone
     recs = {"resnet20": _res(0.14, errors[0]), "resnet56": _res(0.15, errors[1]), "plain20": _res(0.2, 0.2)}
     text = B.cifar.schedule_summary(recs)
     assert text.startswith("At 1/10 of the paper's schedule (6,400 of 64,000 iterations) our ResNets end ")
     assert says in text and "(1.78 points)" in text  # 8.75 - 6.97, the paper's own difference
     t = B.cifar.schedule_table(recs)
     assert list(t.index) == ["resnet20", "resnet56"]  # plain20 is not in Table 6
-    assert t.loc["resnet20"].tolist() == [f"{100 * errors[0]:.2f}", "8.75", f"{100 * errors[0] - 8.75:+.1f}"]
+    assert t.loc["resnet20"].tolist() == [f"{100 * errors[0]:.2f}", 1, "8.75", f"{100 * errors[0] - 8.75:+.1f}"]
     assert B.cifar.schedule_summary({}) == "No ResNet of Table 6 is recorded at this profile yet."
+
+
+def test_schedule_table_reads_every_recorded_seed(monkeypatch):
+    """Table 3.4's gap is the mean over every recorded seed, as the intro's figure reads it -- not seed 0's."""
+    patch_book(monkeypatch, "profile_name", lambda: "cpu")
+    monkeypatch.setattr(B.claims, "values", lambda arch, p, metric="final_test_error", **kw:
+                        {"resnet56": [0.18, 0.20]}.get(arch, []) if p == "cpu" else [])
+    recs = {"resnet56": _res(0.15, 0.18)}
+    row = B.cifar.schedule_table(recs).loc["resnet56"]
+    assert row.tolist() == ["19.00", 2, "6.97", "+12.0"]
+    assert "our ResNets end 12.0 points above" in B.cifar.schedule_summary(recs)
 
 
 def grad_frame(rms):
@@ -428,7 +440,8 @@ def test_table6_sets_every_recorded_profile_side_by_side(monkeypatch):
     patch_book(monkeypatch, "seeds", lambda arch, **kw: B.RunSet({f"{arch} s0": rec}))
     patch_book(monkeypatch, "profile_name", lambda: "cpu")
     monkeypatch.setattr(B.claims, "values", lambda arch, p, metric="final_test_error", **kw:
-                        {"resnet20": [0.09, 0.085], "resnet56": [0.07]}.get(arch, []))
+                        ({"resnet20": [0.09, 0.085], "resnet56": [0.07]} if p == "paper" else {"resnet20": [0.2]})
+                        .get(arch, []))
     t = B.cifar.table6({"resnet20": rec}, profiles=["paper", "cpu"])
     assert list(t.columns[:3]) == ["params", "this project (cpu): mean ± std over seeds", "this project (paper)"]
     assert t.loc["resnet20", "this project (paper)"] == "8.75 ± 0.35 (n=2)"
