@@ -101,3 +101,23 @@ def test_a_bad_profile_in_the_environment_is_named_as_such(monkeypatch):
     monkeypatch.setenv("RESNET_LAB_PROFILE", "bogus")
     with pytest.raises(ValueError, match=r"unknown profile 'bogus' \(from \$RESNET_LAB_PROFILE\)"):
         book.profile_name()
+
+
+def test_the_plan_caches_every_recorded_seed_the_chapters_judge_over(monkeypatch):
+    """Responses, BN-mode checks and multi-crop are judged over seeds (the intro, chapters 3 and 4): every extra
+    seed recorded -- plain-56 seed 1 as much as ResNet-20 seed 2 -- is in the plan, not only the depth-20 seeds."""
+    from types import SimpleNamespace
+    import resnet_lab.book as book
+    from resnet_lab.book import store
+
+    def rec(arch, seed, failed=False, shortcut="A"):
+        return SimpleNamespace(failed=failed, config=SimpleNamespace(arch=arch, seed=seed, shortcut=shortcut))
+    recs = {"plain56": [rec("plain56", 0), rec("plain56", 1, shortcut=None)],
+            "resnet56": [rec("resnet56", 2), rec("resnet56", 1, failed=True)],
+            "resnet32": [rec("resnet32", 1, shortcut="B")]}
+    monkeypatch.setattr(store, "_data_source", lambda: "jpeg")
+    monkeypatch.setattr(store.RunStore, "find", lambda self, arch=None, **kw: recs.get(arch, []))
+    assert list(store.other_seeds(["plain56", "resnet56", "resnet32"])) == ["plain56 s1", "resnet56 s2"]
+    patch_book(monkeypatch, "runs", lambda archs, **kw: book.RunSet({}, missing=[]))
+    plan = caches.plan(only=("responses",))
+    assert [a for kind, a, _ in plan if kind == "responses"] == ["plain56 s1", "resnet56 s2"]

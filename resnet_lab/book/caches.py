@@ -52,10 +52,10 @@ def plan(only=ANALYSES) -> list[tuple[str, str, object]]:
         recs = runs(archs)
         missing.update(c.arch for c in recs.missing)
         out += [(name, arch, (fn, rec)) for arch, rec in recs.items()]
-        if name in ("responses", "bn_modes", "multicrop"):  # and every seed of the spread nets: chapters 3 and
-            # 4 judge responses and multi-crop gains against how much they move from seed to seed
-            from .spread import spread_runs
-            out += [(name, key, (fn, rec)) for key, rec in spread_runs().items() if not key.endswith(" s0")]
+        if name in ("responses", "bn_modes", "multicrop"):  # and every other recorded seed of these nets:
+            # chapters 3 and 4 and the intro judge responses and multi-crop gains over seeds
+            from .store import other_seeds
+            out += [(name, key, (fn, rec)) for key, rec in other_seeds(archs).items()]
     return out + [("missing", a, None) for a in sorted(missing)]
 
 

@@ -191,6 +191,17 @@ def seeds(arch: str, **kw) -> RunSet:
     return RunSet(out, missing=missing)
 
 
+def other_seeds(archs) -> dict[str, RunRecord]:
+    """Every completed record of ``archs`` (the paper's blocks, option A) at the book's profile and data whose seed
+    is not 0, keyed 'arch s<seed>': the extra seeds whose cached analyses the chapters judge over seeds."""
+    out = {}
+    for a in archs:
+        for r in RunStore().find(arch=a, profile=profile_name(), variant="basic", data_source=_data_source()):
+            if not r.failed and r.config.seed != 0 and r.config.shortcut in ("A", None):
+                out[f"{a} s{r.config.seed}"] = r
+    return dict(sorted(out.items()))
+
+
 def recorded(archs, profile: str, variant: str = "basic", seed: int = 0) -> dict[str, RunRecord]:
     """The runs of ``archs`` recorded under ``profile`` with ``seed`` (the seed whose initialisation the
     untrained controls use; never trains; missing ones are left out)."""
