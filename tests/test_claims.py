@@ -41,7 +41,7 @@ def fake(monkeypatch):
         return [] if variant != "basic" or shortcut else list(errs.get((arch, metric), []))
     monkeypatch.setattr(C, "values", values)
     monkeypatch.setattr(C, "cached_values", lambda arch, profile, analysis, reduce: {
-        "resnet20": [0.8, 0.79, 0.81], "plain20": [0.88, 0.89, 0.885]}.get(arch, []) if analysis == "responses" else [])
+        "resnet20": [0.8, 0.79, 0.81], "plain20": [0.88, 0.89, 0.885]}.get(arch, []) if analysis == "bn_modes" else [])
     return errs
 
 

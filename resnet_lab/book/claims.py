@@ -130,10 +130,11 @@ def _deeper_better(p):
 
 
 def _responses(p):
-    mean = lambda d: float(np.mean(_value(d)["std"]))  # noqa: E731
+    # Fig. 7's measure in chapter 4: BN in training mode (eval mode parts from it in ResNet-110; chapter 4 shows why)
+    from .layer_responses import train_mode_mean
     return Measured([Test(f"ResNet-{d} vs plain-{d}, mean response std", Arm(f"resnet{d}", cached_values(
-        f"resnet{d}", p, "responses", mean)), Arm(f"plain{d}", cached_values(f"plain{d}", p, "responses", mean)),
-        -1, unit="") for d in (20, 56)])
+        f"resnet{d}", p, "bn_modes", train_mode_mean)), Arm(f"plain{d}", cached_values(
+            f"plain{d}", p, "bn_modes", train_mode_mean)), -1, unit="") for d in (20, 56)])
 
 
 def _resnet1202(p):

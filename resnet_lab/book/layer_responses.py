@@ -1,49 +1,58 @@
 """Chapter 4 (layer responses, Fig. 7): the computed sentences on response stds; branch against identity, per net."""
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 
-from .cached import responses
-from .spread import _widest_range, judge
-from .store import seeds
+RESPONSE_PAIRS = (("resnet20", "plain20"), ("resnet56", "plain56"),  # Fig. 7's two claims: less than the plain twin,
+                  ("resnet56", "resnet20"), ("resnet110", "resnet56"))  # and less still in a deeper ResNet
 
 
-def response_spread() -> tuple[float, int] | None:
-    """(range, seeds): the seed-to-seed spread of the mean response std over the 3x3 layers -- the largest range
-    over the seeds of ResNet-20 and of plain-20 (computed and cached once per run, like Fig. 7's own
-    statistics); None until one of them has two seeds recorded."""
-    return _widest_range("responses", lambda a: [float(responses(r)["std"].mean())
-                                                 for r in seeds(a).values() if not r.failed])
+def train_mode_mean(check: dict) -> float:
+    """Fig. 7's measure of one net in one number: the mean over its 3x3 layers of the response std with BN in
+    training mode, from a BN-mode check (``analysis/bn_modes.json``)."""
+    return float(pd.DataFrame(check["layers"])["train_std"].mean())
 
 
-def response_report(resp: dict[str, pd.DataFrame], spread: tuple[float, int] | None = None) -> str:
-    """Fig. 7's two claims checked on our frames: ResNets respond less than plain nets; deeper ResNets less still.
-    Each difference of the mean response std is judged against ``spread`` (:func:`response_spread`)."""
+def seed_means(arch: str, profile: str | None = None) -> dict[int, float]:
+    """``{seed: train_mode_mean}`` of every completed record of ``arch`` (the paper's blocks, option A) at
+    ``profile`` (default: the book's) on the book's data whose BN-mode check is cached."""
+    from ..runs import RunStore
+    from .store import _data_source, profile_name
+    out = {}
+    for r in sorted(RunStore().find(arch=arch, profile=profile or profile_name(), variant="basic",
+                                    data_source=_data_source()), key=lambda r: r.config.seed):
+        f = r.path / "analysis" / "bn_modes.json"
+        if not r.failed and r.config.shortcut in ("A", None) and f.exists():
+            out[r.config.seed] = train_mode_mean(json.loads(f.read_text()))
+    return out
+
+
+def response_table(profile: str | None = None) -> pd.DataFrame:
+    """Fig. 7's claims by the book's rule, on Fig. 7's measure (mean training-mode response std over the 3x3
+    layers), every seed with a cached check: each ResNet against its plain twin, and each deeper ResNet against
+    the shallower; Holm over the table."""
+    from ..models import paper_name
+    from .verdicts import comparison_table
+    pairs = {f"{paper_name(a)} \u2212 {paper_name(b)}": (seed_means(a, profile), seed_means(b, profile))
+             for a, b in RESPONSE_PAIRS}
+    return comparison_table(pairs, names=("first net (mean)", "second net (mean)"), scale=1, digits=3)
+
+
+def response_report(resp: dict[str, pd.DataFrame]) -> str:
+    """What Fig. 7's nets read, in two lines: the mean response std of each (the figure's seed), and how far each
+    layer's channel std sits from its BN's |gamma| (0 in training mode: BN sets it). The claims are judged over
+    seeds in :func:`response_table`."""
     mean = {k: float(f["std"].mean()) for k, f in resp.items()}
-
-    def verdict(d):
-        return judge(d, spread[0], seeds=spread[1], unit="") if spread else judge(d, None)
     lines = ["- Mean response std over the 3x3 layers: " + ", ".join(f"{k} {v:.3f}" for k, v in mean.items()) + "."]
-    for d in (20, 56):
-        p, r = mean.get(f"plain{d}"), mean.get(f"resnet{d}")
-        if p is not None and r is not None:
-            lines.append(f"- Depth {d}: ResNet {'below' if r < p else 'NOT below'} its plain twin "
-                         f"({r:.3f} vs {p:.3f}, {abs(r - p):.3f} apart) -- {verdict(r - p)}.")
-    res = [k for k in ("resnet20", "resnet56", "resnet110") if k in mean]
-    if len(res) >= 2:
-        steps = [(a, b, mean[b] - mean[a]) for a, b in zip(res, res[1:])]
-        found = spread is not None and all(d < 0 and -d > spread[0] for _, _, d in steps)
-        lines.append("- Deeper ResNets, step by step: " + "; ".join(
-            f"{b} {abs(d):.3f} {'below' if d < 0 else 'above'} {a}, {verdict(d)}" for a, b, d in steps)
-            + ((". Deeper ResNets respond less at every step, beyond the seed range (one seed per net: "
-                "described, not judged)." if len(steps) > 1 else
-                f". From {res[0]} to {res[1]} the ResNet responds less, beyond the seed range (one seed per net; "
-                f"one step of depth: "
-                f"{', '.join(k for k in ('resnet20', 'resnet56', 'resnet110') if k not in mean)} not shown).")
-               if found else ". So these runs do not show deeper ResNets responding less at every step."))
     gap = {k: float(((f.channel_std - f.gamma_abs).abs() / f.gamma_abs).median()) for k, f in resp.items()}
-    lines.append("- Median relative gap between a layer's mean channel std and its mean |gamma|: "
-                 + ", ".join(f"{k} {v:.0%}" for k, v in gap.items()) + ".")
+    if all(v < 0.005 for v in gap.values()):
+        lines.append("- Each layer's mean channel std equals the mean |gamma| of its BN (median gap under 0.5% in "
+                     "every net): in training mode BN normalises each channel exactly.")
+    else:
+        lines.append("- Median relative gap between a layer's mean channel std and its mean |gamma|: "
+                     + ", ".join(f"{k} {v:.0%}" for k, v in gap.items()) + ".")
     return "\n".join(lines)
 
 

@@ -27,18 +27,20 @@ def seed_values(arch: str, metric: str = "final_test_error", profile: str | None
             if not r.failed and r.config.shortcut in (shortcut, None) and metric in r.metrics}
 
 
-def _interval(m: float, lo: float, hi: float, signed: bool = False) -> str:
-    fmt = "+.2f" if signed else ".2f"
+def _interval(m: float, lo: float, hi: float, signed: bool = False, scale: float = 100, digits: int = 2) -> str:
+    fmt = f"{'+' if signed else ''}.{digits}f"
     if math.isnan(lo):
-        return format(100 * m, fmt)
-    return f"{100 * m:{fmt}} [{100 * lo:{fmt}}, {100 * hi:{fmt}}]"
+        return format(scale * m, fmt)
+    return f"{scale * m:{fmt}} [{scale * lo:{fmt}}, {scale * hi:{fmt}}]"
 
 
-def comparison_table(pairs: dict[str, tuple[dict[int, float], dict[int, float]]], names=("a", "b")) -> pd.DataFrame:
+def comparison_table(pairs: dict[str, tuple[dict[int, float], dict[int, float]]], names=("a", "b"),
+                     scale: float = 100, digits: int = 2) -> pd.DataFrame:
     """One row per comparison ``{label: (seeds of a, seeds of b)}`` (one family: Holm over its judged rows):
-    seeds, each arm's mean error [95% interval], the difference a - b [95% Welch interval], Holm's p and the
-    verdict. Errors in percent."""
+    seeds, each arm's mean [95% interval], the difference a - b [95% Welch interval], Holm's p and the verdict.
+    Values are printed times ``scale`` (errors: 100, in percent) to ``digits`` decimals."""
     fam = _family(pairs)
+    iv = dict(scale=scale, digits=digits)
     rows = {}
     for label, (a, b) in pairs.items():
         c = fam.get(label)
@@ -47,9 +49,9 @@ def comparison_table(pairs: dict[str, tuple[dict[int, float], dict[int, float]]]
                            "difference": "\u2013", "p (Holm)": "\u2013", "verdict": "not recorded"}
             continue
         rows[label] = {"seeds": f"{c.n_a} / {c.n_b}",
-                       names[0]: _interval(*stats.mean_ci(a.values())),
-                       names[1]: _interval(*stats.mean_ci(b.values())),
-                       "difference": _interval(c.diff, c.low, c.high, signed=True),
+                       names[0]: _interval(*stats.mean_ci(a.values()), **iv),
+                       names[1]: _interval(*stats.mean_ci(b.values()), **iv),
+                       "difference": _interval(c.diff, c.low, c.high, signed=True, **iv),
                        "p (Holm)": "\u2013" if math.isnan(c.p_adj) else f"{c.p_adj:.2g}",
                        "verdict": stats.verdict_text(c)}
     return pd.DataFrame.from_dict(rows, orient="index")
