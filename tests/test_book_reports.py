@@ -173,7 +173,16 @@ def test_verdict_table_judges_three_seeds_and_describes_one(monkeypatch):
     assert judged["uncertainty"].startswith("95% interval +") and "(Welch, 3 seeds vs 3); p = " in judged["uncertainty"]
     one = t.loc["one"]
     assert one["verdict"] == "not judged: 1 seed vs 1; larger than the depth-20 seed range"
-    assert one["uncertainty"] == "no interval (1 seed vs 1); depth-20 seed range 1.00 (3 seeds)"
+    assert one["uncertainty"] == "no interval (1 seed vs 1)"  # the range is said once, under the table
+    assert t.attrs["seed_ranges"] == {"error": rng}
+    line = B.verdicts.ranges_line(t)
+    assert line == ("The rows not judged are set beside the depth-20 seed range (the largest spread of one net's final "
+                    "error over its seeds): 1.00 points in error (3 seeds).")
+    assert line in B.verdicts.judged_summary(t)
+    two = B.verdicts.verdict_table({"x, training error": ({0: 0.3}, {0: 0.2}), "x, test error": ({0: 0.3}, {0: 0.2})},
+                                   {"x, training error": (0.0081, 3), "x, test error": (0.0097, 3)})
+    assert B.verdicts.ranges_line(two).endswith(": 0.81 points in training error, 0.97 in test error (3 seeds).")
+    assert B.verdicts.ranges_line(B.verdicts.verdict_table({"a − b": (a3, b3)}, {"a − b": rng})) == ""  # all judged
     assert t.loc["near", "verdict"] == "not judged: 1 seed vs 3; within the depth-20 seed range"  # 0.5 < 1 point
     assert t.loc["gone", "verdict"] == "not recorded"
     # without a measured range a one-seed row is only 'not judged'
