@@ -118,11 +118,13 @@ def test_the_resnets_out_of_order_are_set_beside_their_starts():
                       "lr-0.1 study: seeds collapsed": ["0 of 5", "\u2013", "\u2013", "2 of 5", "4 of 5"]},
                      index=["resnet20", "resnet32", "resnet44", "resnet56", "resnet110"])
     text = BC.resnet_order_report(t)
-    assert "resnet44 left 80% training error late (iteration 95, against 50 for resnet20)" in text
+    assert "resnet56 left 80% training error at least twice as late as resnet20 (iteration 462, against 50)" in text
+    assert "resnet44 no slow start in its curve" in text  # 95 against 50: later, but not twice as late
     assert "resnet110 started with the warm-up at lr 0.01 (at lr 0.1 from the start, 4 of 5 seeds collapse" in text
-    assert "3 of these 3 began slowly or needed the warm-up, all of them." in text and "resnet32" not in text
+    assert "2 of these 3 began slowly or needed the warm-up." in text and "resnet32" not in text
     assert text.endswith("One seed per net: described, not judged.")
-    t.loc["resnet44", "left 80% training error at iteration"] = "50"
-    assert "resnet44 no slow start in its curve" in BC.resnet_order_report(t)
+    t.loc["resnet44", "left 80% training error at iteration"] = "100"
+    assert "resnet44 left 80% training error at least twice as late" in BC.resnet_order_report(t)
+    assert "3 of these 3 began slowly or needed the warm-up, all of them." in BC.resnet_order_report(t)
     t["test error"] = ["19%", "18%", "17%", "16%", "15%"]
     assert "Every ResNet ends below all shallower ones" in BC.resnet_order_report(t)
