@@ -116,6 +116,7 @@ def test_the_plan_caches_every_recorded_seed_the_chapters_judge_over(monkeypatch
             "resnet56": [rec("resnet56", 2), rec("resnet56", 1, failed=True)],
             "resnet32": [rec("resnet32", 1, shortcut="B")]}
     monkeypatch.setattr(store, "_data_source", lambda: "jpeg")
+    patch_book(monkeypatch, "profile_name", lambda: "cpu")  # not the real store's best profile
     monkeypatch.setattr(store.RunStore, "find", lambda self, arch=None, **kw: recs.get(arch, []))
     assert list(store.other_seeds(["plain56", "resnet56", "resnet32"])) == ["plain56 s1", "resnet56 s2"]
     patch_book(monkeypatch, "runs", lambda archs, **kw: book.RunSet({}, missing=[]))

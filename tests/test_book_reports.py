@@ -344,6 +344,20 @@ def test_response_table_judges_figure_7s_claims_over_seeds(monkeypatch):
     assert t.loc["ResNet-56 \u2212 plain-56", "verdict"] == "not judged: 1 seed vs 2"
     assert t.loc["ResNet-56 \u2212 plain-56", "difference"] == "-0.660"
     assert t.loc["ResNet-110 \u2212 ResNet-56", "verdict"] == "not recorded"
+    assert t["first net responds"].tolist() == ["less", "less", "less", "\u2013"]  # which way, as the test is two-sided
+    means["resnet56"] = {0: 0.9}
+    assert B.layer_responses.response_table().loc["ResNet-56 \u2212 ResNet-20", "first net responds"] == "more"
+
+
+def test_a_recorded_seed_without_its_cached_check_is_named(monkeypatch):
+    monkeypatch.setattr(B.layer_responses, "seed_means", lambda arch, profile=None: {0: 0.8})
+    monkeypatch.setattr(B.verdicts, "seed_values", lambda arch, metric="final_test_error", profile=None, **kw:
+                        {"resnet56": {0: 0.2, 1: 0.21}}.get(arch, {0: 0.2}))
+    assert B.layer_responses.uncached_seeds(["resnet20", "resnet56"]) == {"resnet56": [1]}
+    assert B.layer_responses.uncached_line(["resnet20", "resnet56"]) == (
+        "Recorded, but not in the table until their BN-mode check is cached: ResNet-56 seed 1 "
+        "(`python -m resnet_lab.book.caches --only bn_modes --arch resnet56`).")
+    assert B.layer_responses.uncached_line(["resnet20"]) == ""
 
 
 def test_train_mode_mean_reads_a_bn_mode_check():

@@ -127,4 +127,7 @@ def test_queue_script_passes_the_shortcut_and_refuses_a_malformed_job_before_tra
         out = subprocess.run(["bash", "tools/queue.sh", str(log), "resnet56:basic:1", bad], cwd=REPO_ROOT, env=env,
                              capture_output=True, text=True)
         assert out.returncode == 2 and out.stdout == "" and f"job '{bad}' is not ARCH:VARIANT:SEED" in out.stderr
+    out = subprocess.run(["bash", "tools/queue.sh", str(log), "plain56:basic:1:B"], cwd=REPO_ROOT, env=env,
+                         capture_output=True, text=True)
+    assert out.returncode == 2 and "a shortcut option needs a ResNet (plain56 has no shortcuts)" in out.stderr
     assert not log.exists()

@@ -13,6 +13,10 @@ for job in "$@"; do  # every job's shape checked before the first one trains (ho
     echo "queue.sh: job '$job' is not ARCH:VARIANT:SEED[:SHORTCUT] (e.g. resnet56:basic:1 or resnet32:basic:1:B)" >&2
     exit 2
   fi
+  if [[ -n "$shortcut" && "$arch" != resnet* ]]; then
+    echo "queue.sh: job '$job': a shortcut option needs a ResNet ($arch has no shortcuts)" >&2
+    exit 2
+  fi
 done
 [[ -n "${DRY_RUN:-}" ]] || bash tools/setup.sh >/dev/null || exit 1
 export RESNET_LAB_CIFAR10=${RESNET_LAB_CIFAR10:-$(cd ../shared/data/cifar10-jpeg 2>/dev/null && pwd || echo official)}

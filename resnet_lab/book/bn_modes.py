@@ -11,8 +11,7 @@ import pandas as pd
 
 from ..runs import RunRecord
 from .render import block_label, pct
-from .spread import _widest_range, judge
-from .store import data, run_data, seeds
+from .store import data, run_data
 from ..analysis import bn_modes as BM
 
 TEST_IMAGES = {"smoke": 256}  # test images (the fixed shuffle of the other analyses), whole batches; default 2,048
@@ -113,13 +112,6 @@ def data_line(checks: dict[str, dict]) -> str:
             f"{r['recal_images']:,} training images (no augmentation) with the final weights; {data_label()}")
 
 
-def train_mode_spread() -> tuple[float, int] | None:
-    """(range, seeds) of the mean training-mode response std over the seeds of ResNet-20 and of plain-20 (the
-    widest); None until one of them has two seeds with the check cached or computable."""
-    return _widest_range("bn_modes", lambda a: [float(frame(check(r)).train_std.mean())
-                                                for r in seeds(a).values() if not r.failed])
-
-
 def _parted(f: pd.DataFrame) -> str | None:
     """Where a net's eval mode first parts from training mode (the first layer at :data:`DEPART` or more)."""
     hit = f[f.ratio >= DEPART]
@@ -164,11 +156,10 @@ def mode_table(checks: dict[str, dict]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def report(checks: dict[str, dict], spread: tuple[float, int] | None = None) -> str:
+def report(checks: dict[str, dict]) -> str:
     """What :func:`mode_table` shows, in a few computed sentences: where eval mode parts from training mode and
-    whether re-estimating the statistics closes the gap; then Fig. 7's depth steps in training mode. ``spread``:
-    (range, seeds) of the training-mode mean over the seeds of ResNet-20 and plain-20 (:func:`train_mode_spread`)."""
-    from ..experiments import SPREAD_ARCHS
+    whether re-estimating the statistics closes the gap. (Fig. 7's depth steps in training mode are judged over
+    seeds in :func:`resnet_lab.book.layer_responses.response_table`.)"""
     if not checks:
         return ""
     fr = {k: frame(v) for k, v in checks.items()}
@@ -190,21 +181,6 @@ def report(checks: dict[str, dict], spread: tuple[float, int] | None = None) -> 
     if steady:
         lines.append(f"- In {', '.join(steady)} no layer's ratio reaches {DEPART}"
                      + (": eval and training mode agree within that." if lines else "."))
-    train = {k: float(f.train_std.mean()) for k, f in fr.items()}
-    res = [k for k in ("resnet20", "resnet56", "resnet110") if k in train]
-    if len(res) >= 2:
-        def verdict(a, b, d):
-            v = judge(d, spread[0], seeds=spread[1], unit="") if spread else judge(d, None)
-            own = [x for x in (a, b) if x not in SPREAD_ARCHS]
-            return v + (f" (the seed range is ResNet-20's and plain-20's; the seed spread of {' and '.join(own)} "
-                        f"is not measured)" if spread and own else "")
-        steps = [(a, b, train[b] - train[a]) for a, b in zip(res, res[1:])]
-        every = spread is not None and all(d < 0 and -d > spread[0] for _, _, d in steps)
-        lines.append("- In training mode, deeper ResNets step by step: " + "; ".join(
-            f"{b} {abs(d):.3f} {'below' if d < 0 else 'above'} {a}, {verdict(a, b, d)}" for a, b, d in steps)
-            + (". So in training mode the deeper ResNet responds less at every step (one seed per net: described, "
-               "not judged)." if every else
-               ". So in training mode too, these runs do not show deeper ResNets responding less at every step."))
     return "\n".join(lines)
 
 

@@ -112,13 +112,13 @@ def _run(a) -> int:
         print(f"error: {' '.join(str(e).split())}", file=sys.stderr)
         return 2
     if a.arch:
-        known = {arch for _, arch, _ in jobs}
+        known = {arch.split()[0] for _, arch, _ in jobs}  # 'resnet56 s1' is resnet56's: --arch takes every seed
         unknown = [x for x in a.arch if x not in known]
         if unknown:
             print(f"error: --arch {' '.join(unknown)}: not a net these analyses read (recorded or not): "
                   f"{', '.join(sorted(known))}", file=sys.stderr)
             return 2
-        jobs = [j for j in jobs if j[1] in a.arch]
+        jobs = [j for j in jobs if j[1].split()[0] in a.arch]
     todo = [j for j in jobs if j[0] != "missing"]
     print(f"profile {profile_name()}: {len(todo)} analyses of recorded runs", flush=True)
     failed = 0

@@ -37,7 +37,38 @@ def response_table(profile: str | None = None) -> pd.DataFrame:
     from .verdicts import comparison_table
     pairs = {f"{paper_name(a)} \u2212 {paper_name(b)}": (seed_means(a, profile), seed_means(b, profile))
              for a, b in RESPONSE_PAIRS}
-    return comparison_table(pairs, names=("first net (mean)", "second net (mean)"), scale=1, digits=3)
+    t = comparison_table(pairs, names=("first net (mean)", "second net (mean)"), scale=1, digits=3)
+    # the test is two-sided: say which way each difference goes (the paper expects 'less' in every row)
+    t.insert(len(t.columns) - 1, "first net responds", [
+        "\u2013" if not a or not b else "less" if _mean(a) < _mean(b) else "more" for a, b in pairs.values()])
+    return t
+
+
+def _mean(d: dict[int, float]) -> float:
+    return sum(d.values()) / len(d)
+
+
+def uncached_seeds(archs, profile: str | None = None) -> dict[str, list[int]]:
+    """``{arch: seeds}`` recorded (every completed record at ``profile``) whose BN-mode check is not cached: the
+    seeds :func:`response_table` cannot read until ``python -m resnet_lab.book.caches --only bn_modes`` runs."""
+    from .verdicts import seed_values
+    out = {}
+    for a in archs:
+        gap = sorted(set(seed_values(a, "final_test_error", profile)) - set(seed_means(a, profile)))
+        if gap:
+            out[a] = gap
+    return out
+
+
+def uncached_line(archs, profile: str | None = None) -> str:
+    """'Recorded, but their BN-mode check is not cached yet: ResNet-56 seed 1 (`python -m ...`).' ('' if none)."""
+    from ..models import paper_name
+    gap = uncached_seeds(archs, profile)
+    if not gap:
+        return ""
+    names = ", ".join(f"{paper_name(a)} seed{'s' * (len(s) > 1)} {', '.join(map(str, s))}" for a, s in gap.items())
+    return (f"Recorded, but not in the table until their BN-mode check is cached: {names} "
+            f"(`python -m resnet_lab.book.caches --only bn_modes --arch {' '.join(gap)}`).")
 
 
 def response_report(resp: dict[str, pd.DataFrame]) -> str:
