@@ -52,10 +52,14 @@ def plan(only=ANALYSES) -> list[tuple[str, str, object]]:
         recs = runs(archs)
         missing.update(c.arch for c in recs.missing)
         out += [(name, arch, (fn, rec)) for arch, rec in recs.items()]
-        if name in ("responses", "bn_modes", "multicrop"):  # and every other recorded seed of these nets:
-            # chapters 3 and 4 and the intro judge responses and multi-crop gains over seeds
+        if name in ("responses", "bn_modes"):  # and every other recorded seed of these nets: the intro and
+            # chapter 4 judge Fig. 7's claims over seeds
             from .store import other_seeds
             out += [(name, key, (fn, rec)) for key, rec in other_seeds(archs).items()]
+        elif name == "multicrop":  # and every seed of the spread nets: chapter 3 sets the multi-crop gain beside
+            # how much it moves from seed to seed at depth 20 (about 40 min of one core per 56-layer seed)
+            from .spread import spread_runs
+            out += [(name, key, (fn, rec)) for key, rec in spread_runs().items() if not key.endswith(" s0")]
     return out + [("missing", a, None) for a in sorted(missing)]
 
 
