@@ -15,12 +15,12 @@ from .render import pct
 from .store import _config, _schedule_share, profile_name
 
 
-def _test_errors(arch: str, record: RunRecord) -> list[float]:
-    """Final test errors (%) of every recorded seed of ``arch`` at the book's profile (the paper's blocks, option
-    A); ``record``'s alone where the store has none under the book's data (a record handed in directly)."""
+def seed_test_errors(arch: str, record: RunRecord) -> list[float]:
+    """Final test errors of every recorded seed of ``arch`` at the book's profile (the paper's blocks, option A), as
+    Table 6 side by side reads them; ``record``'s alone where the store has none under the book's data (a record
+    handed in directly)."""
     from .claims import values
-    vals = values(arch, profile_name())
-    return [100 * v for v in vals] if vals else [100 * record.metrics["final_test_error"]]
+    return values(arch, profile_name()) or [record.metrics["final_test_error"]]
 
 
 def schedule_table(records: dict[str, RunRecord]) -> pd.DataFrame:
@@ -28,7 +28,7 @@ def schedule_table(records: dict[str, RunRecord]) -> pd.DataFrame:
     over every recorded seed, as the intro's figure and Table 6 side by side read it), the seeds, the paper's
     (Table 6, quoted) and the gap in points."""
     from ..reference import PAPER_TABLE6
-    m = {k: _test_errors(k, r) for k, r in records.items() if not r.failed and k in PAPER_TABLE6}
+    m = {k: [100 * e for e in seed_test_errors(k, r)] for k, r in records.items() if not r.failed and k in PAPER_TABLE6}
     return pd.DataFrame.from_dict(
         {k: {"this project (%)": f"{sum(e) / len(e):.2f}", "seeds": len(e),
              "paper (%, quoted)": f"{PAPER_TABLE6[k][0]:.2f}",
@@ -43,7 +43,7 @@ def schedule_summary(records: dict[str, RunRecord]) -> str:
     m = {k: r for k, r in records.items() if not r.failed and k in PAPER_TABLE6}
     if not m:
         return "No ResNet of Table 6 is recorded at this profile yet."
-    gaps = {k: sum(e) / len(e) - PAPER_TABLE6[k][0] for k, e in ((k, _test_errors(k, r)) for k, r in m.items())}
+    gaps = {k: sum(e) / len(e) - PAPER_TABLE6[k][0] for k, e in ((k, [100 * e for e in seed_test_errors(k, r)]) for k, r in m.items())}
     paper = [PAPER_TABLE6[k][0] for k in m]
     spread_paper = max(paper) - min(paper)
     lo, hi = min(gaps.values()), max(gaps.values())

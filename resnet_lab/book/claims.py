@@ -78,14 +78,19 @@ def values(arch: str, profile: str, metric: str = "final_test_error", variant: s
 
 def cached_values(arch: str, profile: str, analysis: str, reduce: Callable[[dict], float]) -> list[float]:
     """``reduce`` of a cached analysis (``analysis/<name>.json``) of every seed of ``arch`` (the paper's blocks,
-    option A) that has it."""
+    option A) that has it, in seed order."""
+    return list(cached_by_seed(arch, profile, analysis, reduce).values())
+
+
+def cached_by_seed(arch: str, profile: str, analysis: str, reduce: Callable[[dict], float]) -> dict[int, float]:
+    """:func:`cached_values` keyed by seed."""
     from .store import _data_source
-    out = []
+    out = {}
     for r in sorted(RunStore().find(arch=arch, profile=profile, variant="basic", data_source=_data_source()),
                     key=lambda r: r.config.seed):
         f = r.path / "analysis" / f"{analysis}.json"
         if not r.failed and r.config.shortcut in ("A", None) and f.exists():
-            out.append(float(reduce(json.loads(f.read_text()))))
+            out[r.config.seed] = float(reduce(json.loads(f.read_text())))
     return out
 
 

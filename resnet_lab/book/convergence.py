@@ -218,7 +218,7 @@ def resnet_order(records: RunSet | None = None, study: list[dict] | None = None)
     left 80% (:data:`CHANCE_LEVEL`; from :func:`times`), whether it started with the warm-up, and the lr-0.1 study's
     collapses for the nets it covers ('2 of 5'). One row per recorded ResNet of the sweep, shallow to deep."""
     from ..analysis import lr_study as L
-    from .cifar import lr_study as study_records
+    from .cifar import lr_study as study_records, seed_test_errors
     records = records if records is not None else sweep()
     res = {k: r for k, r in records.items() if r.config.residual and not r.failed}
     if not res:
@@ -230,21 +230,13 @@ def resnet_order(records: RunSet | None = None, study: list[dict] | None = None)
     for k, r in sorted(res.items(), key=lambda kv: kv[1].config.depth):
         it = left.iteration.get(k)
         n = by.loc[k] if k in by.index else None
-        errs = _seed_errors(k, r)
+        errs = seed_test_errors(k, r)
         rows[k] = {"test error": f"{100 * sum(errs) / len(errs):.2f}%", "seeds": len(errs),
                    "left 80% training error at iteration": f"{it:,.0f}" if pd.notna(it) else f"> {until():,}",
                    "warm-up": "yes" if bool(left.warmup.get(k, False)) else "no",
                    "lr-0.1 study: seeds collapsed": f"{int(n['collapsed'])} of {int(n['seeds'])}" if n is not None
                    else "\u2013"}
     return pd.DataFrame.from_dict(rows, orient="index")
-
-
-def _seed_errors(arch: str, record) -> list[float]:
-    """Final test errors of every recorded seed of ``arch`` at the book's profile, as Table 6 side by side reads
-    them; ``record``'s alone where the store has none (a record handed in directly)."""
-    from .claims import values
-    from .store import profile_name
-    return values(arch, profile_name()) or [record.metrics["final_test_error"]]
 
 
 def resnet_order_report(table: pd.DataFrame) -> str:

@@ -1,8 +1,6 @@
 """Chapter 4 (layer responses, Fig. 7): the computed sentences on response stds; branch against identity, per net."""
 from __future__ import annotations
 
-import json
-
 import pandas as pd
 
 RESPONSE_PAIRS = (("resnet20", "plain20"), ("resnet56", "plain56"),  # Fig. 7's two claims: less than the plain twin,
@@ -18,15 +16,9 @@ def train_mode_mean(check: dict) -> float:
 def seed_means(arch: str, profile: str | None = None) -> dict[int, float]:
     """``{seed: train_mode_mean}`` of every completed record of ``arch`` (the paper's blocks, option A) at
     ``profile`` (default: the book's) on the book's data whose BN-mode check is cached."""
-    from ..runs import RunStore
-    from .store import _data_source, profile_name
-    out = {}
-    for r in sorted(RunStore().find(arch=arch, profile=profile or profile_name(), variant="basic",
-                                    data_source=_data_source()), key=lambda r: r.config.seed):
-        f = r.path / "analysis" / "bn_modes.json"
-        if not r.failed and r.config.shortcut in ("A", None) and f.exists():
-            out[r.config.seed] = train_mode_mean(json.loads(f.read_text()))
-    return out
+    from .claims import cached_by_seed
+    from .store import profile_name
+    return cached_by_seed(arch, profile or profile_name(), "bn_modes", train_mode_mean)
 
 
 def response_table(profile: str | None = None) -> pd.DataFrame:
