@@ -126,3 +126,31 @@ def test_only_sweep_profiles_get_columns(monkeypatch):
     assert C.profiles() == ["paper", "cpu"]
     monkeypatch.setattr(C, "RunStore", lambda: SimpleNamespace(records=lambda: recs[3:4]))
     assert C.profiles() == ["smoke"]
+
+
+def test_a_damaged_cache_is_named_and_left_out_not_raised(tmp_path, monkeypatch):
+    """A seed whose cached analysis is truncated, empty or lacks the field being read counts as uncached."""
+    from types import SimpleNamespace
+
+    from resnet_lab.train import RunConfig
+    recs = []
+    for seed, text in enumerate(['{"mean": 0.8}', '{"mean": 0.', '{}', '{"other": 1}']):
+        path = tmp_path / f"s{seed}"
+        (path / "analysis").mkdir(parents=True)
+        (path / "analysis" / "bn_modes.json").write_text(text)
+        recs.append(SimpleNamespace(path=path, failed=False, config=RunConfig("resnet56", profile="cpu", seed=seed)))
+    monkeypatch.setattr(C, "RunStore", lambda: SimpleNamespace(find=lambda **kw: recs))
+    with pytest.warns(UserWarning) as caught:
+        got = C.cached_by_seed("resnet56", "cpu", "bn_modes", lambda d: d["mean"])
+    assert got == {0: 0.8}
+    named = " ".join(str(w.message) for w in caught)
+    assert all(f"s{k}/analysis/bn_modes.json" in named for k in (1, 2, 3)) and "s0/" not in named
+
+
+def test_a_claims_verdict_names_each_verdict_once():
+    t = lambda a: C.Test(a, C.Arm(a, [0.1]), C.Arm("b", [0.2]), +1)  # noqa: E731
+    tests = [(t("plain20"), None, C.REPRODUCED), (t("plain32"), None, "not judged: 1 seed vs 1"),
+             (t("plain44"), None, "not judged: 1 seed vs 1"), (t("plain56"), None, "not judged: 2 seeds vs 2")]
+    assert C.claim_verdict(tests) == ("plain-20: reproduced; plain-32, plain-44: not judged: 1 seed vs 1; plain-56: "
+                                      "not judged: 2 seeds vs 2")
+    assert C.claim_verdict(tests[1:3]) == "not judged: 1 seed vs 1" and C.claim_verdict([]) == C.NOT_TESTED

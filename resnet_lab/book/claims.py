@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -83,14 +84,26 @@ def cached_values(arch: str, profile: str, analysis: str, reduce: Callable[[dict
 
 
 def cached_by_seed(arch: str, profile: str, analysis: str, reduce: Callable[[dict], float]) -> dict[int, float]:
-    """:func:`cached_values` keyed by seed."""
+    """:func:`cached_values` keyed by seed. A cache that cannot be read, or that ``reduce`` cannot read, is named
+    in a warning and left out, as if it were not computed (the pages then name its seed as uncached)."""
+    from ..runs import analysis_problem
     from .store import _data_source
     out = {}
     for r in sorted(RunStore().find(arch=arch, profile=profile, variant="basic", data_source=_data_source()),
                     key=lambda r: r.config.seed):
         f = r.path / "analysis" / f"{analysis}.json"
-        if not r.failed and r.config.shortcut in ("A", None) and f.exists():
-            out[r.config.seed] = float(reduce(json.loads(f.read_text())))
+        if r.failed or r.config.shortcut not in ("A", None) or not f.exists():
+            continue
+        try:
+            value = json.loads(f.read_text())
+            problem = analysis_problem(value)
+            if problem is None:
+                out[r.config.seed] = float(reduce(value))
+                continue
+        except (OSError, ValueError, KeyError, TypeError, IndexError, ZeroDivisionError) as e:
+            problem = f"cannot be read ({type(e).__name__}: {e})"
+        warnings.warn(f"cached analysis {f} {problem}; left out (recompute it with "
+                      f"`python -m resnet_lab.book.caches --arch {arch}`)")
     return out
 
 
@@ -237,11 +250,15 @@ def judge_claims(profile: str) -> tuple[dict[str, list[tuple[Test, stats.Compari
 
 
 def claim_verdict(tests: list[tuple[Test, stats.Comparison | None, str]]) -> str:
-    """One verdict for a claim: its tests' verdict when they agree, else each test's, named by its nets."""
+    """One verdict for a claim: its tests' verdict when they agree, else each verdict once, after the tests it is
+    given to, named by their first net ('plain-32, plain-44: not judged: 1 seed vs 1')."""
     verdicts = [v for *_, v in tests]
     if len(set(verdicts)) <= 1:
         return verdicts[0] if verdicts else NOT_TESTED
-    return "; ".join(f"{paper_name(t.a.label)}: {v}" for t, _, v in tests)
+    named: dict[str, list[str]] = {}
+    for t, _, v in tests:
+        named.setdefault(v, []).append(paper_name(t.a.label))
+    return "; ".join(f"{', '.join(nets)}: {v}" for v, nets in named.items())
 
 
 def profiles() -> list[str]:
