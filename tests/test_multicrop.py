@@ -210,3 +210,21 @@ def test_the_appendix_lists_every_record_with_its_provenance(tmp_path, monkeypat
     assert t.loc["ResNet-32 (option B)", "wall time"] == "10 min" and t.loc["plain-20", "status"] == "failed"
     assert t.loc["ResNet-32 (option B)", "data"] == "CIFAR-10 JPEG q75 copy"
     assert A.provenance_summary(t).startswith("2 runs are recorded, on cpu, cuda; 1 of them were started")
+
+
+def test_a_cached_multicrop_result_is_read_without_loading_the_data(monkeypatch):
+    """Chapter 3 reads cached results: the test set is loaded only when a result has to be computed."""
+    from types import SimpleNamespace
+
+    from resnet_lab.book import testing
+    from resnet_lab.train import RunConfig
+
+    def no_data():
+        raise AssertionError("the data were loaded for a cached result")
+    monkeypatch.setattr(testing, "data", no_data)
+    stored = {"errors": {"single": 0.2}}
+    rec = SimpleNamespace(config=RunConfig("resnet20", profile="cpu"), cached=lambda name, compute: stored)
+    assert testing.multicrop(rec) is stored
+    computed = SimpleNamespace(config=rec.config, cached=lambda name, compute: compute())
+    with pytest.raises(AssertionError, match="data were loaded"):  # not cached: computing it loads them
+        testing.multicrop(computed)

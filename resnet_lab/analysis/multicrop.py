@@ -222,10 +222,14 @@ def evaluate(model, images: torch.Tensor, labels: torch.Tensor, mean: torch.Tens
 
 def cached(record, data, n: int | None = None, device=None) -> dict:
     """:func:`evaluate` of a run record on the first ``n`` test images of the fixed shuffle (all 10k when None),
-    on ``device`` (default the CPU), cached in the record as ``analysis/multicrop.json``."""
+    on ``device`` (default the CPU), cached in the record as ``analysis/multicrop.json``. ``data`` may be a
+    function that loads it: it is then called only when the result is not cached."""
     from .responses import eval_images
 
     def compute():
+        nonlocal data
+        if callable(data):
+            data = data()
         record.check_data(data)
         x, y = eval_images(data, n)
         dev = torch.device(device or "cpu")

@@ -44,7 +44,7 @@ def testing_runs():
 
 def multicrop(record: RunRecord) -> dict:
     """The per-protocol test errors of a run (computed once, then read from its record)."""
-    return mc.cached(record, data(), MULTICROP_IMAGES.get(record.config.profile), device=analysis_device())
+    return mc.cached(record, data, MULTICROP_IMAGES.get(record.config.profile), device=analysis_device())
 
 
 def _label(m: str) -> str:
