@@ -123,10 +123,10 @@ def test_two_processes_asking_for_one_run_train_it_once(tmp_path):
     procs = [ctx.Process(target=_worker, args=(str(tmp_path), q)) for _ in range(2)]
     for p in procs:
         p.start()
+    results = [q.get(timeout=600) for _ in procs]  # generous: a loaded machine (a trainer beside) is slow to spawn
     for p in procs:
-        p.join(120)
-    results = [q.get(timeout=5) for _ in procs]
-    assert all(p.exitcode == 0 for p in procs)
+        p.join(60)
+    assert [p.exitcode for p in procs] == [0, 0]
     assert results[0][1:] == results[1][1:]  # both got the one record (same start time, same result)
     assert len(R.RunStore(tmp_path).records()) == 1
 

@@ -62,7 +62,7 @@ def loss_grid(model: nn.Module, x: torch.Tensor, y: torch.Tensor, mean: torch.Te
     Returns lists of rows: ``loss[i][j]`` is at ``(a, b) = (coords[j], coords[i])`` (rows are b, columns a,
     as ``matplotlib.contour`` reads them). The model's weights are restored afterwards. ``progress(row, rows)``
     is called after each row; ``partial(key, compute)`` (optional, e.g. a
-    :class:`resnet_lab.runs.PartialAnalysis`) returns a point an earlier, stopped process already evaluated,
+    :class:`resnet_lab.record.PartialAnalysis`) returns a point an earlier, stopped process already evaluated,
     or evaluates it."""
     params = dict(model.named_parameters())
     theta = {n: p.detach().clone() for n, p in params.items()}

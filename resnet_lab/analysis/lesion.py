@@ -135,7 +135,7 @@ def lesion_study(model: nn.Module, x: torch.Tensor, y: torch.Tensor, mean: torch
       ``numpy.random.default_rng([seed, k, d])``, so every net of the same block layout loses the same blocks.
     * ``baseline``: the intact net on the same images.
 
-    ``partial(key, compute)`` (optional, e.g. a :class:`resnet_lab.runs.PartialAnalysis`) returns an
+    ``partial(key, compute)`` (optional, e.g. a :class:`resnet_lab.record.PartialAnalysis`) returns an
     evaluation an earlier, stopped process already made, or makes it; ``progress(done, total)`` is called after
     each evaluation.
     """
