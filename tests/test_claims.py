@@ -82,6 +82,18 @@ def test_the_summary_names_the_claims_it_reproduces(fake):
     assert C.summary([]) == "No run is recorded yet, so no claim is tested."
 
 
+def test_the_summary_names_the_tests_of_a_claim_that_show_no_difference(fake, monkeypatch):
+    stds = {"resnet20": [0.8, 0.79, 0.81], "plain20": [0.88, 0.89, 0.885],
+            "resnet56": [0.72, 0.73, 0.74], "plain56": [0.7, 1.5, 1.9]}  # 3 vs 3, too spread to tell apart
+    monkeypatch.setattr(C, "cached_values", lambda arch, profile, analysis, reduce:
+                        stds.get(arch, []) if analysis == "bn_modes" else [])
+    s = C.summary(["cpu"])
+    assert ("residual functions respond less than plain layers, in 1 of its 2 tests (ResNet-20 vs plain-20))") in s
+    assert s.count("residual functions respond less") == 2
+    assert ("in 1 it shows no difference at this budget (residual functions respond less than plain layers, in 1 "
+            "of its 2 tests (ResNet-56 vs plain-56))") in s, s
+
+
 def test_the_reading_is_computed_from_the_records(fake):
     fake[("resnet20", "final_train_error")] = [0.14, 0.145, 0.138]
     fake[("resnet56", "final_test_error")] = [0.18]

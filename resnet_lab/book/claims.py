@@ -301,12 +301,12 @@ def summary(profs: list[str] | None = None) -> str:
     out = []
     for p in profs:
         judged, measured = judge_claims(p)
-        def part(c, w):  # a claim reproduced by some of its tests only says which
+        def part(c, w):  # a claim that some of its tests only reproduce (or show nothing for) says which
             tests = judged[c.key]
             hit = [t for t, _, v in tests if v.startswith(w)]
             return (f", in {len(hit)} of its {len(tests)} tests (" + ", ".join(
                 f"{paper_name(t.a.label)} vs {paper_name(t.b.label)}" for t in hit) + ")"
-                if w == REPRODUCED and 0 < len(hit) < len(tests) else "")
+                if w in (REPRODUCED, CONTRADICTED, NOT_SHOWN) and 0 < len(hit) < len(tests) else "")
         has = lambda w: [c.claim[0].lower() + c.claim[1:] + part(c, w) for c in CLAIMS  # noqa: E731
                          if any(v.startswith(w) for *_, v in judged[c.key]) or (measured[c.key].verdict or "")
                          .startswith(w)]
@@ -316,7 +316,7 @@ def summary(profs: list[str] | None = None) -> str:
         out.append(f"At the `{p}` profile the book's rule reproduces {len(rep)} of the paper's {len(CLAIMS)} "
                    f"claims where it can judge them ({words(rep)}) and contradicts {len(con) or 'none'}"
                    + (f" ({words(con)})" if con else "")
-                   + (f"; {len(nos)} it cannot show at this budget ({words(nos)})" if nos else "")
+                   + (f"; in {len(nos)} it shows no difference at this budget ({words(nos)})" if nos else "")
                    + f". {len(wait)} claims rest, wholly or in part, on fewer than {stats.MIN_SEEDS} seeds per net and are described only; {len(untested)} "
                    f"{'is' if len(untested) == 1 else 'are'} not tested and {len(counted)} "
                    f"{'is a cost' if len(counted) == 1 else 'are costs'} the code counts exactly.")
