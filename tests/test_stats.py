@@ -77,7 +77,7 @@ def test_chapter3_table_judges_only_depths_with_three_seeds_per_net(monkeypatch)
     fam = S.compare_family({"a": (seeds["plain20"].values(), seeds["resnet20"].values())})
     assert float(row["p (Holm)"]) == pytest.approx(min(1, 2 * fam["a"].p), rel=0.05)
     text = V.judged_summary(t)
-    assert text.startswith("2 of the 8 comparisons have at least 3 seeds per net and are judged; 2 of them show")
+    assert text.startswith("2 of the 8 comparisons have at least 3 seeds per net and are judged; all of them show")
     assert "The other 2 rest on fewer seeds" in text
     missing = V.missing_seeds(["plain20", "resnet20", "plain56", "resnet56", "plain32"])
     assert missing == {"plain56": [1, 2], "resnet56": [1, 2], "plain32": [0, 1, 2]}
@@ -89,6 +89,27 @@ def test_chapter3_table_judges_only_depths_with_three_seeds_per_net(monkeypatch)
     assert text.endswith("Seeds still to train: plain-56 seeds 1 and 2, ResNet-56 seed 1 (`OMP_NUM_THREADS=1 "
                          "bash tools/queue.sh worker.log plain56:basic:1 plain56:basic:2 resnet56:basic:1`; the "
                          "README's extra-seeds section).")
+
+
+@pytest.mark.parametrize("verdicts, start, other", [
+    (["difference", "no difference shown", "not judged: 1 seed vs 1"],
+     "2 of the 3 comparisons have at least 3 seeds per net and are judged; 1 of them shows a difference",
+     "The other one rests on fewer seeds and is described only"),
+    (["difference", "not judged: 1 seed vs 1", "not judged: 1 seed vs 3"],
+     "1 of the 3 comparisons has at least 3 seeds per net and is judged; it shows a difference",
+     "The other 2 rest on fewer seeds and are described only"),
+    (["no difference shown", "no difference shown"],
+     "2 of the 2 comparisons have at least 3 seeds per net and are judged; none of them shows a difference", None),
+    (["not judged: 1 seed vs 1"] * 6, "None of the 6 comparisons has 3 seeds per net yet, so none is judged.",
+     "They rest on fewer seeds and are described only")])
+def test_the_judged_summary_counts_in_words_that_agree(verdicts, start, other):
+    """'1 of them shows', 'The other one rests', 'None of the 6 ... is judged' -- not '1 of them show', 'The other
+    1 rest', '0 of the 6 comparisons have ... 0 of them show'."""
+    import pandas as pd
+    from resnet_lab.book import verdicts as V
+    text = V.judged_summary(pd.DataFrame({"verdict": verdicts}, index=[f"r{i}" for i in range(len(verdicts))]))
+    assert text.startswith(start), text
+    assert (other in text) if other else "rest" not in text, text
 
 
 def test_missing_seeds_of_shortcut_options_name_the_option_and_queue_it(monkeypatch):

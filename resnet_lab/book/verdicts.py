@@ -236,11 +236,22 @@ def judged_summary(frame: pd.DataFrame, missing: dict[str, list[int]] | None = N
     judged = frame[frame.verdict.isin((stats.SHOWN, stats.NOT_SHOWN))]
     shown = judged[judged.verdict == stats.SHOWN]
     waiting = frame[frame.verdict.str.startswith(stats.NOT_JUDGED)]
-    parts = [f"{len(judged)} of the {len(frame)} comparisons have at least {stats.MIN_SEEDS} seeds per net and are "
-             f"judged; {len(shown)} of them show a difference after Holm's correction."]
+    n, k = len(judged), len(shown)
+    if n == 0:
+        parts = [f"None of the {len(frame)} comparisons has {stats.MIN_SEEDS} seeds per net yet, so none is judged."]
+    else:
+        parts = [f"{n} of the {len(frame)} comparisons {'has' if n == 1 else 'have'} at least {stats.MIN_SEEDS} seeds "
+                 f"per net and {'is' if n == 1 else 'are'} judged; " + (
+                     ("it shows" if k else "it shows no") if n == 1 else
+                     ("none of them shows" if k == 0 else "all of them show" if k == n else
+                      f"{k} of them {'shows' if k == 1 else 'show'}")) + " a difference after Holm's correction."]
     if len(waiting):
-        parts.append(f"The other {len(waiting)} rest on fewer seeds and are described only (the table says how "
-                     f"many)" + ("." if missing else "; `bash tools/queue.sh` trains more seeds (see the README)."))
+        w = len(waiting)
+        parts.append((f"The other {w} rest on fewer seeds and are described only" if w > 1 and n else
+                      f"The other one rests on fewer seeds and is described only" if n else
+                      f"{'It rests' if w == 1 else 'They rest'} on fewer seeds and {'is' if w == 1 else 'are'} "
+                      f"described only") + " (the table says how many)"
+                     + ("." if missing else "; `bash tools/queue.sh` trains more seeds (see the README)."))
         ranges = _ranges_line(frame.attrs.get("seed_ranges") or {})
         if ranges:
             parts.append(ranges)
