@@ -161,6 +161,7 @@ def _fake_seeds(monkeypatch, values, spread=0.008, n=3):
 
 
 def test_verdict_table_judges_three_seeds_and_describes_one(monkeypatch):
+    patch_book(monkeypatch, "seed_values", lambda *a, **kw: {})  # no deeper net's spread from the real store
     patch_book(monkeypatch, "seed_spread", lambda metric="final_test_error": 0.01)
     patch_book(monkeypatch, "spread_seeds", lambda metric="final_test_error": 3)
     a3, b3 = {0: 0.20, 1: 0.205, 2: 0.198}, {0: 0.17, 1: 0.172, 2: 0.168}
@@ -189,6 +190,22 @@ def test_verdict_table_judges_three_seeds_and_describes_one(monkeypatch):
     assert B.verdicts.verdict_table({"one": ({0: 0.30}, {0: 0.18})}).loc["one", "verdict"] == "not judged: 1 seed vs 1"
 
 
+def test_the_ranges_line_names_the_spread_of_deeper_nets_once_they_have_seeds(monkeypatch):
+    """plain-56 with three seeds spreads far more than the depth-20 nets: the line under a verdict table says so
+    (how many times the depth-20 range), with units once; no deeper net with two seeds, no such sentence."""
+    _fake_seeds(monkeypatch, {"plain56": {0: (0.513, 0.495), 1: (0.571, 0.547), 2: (0.514, 0.502)},
+                              "resnet56": {0: (0.160, 0.184), 1: (0.150, 0.179), 2: (0.151, 0.178)},
+                              "plain44": {0: (0.34, 0.34)}})
+    used = {"training error": (0.0081, 3), "test error": (0.0097, 3)}
+    line = B.verdicts._ranges_line(used)
+    assert line.endswith(" Deeper nets vary more over their seeds (3 each): plain-56 5.80 points in training error "
+                         "and 5.20 in test error, ResNet-56 1.00 and 0.60; up to 7.2 times the depth-20 range, so a "
+                         "one-seed difference between deeper nets can be that large by chance."), line
+    assert "plain-44" not in line  # one seed: no spread
+    _fake_seeds(monkeypatch, {"plain56": {0: (0.513, 0.495)}})
+    assert B.verdicts._ranges_line(used).endswith("0.97 in test error (3 seeds).")
+
+
 def test_depth_table_compares_each_step_and_the_ends(monkeypatch):
     _fake_seeds(monkeypatch, {"resnet20": {0: (0.140, 0.172), 1: (0.141, 0.170), 2: (0.139, 0.171)},
                               "resnet32": {0: (0.127, 0.165)}, "resnet56": {0: (0.160, 0.184)},
@@ -207,14 +224,35 @@ def test_depth_table_compares_each_step_and_the_ends(monkeypatch):
     assert alone.empty and B.verdicts.judged_summary(alone) == ""  # one net: nothing to compare, nothing to say
 
 
+def test_depth_table_adds_the_widest_judged_pair_when_the_ends_are_not_judged(monkeypatch):
+    """ResNet-110 with one seed: the ends row (110 - 20) is described, so ResNet-56 - ResNet-20 (3 seeds each) is
+    added and judged -- and the deeper-ResNets sentence reads that row, not the described one."""
+    three = lambda tr, te: {s: (tr + 0.001 * s, te + 0.001 * s) for s in range(3)}  # noqa: E731
+    _fake_seeds(monkeypatch, {"resnet20": three(0.140, 0.170), "resnet44": {0: (0.168, 0.191)},
+                              "resnet56": three(0.153, 0.180), "resnet110": {0: (0.127, 0.172)}})
+    recs = {k: _res(0.1, 0.1) for k in ("resnet20", "resnet44", "resnet56", "resnet110")}
+    t = B.degradation.depth_table(recs, B.degradation.RESNETS, metrics=("final_train_error",))
+    assert list(t.index) == [f"{a} − {b}, training error" for a, b in (
+        ("ResNet-44", "ResNet-20"), ("ResNet-56", "ResNet-44"), ("ResNet-110", "ResNet-56"), ("ResNet-110", "ResNet-20"),
+        ("ResNet-56", "ResNet-20"))]
+    assert t.loc["ResNet-110 − ResNet-20, training error", "verdict"].startswith("not judged: 1 seed vs 3")
+    assert t.loc["ResNet-56 − ResNet-20, training error", "verdict"] == "difference"
+    text = B.degradation.deeper_resnets_note(recs, metrics=("final_train_error",))
+    assert "Here ResNet-56 − ResNet-20 in training error is +1.30 points: our runs show the opposite" in text
+    # all ends judged already: no extra row
+    recs2 = {k: recs[k] for k in ("resnet20", "resnet56")}
+    assert list(B.degradation.depth_table(recs2, B.degradation.RESNETS, metrics=("final_train_error",)).index) == [
+        "ResNet-56 − ResNet-20, training error"]
+
+
 @pytest.mark.parametrize("deep_train, verdict", [(0.16, "our runs show the opposite"), (0.12, "our runs agree"),
-                                                 (0.142, "no difference either way")])
+                                                 (0.142, "within the seed range measured at depth 20")])
 def test_deeper_resnets_training_verdict_follows_the_records_and_the_spread(monkeypatch, deep_train, verdict):
     _fake_seeds(monkeypatch, {"resnet20": {0: (0.14, 0.17)}, "resnet56": {0: (deep_train, 0.18)}}, spread=0.005)
     text = B.degradation.deeper_resnets_note({"resnet20": _res(0.14, 0.17), "resnet56": _res(deep_train, 0.18)})
     assert text.startswith("In the paper (Fig. 6 middle, full schedule) the deeper ResNet ends with the lower "
                            "training error. Here ResNet-56 − ResNet-20 in training error is ")
-    assert verdict in text and ("described, not judged" in text) == (verdict != "no difference either way")
+    assert verdict in text and "described, not judged" in text and "no difference" not in text
     assert B.degradation.deeper_resnets_note({"resnet20": _res(0.14, 0.17)}) == ""
 
 

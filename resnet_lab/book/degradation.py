@@ -7,7 +7,7 @@ import pandas as pd
 
 from ..models import paper_name
 from ..runs import RunRecord
-from ..stats import NOT_SHOWN
+from ..stats import MIN_SEEDS, NOT_SHOWN
 from .store import _schedule_share
 from .verdicts import judged_pairs, seed_range, seed_values, shown_diff, verdict_table
 
@@ -18,10 +18,15 @@ WHAT = {"final_train_error": "training error", "final_test_error": "test error"}
 
 def _depth_pairs(records: dict[str, RunRecord], family, metrics) -> tuple[dict, dict]:
     """The comparisons of a depth table: each net of ``family`` recorded in ``records`` against the next shallower
-    one, then the deepest against the shallowest (with three nets or more), per metric; every recorded seed of
-    each net. Returns (pairs, the depth-20 seed range per pair)."""
+    one, then the deepest against the shallowest (with three nets or more), and, where that pair is not judged,
+    the deepest against the shallowest net with 3+ seeds each (ResNet-56 − ResNet-20 while ResNet-110 has one),
+    per metric; every recorded seed of each net. Returns (pairs, the depth-20 seed range per pair)."""
     nets = [k for k in family if k in records and not records[k].failed]
     steps = list(zip(nets, nets[1:])) + ([(nets[0], nets[-1])] if len(nets) >= 3 else [])
+    # where the ends are not both judged, the deepest and shallowest nets that are (3+ seeds each) as well
+    full = [k for k in nets if len(seed_values(k, metrics[0])) >= MIN_SEEDS] if metrics else []
+    if len(full) >= 2 and (full[0], full[-1]) not in steps:
+        steps.append((full[0], full[-1]))
     pairs, ranges = {}, {}
     for metric in metrics:
         rng = seed_range(metric)
@@ -41,14 +46,18 @@ def depth_table(records: dict[str, RunRecord], family=PLAIN,
 
 
 def deeper_resnets_note(records: dict[str, RunRecord], metrics=("final_train_error", "final_test_error")) -> str:
-    """One sentence: the deepest against the shallowest recorded ResNet in training error, set beside the paper's
-    Fig. 6 (middle), where the deeper ResNet ends with the lower training error. Read from the same family as
+    """One sentence: a deeper against a shallower ResNet in training error -- the widest pair the book's rule judges
+    (3+ seeds each), else the deepest against the shallowest recorded, described -- set beside the paper's Fig. 6
+    (middle), where the deeper ResNet ends with the lower training error. Read from the same family as
     :func:`depth_table` with ``metrics`` (so its verdict is that table's row); '' with fewer than two ResNets."""
     pairs, ranges = _depth_pairs(records, RESNETS, metrics)
-    label = next((k for k in reversed(list(pairs)) if k.endswith(WHAT["final_train_error"])), None)
-    if label is None:
+    judged = judged_pairs(pairs, ranges)
+    labels = [k for k in reversed(list(pairs)) if k.endswith(WHAT["final_train_error"])]
+    if not labels:
         return ""
-    c, rng = judged_pairs(pairs, ranges)[label].values()
+    # a judged pair (3+ seeds each; the widest comes last in the table) where there is one, else the two ends
+    label = next((k for k in labels if judged[k]["c"] is not None and judged[k]["c"].judged), labels[0])
+    c, rng = judged[label].values()
     if c is None:
         return ""
     row = label.rsplit(",", 1)[0]
@@ -58,7 +67,8 @@ def deeper_resnets_note(records: dict[str, RunRecord], metrics=("final_train_err
         verdict = ("our seeds show no difference either way at this profile" if c.verdict == NOT_SHOWN else
                    "our runs agree" if c.diff < 0 else opposite)
     elif rng is None or abs(c.diff) <= rng[0]:
-        verdict = "no difference either way is measured at this profile"
+        verdict = (f"within the seed range measured at depth 20, and with {c.n_a} seed{'s' * (c.n_a != 1)} vs "
+                   f"{c.n_b} it is described, not judged")
     else:
         verdict = ("our runs agree" if c.diff < 0 else opposite) + " (described, not judged)"
     return (f"In the paper (Fig. 6 middle, full schedule) the deeper ResNet ends with the lower training error. "
