@@ -56,7 +56,7 @@ def schedule_summary(records: dict[str, RunRecord]) -> str:
     if lo > spread_paper:
         return (f"{short}, more than the paper's own differences between these depths ({spread_paper:.2f} points). "
                 f"So this profile can show what happens in the first {_schedule_share()} of training -- whether a "
-                f"net learns at all, the plain nets' degradation, plain against residual at one depth -- but not "
+                f"net learns at all, the plain nets' degradation, plain against residual at each depth -- but not "
                 f"the ordering of ResNets by depth, which the paper measures after its long low-lr phase; that "
                 f"needs `--profile paper` (a GPU).")
     return (f"{short}, no more than the paper's own differences between these depths ({spread_paper:.2f} points): "

@@ -196,8 +196,8 @@ def report(frame: pd.DataFrame, seeds: pd.DataFrame) -> str:
     against the depth-20 seeds, never judged), and which nets started slowly (Markdown)."""
     if frame.empty or frame.iteration.isna().all():
         return "- No run of the sweep is recorded at this profile yet."
-    lines = ["- Beyond depth 20 each net has one seed here, so each ratio of two depths describes two runs: set "
-             "beside the largest ratio between two seeds of one depth-20 net, it is described, not judged."]
+    lines = ["- Beyond depth 20 these times are seed 0's, one run per depth, so each ratio of two depths describes two "
+             "runs: set beside the largest ratio between two seeds of one depth-20 net, it is described, not judged."]
     chance = frame[frame.level == CV.CHANCE_LEVEL].sort_values("depth")
     sr = seed_ratio(seeds, CV.CHANCE_LEVEL)
     for residual, family in FAMILIES:
