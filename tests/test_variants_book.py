@@ -64,12 +64,37 @@ def test_conclusion_sorts_comparisons_by_the_spread_and_names_missing_runs(monke
                  missing=[RunConfig("resnet110", variant="preact")])
     text = variants.conclusion(opts, pre)
     found, inside, missing = text.splitlines()
-    assert found.startswith("- Larger than the depth-20 seed range (one seed per net: described, not judged")
+    assert found.startswith("- Larger than the depth-20 seed range (fewer than 3 seeds in a net: described, not judged")
     assert "finding" not in text and "option C against A (ResNet-32, test) -3.0" in found
     assert "option C against B (ResNet-32, test) -2.0" in found and "(training) -3.0" in found
     assert "option B against A (ResNet-32, test) -1.0" in inside and "(test) -0.1" in inside
     assert missing.startswith("- Not recorded yet") and "resnet110" in missing
     assert "No comparison" in variants.conclusion(RunSet(), RunSet())
+
+
+def test_a_comparison_reads_every_recorded_seed_of_each_net(monkeypatch):
+    """The original ResNet-56 with three seeds against a one-seed variant: its mean, named as such, and '1 seed vs
+    3: described, not judged'; with 3 seeds each, Welch's test under the book's rule."""
+    monkeypatch.setattr(variants, "seed_spread", lambda metric="final_test_error": 0.012)
+    patch_book(monkeypatch, "spread_seeds", lambda metric="final_test_error": 3)
+    orig = SimpleNamespace(metrics=dict(final_test_error=0.18, final_train_error=0.16), failed=False,
+                           config=RunConfig("resnet56"))
+    pre = SimpleNamespace(metrics=dict(final_test_error=0.15, final_train_error=0.12), failed=False,
+                          config=RunConfig("resnet56", variant="preact"))
+    store = {("resnet56", "basic"): {0: 0.18, 1: 0.17, 2: 0.19}, ("resnet56", "preact"): {0: 0.15}}
+    patch_book(monkeypatch, "seed_values", lambda arch, metric="final_test_error", profile=None, shortcut="A",
+               variant="basic": dict(store.get((arch, variant), {})) if metric == "final_test_error" else {})
+    text = variants.preact_report(RunSet({"resnet56": orig, "preact-resnet56": pre}))
+    assert ("pre-activation resnet56's test error 15.00% is below the original's 18.00% (mean of 3 seeds) by 3.00 "
+            "points -- larger than the depth-20 seed range (1.20 points, 3 seeds); 1 seed vs 3: described, not "
+            "judged.") in text, text
+    # the training error is not in the (fake) store: each record alone, one seed per net
+    assert "training error 12.00% is below the original's 16.00% by 4.00 points" in text
+    assert variants.arm_values(orig, "final_test_error") == [0.18, 0.17, 0.19]
+    store[("resnet56", "preact")] = {0: 0.15, 1: 0.151, 2: 0.149}
+    assert "difference (p = " in variants.preact_report(RunSet({"resnet56": orig, "preact-resnet56": pre}))
+    store[("resnet56", "basic")] = {0: 0.175}  # the store's seed 0 is another run than this record: the record alone
+    assert variants.arm_values(orig, "final_test_error") == [0.18]
 
 
 def test_step_times_are_read_against_their_baseline_and_the_timing_noise():
@@ -250,6 +275,7 @@ def _rec(test, train, arch="resnet56", variant="basic"):
 
 def test_the_trained_control_is_judged_against_both_nets_or_its_command_is_given(monkeypatch):
     monkeypatch.setattr(variants, "seed_spread", lambda metric="final_test_error": 0.0122)
+    patch_book(monkeypatch, "seed_values", lambda *a, **kw: {})  # each fake record alone, not the store's seeds
     orig = [study("resnet56", s, e) for s, e in enumerate((0.85, 0.60, 0.90, 0.55, 0.65))]
     pre = [study("resnet56+preact", s, e) for s, e in enumerate((0.40, 0.42, 0.38, 0.45, 0.41))]
     ctrl = [study("resnet56+final_bn", s, e) for s, e in enumerate((0.41, 0.44, 0.39, 0.43, 0.40))]

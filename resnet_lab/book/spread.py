@@ -57,17 +57,20 @@ def spread_seeds(metric: str = "final_test_error") -> int | None:
 
 
 def judge(diff: float, spread: float | None, metric: str = "final_test_error", seeds: int | None = None,
-          unit: str = "points") -> str:
+          unit: str = "points", arms: tuple[int, int] | None = None) -> str:
     """The words for a difference between single runs (one seed per arm): described, never judged -- the book's
     rule (:data:`resnet_lab.stats.RULE`) judges only arms of 3+ seeds. For scale it says whether ``diff`` is
     larger than the measured seed range of ``metric`` at depth 20 (``seeds`` seeds, else read from the store).
-    ``unit``: 'points' for an error (a fraction, shown in percentage points), or '' for a quantity shown as it is."""
+    ``unit``: 'points' for an error (a fraction, shown in percentage points), or '' for a quantity shown as it is.
+    ``arms``: the seeds behind each side when not one each ('1 seed vs 3: described, not judged')."""
+    who = ("one seed per net" if arms is None or arms == (1, 1) else
+           f"{arms[0]} seed{'s' * (arms[0] != 1)} vs {arms[1]}")
     if spread is None:
-        return "one seed per net: described, not judged (the seed range is not measured yet at this profile)"
+        return f"{who}: described, not judged (the seed range is not measured yet at this profile)"
     n = seeds if seeds is not None else spread_seeds(metric)
     what = (f"{100 * spread:.2f} points" if unit == "points" else f"{spread:.3f}") + (f", {n} seeds" if n else "")
     rel = "larger than" if abs(diff) > spread else "within"
-    return f"{rel} the depth-20 seed range ({what}); one seed per net: described, not judged"
+    return f"{rel} the depth-20 seed range ({what}); {who}: described, not judged"
 
 
 def compare(name_a: str, a: RunRecord, name_b: str, b: RunRecord, metric: str = "final_test_error") -> str:

@@ -140,12 +140,37 @@ def parameter_cost() -> pd.DataFrame:
     return pd.DataFrame.from_dict(rows, orient="index")
 
 
+def arm_values(rec: RunRecord, metric: str) -> list[float]:
+    """``metric`` of every recorded seed of ``rec``'s net (same architecture, block variant, shortcut option,
+    profile and data) when ``rec`` is one of them, else ``rec``'s alone: an arm of a comparison is all its seeds,
+    not seed 0."""
+    from .verdicts import seed_values
+    c = rec.config
+    vals = seed_values(c.arch, metric, c.profile, shortcut=c.shortcut or "A", variant=c.variant)
+    own = float(rec.metrics[metric])
+    return list(vals.values()) if vals.get(c.seed) == own else [own]  # a record not from the store: itself alone
+
+
+def _arm_error(label: str, vals: list[float], what: str = "") -> str:
+    """"the original's training error 15.36% (mean of 3 seeds)" (``what``: the error's name, or '')."""
+    return (f"{label}'s {what + ' error ' if what else ''}{pct2(_shown(sum(vals) / len(vals)))}"
+            + (f" (mean of {len(vals)} seeds)" if len(vals) > 1 else ""))
+
+
 def _versus(label_a: str, a: RunRecord, label_b: str, b: RunRecord, metric: str, spread) -> str:
-    ea, eb = _shown(a.metrics[metric]), _shown(b.metrics[metric])
+    """One sentence: ``a``'s net against ``b``'s on ``metric``, the mean over each net's recorded seeds; judged by
+    the book's rule where both have 3+ seeds, else described against the depth-20 seed range."""
+    from .. import stats
+    va, vb = arm_values(a, metric), arm_values(b, metric)
+    ea, eb = _shown(sum(va) / len(va)), _shown(sum(vb) / len(vb))
     what = "test" if metric == "final_test_error" else "training"
     rel = "below" if ea < eb else "above" if ea > eb else "equal to"
-    return (f"{label_a}'s {what} error {pct2(ea)} is {rel} {label_b}'s {pct2(eb)} by {100 * abs(ea - eb):.2f} "
-            f"points -- {judge(ea - eb, spread, metric)}.")
+    if min(len(va), len(vb)) >= stats.MIN_SEEDS:
+        verdict = f"{stats.verdict_text(stats.compare_family({'x': (va, vb)})['x'], with_p=True)}, Welch's test"
+    else:
+        verdict = judge(ea - eb, spread, metric, arms=(len(va), len(vb)))
+    return (f"{_arm_error(label_a, va, what)} is {rel} {_arm_error(label_b, vb)} by {100 * abs(ea - eb):.2f} "
+            f"points -- {verdict}.")
 
 
 def options_report(records: RunSet) -> str:
@@ -461,13 +486,16 @@ def conclusion(options: RunSet, preact: RunSet, start: list[dict] | None = None,
     blocks start (Markdown)."""
     found, inside = [], []
     for label, a, b, metric in _pairs(options, preact, control):
-        d = _shown(a.metrics[metric]) - _shown(b.metrics[metric])
+        va, vb = arm_values(a, metric), arm_values(b, metric)
+        d = _shown(sum(va) / len(va)) - _shown(sum(vb) / len(vb))
         spread = seed_spread(metric)
-        (found if spread is not None and abs(d) > spread else inside).append(f"{label} {100 * d:+.1f} points")
+        seeds = f" ({len(va)} seed{'s' * (len(va) != 1)} vs {len(vb)})" if (len(va), len(vb)) != (1, 1) else ""
+        (found if spread is not None and abs(d) > spread else inside).append(
+            f"{label} {100 * d:+.1f} points{seeds}")
     lines = []
     if found:
-        lines.append("- Larger than the depth-20 seed range (one seed per net: described, not judged; + where the "
-                     "first net's error is higher): "
+        lines.append("- Larger than the depth-20 seed range (fewer than 3 seeds in a net: described, not judged; "
+                     "means over each net's seeds, one each unless named; + where the first net's error is higher): "
                      + "; ".join(found) + ".")
     if inside:
         lines.append("- Within the depth-20 seed range, or its range not measured yet: " + "; ".join(inside) + ".")
