@@ -206,6 +206,26 @@ def test_the_ranges_line_names_the_spread_of_deeper_nets_once_they_have_seeds(mo
     assert B.verdicts._ranges_line(used).endswith("0.97 in test error (3 seeds).")
 
 
+def test_a_judged_row_with_no_difference_says_why():
+    """ResNet-56 below plain-56 in every seed, but plain-56's seeds spread widely: the sentence says the seeds fall
+    apart, how often 3 and 3 do so by chance (2 in 20), which net spreads, and Welch's interval; overlapping seeds
+    are said to overlap; a row that shows a difference, or is not judged, gets no sentence."""
+    pairs = {"ResNet-56 − plain-56": ({0: 0.735, 1: 0.723, 2: 0.724}, {0: 1.393, 1: 1.575, 2: 0.965}),
+             "ResNet-20 − plain-20": ({0: 0.794, 1: 0.798, 2: 0.803}, {0: 0.882, 1: 0.879, 2: 0.880}),
+             "ResNet-110 − ResNet-56": ({0: 0.767}, {0: 0.735, 1: 0.723, 2: 0.724})}
+    text = B.verdicts.not_shown_reasons(pairs, scale=1, digits=3)
+    assert text.startswith("ResNet-56 − plain-56: no difference shown. Every ResNet-56 seed lies below every "
+                           "plain-56 seed, but seeds this few fall apart this cleanly, one way or the other, with "
+                           "probability 2 in 20 when the nets do not differ; plain-56's seeds spread from 0.965 to "
+                           "1.575, so Welch's 95% interval for the difference runs from -1."), text
+    assert text.count("no difference shown") == 1 and "ResNet-20" not in text and "ResNet-110" not in text
+    lap = B.verdicts.not_shown_reasons({"a − b, test error": ({0: 0.20, 1: 0.30, 2: 0.25},
+                                                                    {0: 0.21, 1: 0.29, 2: 0.26})})
+    assert lap.startswith("a − b, test error: no difference shown. The two nets' seeds overlap; a's seeds "
+                          "spread from 20.00 to 30.00"), lap
+    assert B.verdicts.not_shown_reasons({}) == ""
+
+
 def test_depth_table_compares_each_step_and_the_ends(monkeypatch):
     _fake_seeds(monkeypatch, {"resnet20": {0: (0.140, 0.172), 1: (0.141, 0.170), 2: (0.139, 0.171)},
                               "resnet32": {0: (0.127, 0.165)}, "resnet56": {0: (0.160, 0.184)},

@@ -91,7 +91,7 @@ def test_the_summary_names_the_tests_of_a_claim_that_show_no_difference(fake, mo
     assert ("residual functions respond less than plain layers, in 1 of its 2 tests (ResNet-20 vs plain-20))") in s
     assert s.count("residual functions respond less") == 2
     assert s.endswith("A claim whose tests end differently is counted under each of their verdicts.")
-    assert ("in 1 it shows no difference at this budget (residual functions respond less than plain layers, in 1 "
+    assert ("in 1 no difference is shown at this budget (residual functions respond less than plain layers, in 1 "
             "of its 2 tests (ResNet-56 vs plain-56))") in s, s
 
 

@@ -36,6 +36,15 @@ def response_table(profile: str | None = None) -> pd.DataFrame:
     return t
 
 
+def response_reasons(profile: str | None = None) -> str:
+    """Why a row of :func:`response_table` shows no difference, where one does (Markdown; ''):
+    :func:`resnet_lab.book.verdicts.not_shown_reasons` over the same family."""
+    from ..models import paper_name
+    from .verdicts import not_shown_reasons
+    return not_shown_reasons({f"{paper_name(a)} \u2212 {paper_name(b)}": (seed_means(a, profile), seed_means(b, profile))
+                              for a, b in RESPONSE_PAIRS}, scale=1, digits=3)
+
+
 def _mean(d: dict[int, float]) -> float:
     return sum(d.values()) / len(d)
 

@@ -93,6 +93,30 @@ def described(c: stats.Comparison, rng: tuple[float, int] | None) -> str:
     return f"{'larger than' if abs(c.diff) > rng[0] else 'within'} the depth-20 seed range"
 
 
+def not_shown_reasons(pairs: dict[str, tuple[dict[int, float], dict[int, float]]], scale: float = 100,
+                      digits: int = 2) -> str:
+    """Why a judged comparison of one family (``{"a − b[, what]": (seeds of a, seeds of b)}``, Holm over it as in
+    :func:`comparison_table`) shows no difference: each net's range over its seeds, whether they fall apart, and
+    how often seeds that few fall apart this cleanly by chance (Markdown sentences; '' when none)."""
+    fam, out = _family(pairs), []
+    f = lambda v: f"{scale * v:.{digits}f}"  # noqa: E731
+    for label, (a, b) in pairs.items():
+        c = fam.get(label)
+        if c is None or c.verdict != stats.NOT_SHOWN:
+            continue
+        name_a, name_b = (x.split(",")[0].strip() for x in label.split("\u2212", 1))
+        va, vb = sorted(a.values()), sorted(b.values())
+        side = "below" if va[-1] < vb[0] else "above" if va[0] > vb[-1] else None
+        apart = (f"every {name_a} seed lies {side} every {name_b} seed, but seeds this few fall apart this cleanly, "
+                 f"one way or the other, with probability 2 in {math.comb(len(va) + len(vb), len(va))} when the "
+                 f"nets do not differ; " if side else "the two nets' seeds overlap; ")
+        wide = max((name_a, va), (name_b, vb), key=lambda t: t[1][-1] - t[1][0])
+        out.append(f"{label}: no difference shown. {apart[0].upper() + apart[1:]}{wide[0]}'s seeds spread from "
+                   f"{f(wide[1][0])} to {f(wide[1][-1])}, so Welch's 95% interval for the difference runs from "
+                   f"{scale * c.low:+.{digits}f} to {scale * c.high:+.{digits}f} and more seeds are what would narrow it.")
+    return " ".join(out)
+
+
 def verdict_table(pairs: dict[str, tuple[dict[int, float], dict[int, float]]],
                   ranges: dict[str, tuple[float, int] | None] | None = None) -> pd.DataFrame:
     """One row per comparison ``{pair: (seeds of a, seeds of b)}`` (one family: Holm over its judged rows) in four
