@@ -10,7 +10,7 @@ from __future__ import annotations
 import pandas as pd
 
 from ..runs import RunRecord
-from .render import block_label, pct
+from .render import and_list, block_label, pct
 from .store import data, run_data
 from ..analysis import bn_modes as BM
 
@@ -96,7 +96,7 @@ def mismatch_summary(checks: dict[str, dict]) -> str:
         lines.append(
             f"- {net}: the median ratio {'grows' if grows else 'does not grow'} from stage to stage "
             f"({', '.join(f'{st}: {first[st]:.2f} at the first BN, {second[st]:.2f} at the second' for st in stages)}); "
-            + (f"in {'every stage' if len(later) == len(stages) else ', '.join(later)} it is larger at the BN that "
+            + (f"in {'every stage' if len(later) == len(stages) else and_list(later)} it is larger at the BN that "
                f"closes the residual branch than at the first, so the mismatch is made inside the branches."
                if later else "no stage has it larger at the BN that closes the residual branch."))
     return "\n".join(lines)
@@ -179,7 +179,7 @@ def report(checks: dict[str, dict]) -> str:
                       "in this net's eval-mode forward pass." if f.recal_train_ratio.max() >= DEPART else ".")))
         lines.append(line)
     if steady:
-        lines.append(f"- In {', '.join(steady)} no layer's ratio reaches {DEPART}"
+        lines.append(f"- In {and_list(steady)} no layer's ratio reaches {DEPART}"
                      + (": eval and training mode agree within that." if lines else "."))
     return "\n".join(lines)
 

@@ -10,6 +10,7 @@ import pandas as pd
 
 from ..analysis import convergence as CV
 from ..profiles import get_profile
+from .render import and_list
 from .spread import spread_runs
 from .store import RunSet, profile_name, sweep
 
@@ -206,7 +207,7 @@ def report(frame: pd.DataFrame, seeds: pd.DataFrame) -> str:
                 if pd.notna(r.iteration) and pd.notna(p.iteration) and r.iteration >= 2 * p.iteration
                 and (sr is None or r.iteration / p.iteration > sr[0])]
         if late:
-            lines.append(f"- A slow start among the {family}: " + ", ".join(
+            lines.append(f"- A slow start among the {family}: " + and_list(
                 n + (" (its warm-up at lr 0.01)" if w else "") for n, w in late)
                 + f" got below {CV.CHANCE_LEVEL:.0%} error at least twice as late as the next shallower net; "
                   f"{'its' if len(late) == 1 else 'their'} later times carry that delay.")

@@ -17,6 +17,7 @@ import pandas as pd
 
 from .. import stats
 from ..analysis import identity_map as IM
+from .render import and_list
 
 ARM_STYLE = {"plain": dict(color="#1f77b4", ls="--", marker="s"), "residual": dict(color="#d62728", ls="-", marker="o")}
 ARM_LABEL = {"plain": "plain stack", "residual": "residual stack"}
@@ -76,9 +77,6 @@ def _interval(values, signed: bool = False) -> str:
     return f(m) if math.isnan(lo) else f"{f(m)} [{f(lo)}, {f(hi)}]"
 
 
-def _and(items) -> str:
-    items = [str(i) for i in items]
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
 def settings_line(result: dict) -> str:
@@ -109,7 +107,7 @@ def report(result: dict) -> str:
     res = {d: float(np.mean(_values(result, "residual", d))) for d in ds}
     if stuck:
         lo, hi = min(plain[d] for d in stuck), max(plain[d] for d in stuck)
-        lines.append(f"After {steps} steps the plain stacks of {_and(stuck)} layers end at a mean error of "
+        lines.append(f"After {steps} steps the plain stacks of {and_list(stuck)} layers end at a mean error of "
                      f"{_num(lo)}" + (f" to {_num(hi)}" if hi > lo else "") + f", at the level of the best constant "
                      f"output ({c:.3f}): " + ("no" if lo >= c else "hardly any") + " closer to the identity than a "
                      "net that returns the same map whatever its input.")
@@ -117,7 +115,7 @@ def report(result: dict) -> str:
         lines.append(f"After {steps} steps no plain stack ends at the level of the best constant output ({c:.3f}).")
     free = [d for d in ds if d not in stuck]
     if free:
-        lines.append(f"The plain stacks of {_and(free)} layers get below it: " + ", ".join(
+        lines.append(f"The plain stacks of {and_list(free)} layers get below it: " + ", ".join(
             f"{_num(plain[d])} at {d}" for d in free) + ".")
     lines.append("The residual stacks end at " + ", ".join(f"{_num(res[d])} at {d} layers" for d in ds) + ".")
     lower = [d for d in ds if comp[d].verdict == stats.SHOWN and comp[d].diff > 0]
@@ -126,14 +124,14 @@ def report(result: dict) -> str:
     unjudged = [d for d in ds if not comp[d].judged]
     parts = []
     if lower:
-        parts.append(f"the residual stack's error is lower than the plain one's at {_and(lower)} layers "
+        parts.append(f"the residual stack's error is lower than the plain one's at {and_list(lower)} layers "
                      f"(difference)")
     if higher:
-        parts.append(f"it is higher at {_and(higher)} layers (difference)")
+        parts.append(f"it is higher at {and_list(higher)} layers (difference)")
     if none:
-        parts.append(f"at {_and(none)} layers no difference is shown")
+        parts.append(f"at {and_list(none)} layers no difference is shown")
     if unjudged:
-        parts.append(f"at {_and(unjudged)} layers there are too few seeds to judge ({stats.NOT_JUDGED})")
+        parts.append(f"at {and_list(unjudged)} layers there are too few seeds to judge ({stats.NOT_JUDGED})")
     lines.append(f"Judged by the book's rule ({n} seeds per arm, Welch's test, Holm's correction over the "
                  f"{len(ds)} depths): " + "; ".join(parts) + ".")
     f = frame(result)

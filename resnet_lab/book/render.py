@@ -124,6 +124,12 @@ def span(lo: float, hi: float, fmt: str = ".2f", every: str = "layer") -> str:
     return f"{a} in every {every}" if a == b else f"between {a} and {b}"
 
 
+def and_list(items) -> str:
+    """'a', 'a and b', 'a, b and c' ('' for none): a list in a computed sentence."""
+    items = [str(i) for i in items]
+    return "" if not items else items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
 def _shown(error: float) -> float:
     """An error as the book prints it (percent, two decimals), so that a difference of two printed errors is
     the difference the reader computes from them (17.91% - 17.59% = 0.32, not 0.31)."""

@@ -12,7 +12,7 @@ import pandas as pd
 from ..analysis import multicrop as mc
 from ..runs import RunRecord
 from ..models import paper_name
-from .render import pct
+from .render import and_list, pct
 from .spread import judge, seed_spread, spread_runs
 from .store import RunSet, analysed, analysis_device, data, profile_name, run_data, runs
 
@@ -231,7 +231,7 @@ def multicrop_summary(results: dict[str, dict], gains: dict | None = None) -> st
     q = quoted_gains()
     return (f"Flips and crops help a little: {' and '.join(_label(m) for m in small)} lower every net's test error, "
             f"by {-max(max(d[m]) for m in small):.1f} to {-min(min(d[m]) for m in small):.1f} points{every}. "
-            f"The multi-scale form hurts at CIFAR scale: {', '.join(_label(m) for m in scale)} raise the error by "
+            f"The multi-scale form hurts at CIFAR scale: {and_list(_label(m) for m in scale)} raise the error by "
             f"{min(min(d[m]) for m in scale):.1f} to {max(max(d[m]) for m in scale):.1f} points, because our nets "
             f"were trained at one scale and never saw an object at another (alone, at {big}x{big}, they score "
             f"{min(at_big):.0f}-{max(at_big):.0f}% error, near chance). On ImageNet, where training samples many "

@@ -13,7 +13,7 @@ import pandas as pd
 from ..analysis import landscape as LS
 from ..analysis import lesion as LE
 from ..models import paper_name
-from .render import block_label, num, pct
+from .render import and_list, block_label, num, pct
 from .spread import seed_spread, spread_seeds
 
 CHANCE = 0.9  # ten classes: the test error of a guess
@@ -28,9 +28,6 @@ def _pairs(results: dict) -> list[tuple[str, str]]:
     return [(n, f"plain{_depth(n)}") for n in results if n.startswith("resnet") and f"plain{_depth(n)}" in results]
 
 
-def _and(items: list[str]) -> str:
-    """'a', 'a and b', 'a, b and c'."""
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
 def single_stats(result: dict) -> dict:
@@ -84,7 +81,7 @@ def lesion_summary(lesions: dict[str, dict]) -> str:
     plain = [n for n in lesions if not lesions[n]["residual"]]
 
     def costs(names):
-        return _and([f"{100 * _cost(stats[n]):+.2f} points in {paper_name(n)}" for n in names])
+        return and_list([f"{100 * _cost(stats[n]):+.2f} points in {paper_name(n)}" for n in names])
     parts = [f"On average, deleting one same-shape block changes the test error by {costs(res or plain)}"
              + (f", against {costs(plain)}." if res and plain else ".")]
     far = max((abs(CHANCE - stats[n]["same_mean"]) for n in plain), default=None)
@@ -136,7 +133,7 @@ def landscape_summary(lands: dict[str, dict]) -> str:
             line += plateau_caveat(paper_name(fn), f, paper_name(sn), s)
         curved = [(x, g["nonconvex"]) for x, g in ((other, p), (name, r)) if g["nonconvex"] == g["nonconvex"]]
         if curved:
-            line += " The slice curves downwards at " + _and(
+            line += " The slice curves downwards at " + and_list(
                 [f"{share(v)} of {paper_name(x)}'s low-loss points" for x, v in curved]) + "."
         out.append(line)
     if not out:

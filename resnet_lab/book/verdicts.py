@@ -315,7 +315,7 @@ def judged_summary(frame: pd.DataFrame, missing: dict[str, list[int]] | None = N
     if len(waiting):
         w = len(waiting)
         parts.append((f"The other {w} rest on fewer seeds and are described only" if w > 1 and n else
-                      f"The other one rests on fewer seeds and is described only" if n else
+                      "The other one rests on fewer seeds and is described only" if n else
                       f"{'It rests' if w == 1 else 'They rest'} on fewer seeds and {'is' if w == 1 else 'are'} "
                       f"described only") + " (the table says how many)"
                      + ("." if missing else "; `bash tools/queue.sh` trains more seeds (see the README)."))
