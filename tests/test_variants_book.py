@@ -57,19 +57,29 @@ def test_seconds_per_iteration_from_the_record():
     assert t.loc["A", "s / iteration"] == "0.10" and t.loc["A", "test error"] == "20.0%"
 
 
-def test_conclusion_sorts_comparisons_by_the_spread_and_names_missing_runs(monkeypatch):
+def test_conclusion_tables_the_differences_against_the_spread_and_names_missing_runs(monkeypatch):
     monkeypatch.setattr(variants, "seed_spread", lambda metric="final_test_error": 0.012)
+    patch_book(monkeypatch, "seed_values", lambda *a, **kw: {})  # each fake record alone
     opts = RunSet({"A": fake(0.20), "B": fake(0.19), "C": fake(0.17)})
     pre = RunSet({"resnet56": fake(0.18, 0.16), "preact-resnet56": fake(0.179, 0.13)},
                  missing=[RunConfig("resnet110", variant="preact")])
+    t = variants.conclusion_table(opts, pre)
+    assert list(t.columns) == ["seeds", "training error (points)", "test error (points)"]
+    assert t.loc["option C against A (ResNet-32)", "test error (points)"] == "-3.00 (larger)"
+    assert t.loc["option C against B (ResNet-32)", "test error (points)"] == "-2.00 (larger)"
+    assert t.loc["option B against A (ResNet-32)", "test error (points)"] == "-1.00 (within)"
+    assert t.loc["pre-activation ResNet-56 against the original", "training error (points)"] == "-3.00 (larger)"
+    assert t.loc["pre-activation ResNet-56 against the original", "test error (points)"] == "-0.10 (within)"
+    assert set(t["seeds"]) == {"1 vs 1"}
     text = variants.conclusion(opts, pre)
-    found, inside, missing = text.splitlines()
-    assert found.startswith("- Larger than the depth-20 seed range (fewer than 3 seeds in a net: described, not judged")
-    assert "finding" not in text and "option C against A (ResNet-32, test) -3.0" in found
-    assert "option C against B (ResNet-32, test) -2.0" in found and "(training) -3.0" in found
-    assert "option B against A (ResNet-32, test) -1.0" in inside and "(test) -0.1" in inside
+    summary, missing = text.splitlines()
+    assert summary == ("- The 8 differences between this chapter's trained nets are in {numref}`tab-ch7-conclusion`: "
+                       "3 of them larger than the depth-20 seed range. All 4 comparisons rest on fewer than 3 seeds "
+                       "in a net: described, not judged."), summary
+    assert "finding" not in text
     assert missing.startswith("- Not recorded yet") and "resnet110" in missing
     assert "No comparison" in variants.conclusion(RunSet(), RunSet())
+    assert variants.conclusion_table(RunSet(), RunSet()).empty
 
 
 def test_a_comparison_reads_every_recorded_seed_of_each_net(monkeypatch):
@@ -291,7 +301,10 @@ def test_the_trained_control_is_judged_against_both_nets_or_its_command_is_given
     assert "the control's test error 16.50% is above the pre-activation net's 15.97% by 0.53 points" in text
     assert text.count("- Trained for the whole profile: ") == 4
     concl = variants.conclusion(RunSet(), preact, orig + pre + ctrl, trained)
-    assert "the control (resnet56 + final BN-ReLU) against the original (test) -1.9 points" in concl
-    assert "pre-activation resnet56 against the control (test) -0.5 points" in concl
+    closing = variants.conclusion_table(RunSet(), preact, trained)
+    assert closing.loc["the control (ResNet-56 + final BN-ReLU) against the original", "test error (points)"] == \
+        "-1.93 (larger)"
+    assert closing.loc["pre-activation ResNet-56 against the control", "test error (points)"] == "-0.53 (within)"
+    assert "tab-ch7-conclusion" in concl
     # without the trained control's RunSet the report is the start only
     assert "Trained" not in variants.control_report(orig + pre + ctrl)

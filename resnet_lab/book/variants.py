@@ -10,7 +10,8 @@ from statistics import median
 
 import pandas as pd
 
-from .. import experiments
+from .. import experiments, stats
+from ..models import paper_name
 from ..runs import RunNotRecorded, RunRecord
 from ..summary import count_params
 from .render import _shown, pct, pct2
@@ -459,47 +460,64 @@ def start_report(records: list[dict]) -> str:
 
 
 def _pairs(options: RunSet, preact: RunSet, control: RunSet | None = None):
-    """Every comparison the reports make: (label, a, b, metric)."""
+    """Every comparison the closing table makes: (label, error, a, b, metric)."""
     for metric, what in (("final_train_error", "training"), ("final_test_error", "test")):
         for s in ("B", "C"):
             if s in options and "A" in options:
-                yield f"option {s} against A (ResNet-32, {what})", options[s], options["A"], metric
+                yield f"option {s} against A (ResNet-32)", what, options[s], options["A"], metric
         if "B" in options and "C" in options:
-            yield f"option C against B (ResNet-32, {what})", options["C"], options["B"], metric
-    for a in experiments.PREACT_ARCHS:
-        if a in preact and f"preact-{a}" in preact:
-            for metric, what in (("final_train_error", "training"), ("final_test_error", "test")):
-                yield f"pre-activation {a} against the original ({what})", preact[f"preact-{a}"], preact[a], metric
-    for key, ctrl in (control or {}).items():
-        a = key.split("+")[0]
-        for metric, what in (("final_train_error", "training"), ("final_test_error", "test")):
+            yield "option C against B (ResNet-32)", what, options["C"], options["B"], metric
+        for a in experiments.PREACT_ARCHS:
+            if a in preact and f"preact-{a}" in preact:
+                yield (f"pre-activation {paper_name(a)} against the original", what, preact[f"preact-{a}"], preact[a],
+                       metric)
+        for key, ctrl in (control or {}).items():
+            a = key.split("+")[0]
             if a in preact:
-                yield f"the control ({a} + final BN-ReLU) against the original ({what})", ctrl, preact[a], metric
+                yield f"the control ({paper_name(a)} + final BN-ReLU) against the original", what, ctrl, preact[a], metric
             if f"preact-{a}" in preact:
-                yield (f"pre-activation {a} against the control ({what})", preact[f"preact-{a}"], ctrl, metric)
+                yield f"pre-activation {paper_name(a)} against the control", what, preact[f"preact-{a}"], ctrl, metric
+
+
+def conclusion_table(options: RunSet, preact: RunSet, control: RunSet | None = None) -> pd.DataFrame:
+    """Every comparison of the chapter's trained nets in one table: first net minus second in training and test
+    error (points; the means over each net's recorded seeds), the seeds, and where each difference lies against
+    the depth-20 seed range -- described, not judged, while a net has fewer than 3 seeds. Empty with none."""
+    rows: dict[str, dict] = {}
+    for label, what, a, b, metric in _pairs(options, preact, control):
+        va, vb = arm_values(a, metric), arm_values(b, metric)
+        d = _shown(sum(va) / len(va)) - _shown(sum(vb) / len(vb))
+        spread = seed_spread(metric)
+        where = "" if spread is None else " (larger)" if abs(d) > spread else " (within)"
+        row = rows.setdefault(label, {"seeds": f"{len(va)} vs {len(vb)}"})
+        row[f"{what} error (points)"] = f"{100 * d:+.2f}{where}"
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def _described_count(t: pd.DataFrame) -> str:
+    """'All 6 comparisons' / '4 of the 6 comparisons' whose seeds ('1 vs 3') are fewer than the rule's in a net."""
+    n = sum(min(int(x) for x in seeds.split(" vs ")) < stats.MIN_SEEDS for seeds in t["seeds"])
+    return (f"All {len(t)} comparisons" if n == len(t) and len(t) > 1 else
+            f"{n} of the {len(t)} comparison{'s' * (len(t) != 1)}")
 
 
 def conclusion(options: RunSet, preact: RunSet, start: list[dict] | None = None,
                control: RunSet | None = None) -> str:
-    """The chapter's closing list, computed from the records: which comparisons exceed the seed spread, which do
-    not, and which runs are still missing; with ``start`` (the lr-0.1 study's ResNet-56 records), how the two
-    blocks start (Markdown)."""
-    found, inside = [], []
-    for label, a, b, metric in _pairs(options, preact, control):
-        va, vb = arm_values(a, metric), arm_values(b, metric)
-        d = _shown(sum(va) / len(va)) - _shown(sum(vb) / len(vb))
-        spread = seed_spread(metric)
-        seeds = f" ({len(va)} seed{'s' * (len(va) != 1)} vs {len(vb)})" if (len(va), len(vb)) != (1, 1) else ""
-        (found if spread is not None and abs(d) > spread else inside).append(
-            f"{label} {100 * d:+.1f} points{seeds}")
+    """The chapter's closing list, computed from the records: how many differences of :func:`conclusion_table`
+    exceed the seed spread, and which runs are still missing; with ``start`` (the lr-0.1 study's ResNet-56
+    records), how the two blocks start (Markdown)."""
+    t = conclusion_table(options, preact, control)
+    cells = [v for col in t.columns if col != "seeds" for v in t[col].dropna()]
     lines = []
-    if found:
-        lines.append("- Larger than the depth-20 seed range (fewer than 3 seeds in a net: described, not judged; "
-                     "means over each net's seeds, one each unless named; + where the first net's error is higher): "
-                     + "; ".join(found) + ".")
-    if inside:
-        lines.append("- Within the depth-20 seed range, or its range not measured yet: " + "; ".join(inside) + ".")
-    if not found and not inside:
+    if cells:
+        larger = sum(v.endswith("(larger)") for v in cells)
+        measured = any(v.endswith(")") for v in cells)
+        lines.append(f"- The {len(cells)} differences between this chapter's trained nets are in "
+                     f"{{numref}}`tab-ch7-conclusion`" + (f": {larger} of them larger than the depth-20 seed range"
+                                                           if measured else "")
+                     + f". {_described_count(t)} rest on fewer than {stats.MIN_SEEDS} seeds in a net: described, "
+                       f"not judged.")
+    else:
         lines.append("- No comparison of this chapter has both of its runs recorded at this profile yet.")
     split = start_split(start or [])
     if split is not None:
