@@ -198,9 +198,10 @@ def test_the_ranges_line_names_the_spread_of_deeper_nets_once_they_have_seeds(mo
                               "plain44": {0: (0.34, 0.34)}})
     used = {"training error": (0.0081, 3), "test error": (0.0097, 3)}
     line = B.verdicts._ranges_line(used)
-    assert line.endswith(" Deeper nets vary more over their seeds (3 each): plain-56 5.80 points in training error "
-                         "and 5.20 in test error, ResNet-56 1.00 and 0.60; up to 7.2 times the depth-20 range, so a "
-                         "one-seed difference between deeper nets can be that large by chance."), line
+    assert line.endswith(" The seed ranges of deeper nets (3 seeds each): plain-56 5.80 points in training error "
+                         "and 5.20 in test error, ResNet-56 1.00 and 0.60; the widest is 7.2 times the depth-20 range, "
+                         "so a one-seed difference between deeper nets can be that large by chance."), line
+    assert "vary more" not in line  # ResNet-56's test-error range (0.60) is below the depth-20 one (0.97)
     assert "plain-44" not in line  # one seed: no spread
     _fake_seeds(monkeypatch, {"plain56": {0: (0.513, 0.495)}})
     assert B.verdicts._ranges_line(used).endswith("0.97 in test error (3 seeds).")
@@ -224,6 +225,11 @@ def test_a_judged_row_with_no_difference_says_why():
     assert lap.startswith("a − b, test error: no difference shown. The two nets' seeds overlap; a's seeds "
                           "spread from 20.00 to 30.00"), lap
     assert B.verdicts.not_shown_reasons({}) == ""
+    # Welch's interval of one row leaves out zero, but Holm over the table's rows takes its p above 0.05
+    close = {f"r{i} \u2212 s{i}": ({0: 0.20, 1: 0.21, 2: 0.22}, {0: 0.17, 1: 0.18, 2: 0.19}) for i in range(6)}
+    text = B.verdicts.not_shown_reasons(close)
+    assert "leaves out zero, but its p does not survive Holm's correction over the table's 6 judged comparisons" \
+        in text, text
 
 
 def test_depth_table_compares_each_step_and_the_ends(monkeypatch):
@@ -274,6 +280,9 @@ def test_deeper_resnets_training_verdict_follows_the_records_and_the_spread(monk
                            "training error. Here ResNet-56 − ResNet-20 in training error is ")
     assert verdict in text and "described, not judged" in text and "no difference" not in text
     assert B.degradation.deeper_resnets_note({"resnet20": _res(0.14, 0.17)}) == ""
+    patch_book(monkeypatch, "seed_spread", lambda metric="final_test_error": None)  # no depth-20 range measured
+    text = B.degradation.deeper_resnets_note({"resnet20": _res(0.14, 0.17), "resnet56": _res(deep_train, 0.18)})
+    assert "the depth-20 seed range is not measured yet" in text and "within" not in text
 
 
 def test_deeper_resnets_verdict_is_the_tables_when_judged(monkeypatch):

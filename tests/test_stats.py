@@ -78,7 +78,8 @@ def test_chapter3_table_judges_only_depths_with_three_seeds_per_net(monkeypatch)
     assert float(row["p (Holm)"]) == pytest.approx(min(1, 2 * fam["a"].p), rel=0.05)
     text = V.judged_summary(t)
     assert text.startswith("2 of the 8 comparisons have at least 3 seeds per net and are judged; all of them show")
-    assert "The other 2 rest on fewer seeds" in text
+    assert "judged; all of them show a difference after Holm's correction. 2 rest on fewer seeds" in text
+    assert "(see the README). 4 are not recorded yet." in text  # 8 rows: 2 judged, 2 waiting, 4 not recorded
     missing = V.missing_seeds(["plain20", "resnet20", "plain56", "resnet56", "plain32"])
     assert missing == {"plain56": [1, 2], "resnet56": [1, 2], "plain32": [0, 1, 2]}
     seeds["resnet56"] = {0: 0.18, 2: 0.19}  # a seed recorded out of order: the missing one is named
@@ -98,6 +99,12 @@ def test_chapter3_table_judges_only_depths_with_three_seeds_per_net(monkeypatch)
     (["difference", "not judged: 1 seed vs 1", "not judged: 1 seed vs 3"],
      "1 of the 3 comparisons has at least 3 seeds per net and is judged; it shows a difference",
      "The other 2 rest on fewer seeds and are described only"),
+    (["no difference shown", "not judged: 1 seed vs 3"],
+     "1 of the 2 comparisons has at least 3 seeds per net and is judged; it shows no difference after Holm's",
+     "The other one rests on fewer seeds and is described only"),
+    (["difference", "not judged: 1 seed vs 3", "not recorded"],
+     "1 of the 3 comparisons has at least 3 seeds per net and is judged; it shows a difference after Holm's",
+     "1 rests on fewer seeds and is described only"),
     (["no difference shown", "no difference shown"],
      "2 of the 2 comparisons have at least 3 seeds per net and are judged; none of them shows a difference", None),
     (["not judged: 1 seed vs 1"] * 6, "None of the 6 comparisons has 3 seeds per net yet, so none is judged.",
@@ -110,6 +117,7 @@ def test_the_judged_summary_counts_in_words_that_agree(verdicts, start, other):
     text = V.judged_summary(pd.DataFrame({"verdict": verdicts}, index=[f"r{i}" for i in range(len(verdicts))]))
     assert text.startswith(start), text
     assert (other in text) if other else "rest" not in text, text
+    assert ("1 is not recorded yet." in text) == ("not recorded" in verdicts), text
 
 
 def test_missing_seeds_of_shortcut_options_name_the_option_and_queue_it(monkeypatch):

@@ -317,7 +317,7 @@ def summary(profs: list[str] | None = None) -> str:
                    f"claims where it can judge them ({words(rep)}) and contradicts {len(con) or 'none'}"
                    + (f" ({words(con)})" if con else "")
                    + (f"; in {len(nos)} no difference is shown at this budget ({words(nos)})" if nos else "")
-                   + f". {len(wait)} claims rest, wholly or in part, on fewer than {stats.MIN_SEEDS} seeds per net and are described only; {len(untested)} "
+                   + f". {len(wait)} {'claim rests' if len(wait) == 1 else 'claims rest'}, wholly or in part, on fewer than {stats.MIN_SEEDS} seeds per net and are described only; {len(untested)} "
                    f"{'is' if len(untested) == 1 else 'are'} not tested and {len(counted)} "
                    f"{'is a cost' if len(counted) == 1 else 'are costs'} the code counts exactly."
                    + (" A claim whose tests end differently is counted under each of their verdicts." if sum(map(

@@ -66,7 +66,10 @@ def deeper_resnets_note(records: dict[str, RunRecord], metrics=("final_train_err
     if c.judged:
         verdict = ("our seeds show no difference either way at this profile" if c.verdict == NOT_SHOWN else
                    "our runs agree" if c.diff < 0 else opposite)
-    elif rng is None or abs(c.diff) <= rng[0]:
+    elif rng is None:
+        verdict = (f"the depth-20 seed range is not measured yet, and with {c.n_a} seed{'s' * (c.n_a != 1)} vs "
+                   f"{c.n_b} it is described, not judged")
+    elif abs(c.diff) <= rng[0]:
         verdict = (f"within the seed range measured at depth 20, and with {c.n_a} seed{'s' * (c.n_a != 1)} vs "
                    f"{c.n_b} it is described, not judged")
     else:

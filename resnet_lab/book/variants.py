@@ -167,7 +167,8 @@ def _versus(label_a: str, a: RunRecord, label_b: str, b: RunRecord, metric: str,
     what = "test" if metric == "final_test_error" else "training"
     rel = "below" if ea < eb else "above" if ea > eb else "equal to"
     if min(len(va), len(vb)) >= stats.MIN_SEEDS:
-        verdict = f"{stats.verdict_text(stats.compare_family({'x': (va, vb)})['x'], with_p=True)}, Welch's test"
+        c = stats.compare_family({"x": (va, vb)})["x"]  # this pair alone: no other comparison in its family
+        verdict = f"{c.verdict} (p = {c.p:.2g}, Welch's test on this pair alone)"
     else:
         verdict = judge(ea - eb, spread, metric, arms=(len(va), len(vb)))
     return (f"{_arm_error(label_a, va, what)} is {rel} {_arm_error(label_b, vb)} by {100 * abs(ea - eb):.2f} "
@@ -495,10 +496,15 @@ def conclusion_table(options: RunSet, preact: RunSet, control: RunSet | None = N
 
 
 def _described_count(t: pd.DataFrame) -> str:
-    """'All 6 comparisons' / '4 of the 6 comparisons' whose seeds ('1 vs 3') are fewer than the rule's in a net."""
+    """' All 7 comparisons rest on fewer than 3 seeds in a net: described, not judged.' / ' 1 of the 6 comparisons
+    rests ...' ('' when none does): the rows whose seeds ('1 vs 3') are fewer than the rule's in a net."""
     n = sum(min(int(x) for x in seeds.split(" vs ")) < stats.MIN_SEEDS for seeds in t["seeds"])
-    return (f"All {len(t)} comparisons" if n == len(t) and len(t) > 1 else
-            f"{n} of the {len(t)} comparison{'s' * (len(t) != 1)}")
+    if n == 0:
+        return ""
+    who = (f"All {len(t)} comparisons" if n == len(t) and n > 1 else "The comparison" if len(t) == 1 else
+           f"{n} of the {len(t)} comparisons")
+    return (f" {who} {'rests' if n == 1 else 'rest'} on fewer than {stats.MIN_SEEDS} seeds in a net: described, "
+            f"not judged.")
 
 
 def conclusion(options: RunSet, preact: RunSet, start: list[dict] | None = None,
@@ -515,8 +521,7 @@ def conclusion(options: RunSet, preact: RunSet, start: list[dict] | None = None,
         lines.append(f"- The {len(cells)} differences between this chapter's trained nets are in "
                      f"{{numref}}`tab-ch7-conclusion`" + (f": {larger} of them larger than the depth-20 seed range"
                                                            if measured else "")
-                     + f". {_described_count(t)} rest on fewer than {stats.MIN_SEEDS} seeds in a net: described, "
-                       f"not judged.")
+                     + "." + _described_count(t))
     else:
         lines.append("- No comparison of this chapter has both of its runs recorded at this profile yet.")
     split = start_split(start or [])

@@ -111,9 +111,13 @@ def not_shown_reasons(pairs: dict[str, tuple[dict[int, float], dict[int, float]]
                  f"one way or the other, with probability 2 in {math.comb(len(va) + len(vb), len(va))} when the "
                  f"nets do not differ; " if side else "the two nets' seeds overlap; ")
         wide = max((name_a, va), (name_b, vb), key=lambda t: t[1][-1] - t[1][0])
+        iv = f"{scale * c.low:+.{digits}f} to {scale * c.high:+.{digits}f}"
+        tail = (f"so Welch's 95% interval for the difference runs from {iv} and more seeds are what would narrow it."
+                if c.low <= 0 <= c.high else
+                f"and Welch's 95% interval for this difference alone ({iv}) leaves out zero, but its p does not "
+                f"survive Holm's correction over the table's {sum(x.judged for x in fam.values())} judged comparisons.")
         out.append(f"{label}: no difference shown. {apart[0].upper() + apart[1:]}{wide[0]}'s seeds spread from "
-                   f"{f(wide[1][0])} to {f(wide[1][-1])}, so Welch's 95% interval for the difference runs from "
-                   f"{scale * c.low:+.{digits}f} to {scale * c.high:+.{digits}f} and more seeds are what would narrow it.")
+                   f"{f(wide[1][0])} to {f(wide[1][-1])}, {tail}")
     return " ".join(out)
 
 
@@ -193,8 +197,9 @@ def deeper_ranges(metric: str = "final_train_error", profile: str | None = None)
 
 
 def _deeper_ranges_line(used: dict[str, tuple[float, int]]) -> str:
-    """' Deeper nets vary more over their seeds (3 each): plain-56 5.80 points in training error and 5.18 in test
-    error, ResNet-56 1.02 and 0.63; up to 7.2 times the depth-20 range.' ('' until a deeper net has two seeds)."""
+    """' The seed ranges of deeper nets (3 seeds each): plain-56 5.80 points in training error and 5.18 in test
+    error, ResNet-56 1.02 and 0.63; the widest is 7.1 times the depth-20 range, ...' ('' until a deeper net has two
+    seeds)."""
     per_arch: dict[str, list[str]] = {}
     seeds, times = set(), []
     for m, (rng, _) in used.items():
@@ -211,10 +216,10 @@ def _deeper_ranges_line(used: dict[str, tuple[float, int]]) -> str:
         return ""
     names = [f"{paper_name(a)} {' and '.join(v)}" for a, v in per_arch.items()]
     most = max(times, default=0)
-    return (f" {'Deeper nets vary more' if most > 1 else 'Deeper nets'} over their seeds"
-            + (f" ({seeds.pop()} each)" if len(seeds) == 1 else "") + f": {', '.join(names)}"
-            + (f"; up to {most:.1f} times the depth-20 range, so a one-seed difference between deeper nets can be "
-               f"that large by chance." if most > 1 else "."))
+    return (" The seed ranges of deeper nets" + (f" ({seeds.pop()} seeds each)" if len(seeds) == 1 else "")
+            + f": {', '.join(names)}"
+            + (f"; the widest is {most:.1f} times the depth-20 range, so a one-seed difference between deeper nets "
+               f"can be that large by chance." if most > 1 else "."))
 
 
 PAIRED_ARCHS = tuple(f"{f}{d}" for d in experiments.PLAIN_DEPTHS for f in ("plain", "resnet"))  # plain_vs_resnet's
@@ -309,19 +314,25 @@ def judged_summary(frame: pd.DataFrame, missing: dict[str, list[int]] | None = N
     else:
         parts = [f"{n} of the {len(frame)} comparisons {'has' if n == 1 else 'have'} at least {stats.MIN_SEEDS} seeds "
                  f"per net and {'is' if n == 1 else 'are'} judged; " + (
-                     ("it shows" if k else "it shows no") if n == 1 else
-                     ("none of them shows" if k == 0 else "all of them show" if k == n else
-                      f"{k} of them {'shows' if k == 1 else 'show'}")) + " a difference after Holm's correction."]
+                     ("it shows a difference" if k else "it shows no difference") if n == 1 else
+                     ("none of them shows a difference" if k == 0 else "all of them show a difference" if k == n
+                      else f"{k} of them {'shows' if k == 1 else 'show'} a difference")) + " after Holm's correction."]
+    unrecorded = len(frame) - n - len(waiting)  # rows 'not recorded': neither judged nor waiting for seeds
     if len(waiting):
         w = len(waiting)
-        parts.append((f"The other {w} rest on fewer seeds and are described only" if w > 1 and n else
-                      "The other one rests on fewer seeds and is described only" if n else
-                      f"{'It rests' if w == 1 else 'They rest'} on fewer seeds and {'is' if w == 1 else 'are'} "
-                      f"described only") + " (the table says how many)"
+        other = n and not unrecorded  # the waiting rows are all the others
+        alone = not n and not unrecorded  # every row waits
+        who = (("The other one rests" if w == 1 else f"The other {w} rest") if other else
+               ("It rests" if w == 1 else "They rest") if alone else f"{w} {'rests' if w == 1 else 'rest'}")
+        parts.append(f"{who} on fewer seeds and {'is' if w == 1 else 'are'} described only (the table says how many)"
                      + ("." if missing else "; `bash tools/queue.sh` trains more seeds (see the README)."))
+        if unrecorded:
+            parts.append(f"{unrecorded} {'is' if unrecorded == 1 else 'are'} not recorded yet.")
         ranges = _ranges_line(frame.attrs.get("seed_ranges") or {})
         if ranges:
             parts.append(ranges)
         if missing:
             parts.append(_missing_line(missing, profile))
+    elif unrecorded:
+        parts.append(f"{unrecorded} {'is' if unrecorded == 1 else 'are'} not recorded yet.")
     return " ".join(parts)
