@@ -152,18 +152,22 @@ def arm_values(rec: RunRecord, metric: str) -> list[float]:
     return list(vals.values()) if vals.get(c.seed) == own else [own]  # a record not from the store: itself alone
 
 
+def _shown_mean(vals: list[float]) -> float:
+    """An arm's mean over its seeds, as the book prints it (:func:`resnet_lab.book.render._shown`)."""
+    return _shown(sum(vals) / len(vals))
+
+
 def _arm_error(label: str, vals: list[float], what: str = "") -> str:
     """"the original's training error 15.36% (mean of 3 seeds)" (``what``: the error's name, or '')."""
-    return (f"{label}'s {what + ' error ' if what else ''}{pct2(_shown(sum(vals) / len(vals)))}"
+    return (f"{label}'s {what + ' error ' if what else ''}{pct2(_shown_mean(vals))}"
             + (f" (mean of {len(vals)} seeds)" if len(vals) > 1 else ""))
 
 
 def _versus(label_a: str, a: RunRecord, label_b: str, b: RunRecord, metric: str, spread) -> str:
     """One sentence: ``a``'s net against ``b``'s on ``metric``, the mean over each net's recorded seeds; judged by
     the book's rule where both have 3+ seeds, else described against the depth-20 seed range."""
-    from .. import stats
     va, vb = arm_values(a, metric), arm_values(b, metric)
-    ea, eb = _shown(sum(va) / len(va)), _shown(sum(vb) / len(vb))
+    ea, eb = _shown_mean(va), _shown_mean(vb)
     what = "test" if metric == "final_test_error" else "training"
     rel = "below" if ea < eb else "above" if ea > eb else "equal to"
     if min(len(va), len(vb)) >= stats.MIN_SEEDS:
@@ -487,7 +491,7 @@ def conclusion_table(options: RunSet, preact: RunSet, control: RunSet | None = N
     rows: dict[str, dict] = {}
     for label, what, a, b, metric in _pairs(options, preact, control):
         va, vb = arm_values(a, metric), arm_values(b, metric)
-        d = _shown(sum(va) / len(va)) - _shown(sum(vb) / len(vb))
+        d = _shown_mean(va) - _shown_mean(vb)
         spread = seed_spread(metric)
         where = "" if spread is None else " (larger)" if abs(d) > spread else " (within)"
         row = rows.setdefault(label, {"seeds": f"{len(va)} vs {len(vb)}"})
