@@ -188,3 +188,128 @@ def nets_checked() -> dict[str, dict]:
     """Fig. 7's nets (seed 0) with the check cached or computable: name -> result."""
     from .store import runs, with_weights
     return {name: check(rec) for name, rec in with_weights(runs(list(NETS))).items()}
+
+
+# -- The confounds of ResNet-110's mismatch: the seed, and the warm-up ------------------------------------------------
+SEED_NETS = ("plain56", "resnet56", "resnet110")  # ResNet-110, and the two nets of depth 56 beside it as controls
+NOWARMUP = "cpu_nowarmup"  # the profile of a ResNet-110 trained without the warm-up (the README)
+
+
+def seed_checks(arch: str, profile: str | None = None) -> dict[int, dict]:
+    """``{seed: check}`` of every completed record of ``arch`` (the paper's blocks, option A) at ``profile``
+    (default: the book's) whose check is cached; never computes one (``python -m resnet_lab.book.caches``)."""
+    from .claims import cached_by_seed
+    from .store import profile_name
+    return cached_by_seed(arch, profile or profile_name(), "bn_modes")
+
+
+def _largest(check: dict) -> float:
+    return float(frame(check).ratio.max())
+
+
+def seed_table(checks: dict[str, dict[int, dict]]) -> pd.DataFrame:
+    """Does the mismatch come with the net or with the seed? One row per recorded seed of each net
+    (``{net: {seed: check}}``, :func:`seed_checks`): the eval/training-mode ratio (median and largest over the 3x3
+    layers), where it first reaches :data:`DEPART`, and the test error in each mode."""
+    from ..models import paper_name
+    rows = {}
+    for net, by_seed in checks.items():
+        for seed, r in sorted(by_seed.items()):
+            f = frame(r)
+            rows[(paper_name(net), seed)] = {
+                "eval/train std, median": f"{f.ratio.median():.2f}", "largest": f"{f.ratio.max():.2f}",
+                f"first layer at {DEPART} or more": _parted(f) or "none",
+                "test error: eval / training mode": f"{pct(r['error'])} / {pct(r['train_mode_error'])}"}
+    if not rows:
+        return pd.DataFrame()
+    t = pd.DataFrame.from_dict(rows, orient="index")
+    t.index = pd.MultiIndex.from_tuples(t.index, names=["net", "seed"])
+    return t
+
+
+def _seeds(ss) -> str:
+    ss = sorted(ss)
+    return f"seed {ss[0]}" if len(ss) == 1 else f"seeds {and_list([str(s) for s in ss])}"
+
+
+def _ratios(by_seed: dict[int, dict]) -> str:
+    return and_list([f"{_largest(r):.2f}" for _, r in sorted(by_seed.items())])
+
+
+def seed_report(checks: dict[str, dict[int, dict]], net: str = "resnet110", missing: list[int] | None = None) -> str:
+    """The seed confound in words computed from :func:`seed_table`: in how many of ``net``'s seeds eval mode parts
+    from training mode (a largest ratio of :data:`DEPART` or more), beside the control nets' seeds, and what that
+    says -- an accident of seed 0, or something that comes with the net. With fewer than the rule's seeds it names
+    the seeds still missing (``missing``) and says the confound is not tested (Markdown; '' without ``net``)."""
+    from ..models import paper_name
+    from ..stats import MIN_SEEDS
+    own = checks.get(net) or {}
+    if not own:
+        return ""
+    name = paper_name(net)
+    parts = [s for s, r in own.items() if _largest(r) >= DEPART]
+    n, k = len(own), len(parts)
+    controls = {c: v for c, v in checks.items() if c != net and v}
+    ctrl = " and in ".join(f"{sum(_largest(r) >= DEPART for r in v.values())} of the {len(v)} seed{'s' * (len(v) > 1)} "
+                           f"of {paper_name(c)} (largest {_ratios(v)})" for c, v in controls.items())
+    where = (f"in {k} of the {n} seeds of {name} with the check cached (largest ratio {_ratios(own)})" if n > 1 else
+             f"in the one seed of {name} with the check cached (seed {next(iter(own))}, largest ratio {_ratios(own)})")
+    head = (f"Eval mode {'parts' if k or n > 1 else 'does not part'} from training mode (a ratio of {DEPART} or more) "
+            f"{where}."
+            + (f" Beside it, it parts in {ctrl}." if ctrl else ""))
+    if n < MIN_SEEDS:
+        wait = (f": {_seeds(missing)} {'is' if len(missing) == 1 else 'are'} not recorded and checked yet" if missing
+                else "")
+        return head + (f" With {n} seed{'s' * (n > 1)}, whether the mismatch comes with {name} or with its seed "
+                       f"is not tested{wait}.")
+    if k == n:
+        return head + (f" So it is not an accident of one seed: every seed of {name} trained this way has it"
+                       + (", and no seed of the nets beside it." if ctrl and all(
+                           _largest(r) < DEPART for v in controls.values() for r in v.values()) else "."))
+    if k == 0:
+        return head + f" No seed of {name} has it."
+    return head + (f" So it comes with some seeds ({_seeds(parts)}) and not with others "
+                   f"({_seeds(set(own) - set(parts))}): the seed matters, and the eval-mode inset of Fig. 7, which "
+                   f"draws seed 0, shows {'one that has it' if 0 in parts else 'one without it'}.")
+
+
+def warmup_report(net: str = "resnet110", profile: str = NOWARMUP) -> str:
+    """The warm-up confound: ``net`` trained without the warm-up (``profile``), if recorded and checked -- does its
+    eval mode part from training mode? One seed, so described, never judged; otherwise the command that trains it
+    (Markdown)."""
+    from ..models import paper_name
+    from .claims import cached_by_seed
+    from .verdicts import seed_values
+    name = paper_name(net)
+    got = cached_by_seed(net, profile, "bn_modes")
+    if not got:
+        recorded = seed_values(net, "final_test_error", profile)
+        todo = (f"is recorded, but its check is not cached (`python -m resnet_lab.book.caches --profile {profile} "
+                f"--only bn_modes --arch {net}`)" if recorded else
+                f"is not recorded yet (`PROFILE={profile} OMP_NUM_THREADS=1 bash tools/queue.sh worker.log "
+                f"{net}:basic:0`, about 4 h of one core)")
+        return (f"The warm-up is not tested: every {name} here was trained with it (Sec. 4.2), and the one trained "
+                f"without it (profile `{profile}`) {todo}.")
+    seed, r = sorted(got.items())[0]
+    big = _largest(r)
+    return (f"Trained without the warm-up (profile `{profile}`, seed {seed}), {name}'s largest eval/training-mode "
+            f"ratio is {big:.2f}: " + (f"eval mode still parts from training mode, so the warm-up alone does not "
+                                       f"make the mismatch" if big >= DEPART else
+                                       f"eval mode agrees with training mode, so the warm-up goes with the mismatch")
+            + f" (one seed without the warm-up: described, not judged).")
+
+
+SEED_PAIRS = (("resnet110", "resnet56"), ("resnet110", "plain56"))  # is ResNet-110's mismatch larger than theirs?
+
+
+def seed_test(checks: dict[str, dict[int, dict]]) -> pd.DataFrame:
+    """The seed confound by the book's rule: ResNet-110's largest eval/training-mode ratio against each control
+    net's, over their seeds (Welch's test, Holm over this table; rows with fewer than 3 seeds per net are
+    described); pairs whose nets are not both in ``checks`` are left out."""
+    from ..models import paper_name
+    from .verdicts import comparison_table
+    pairs = {f"{paper_name(a)} \u2212 {paper_name(b)}": ({s: _largest(r) for s, r in checks[a].items()},
+                                                        {s: _largest(r) for s, r in checks[b].items()})
+             for a, b in SEED_PAIRS if checks.get(a) and checks.get(b)}
+    return comparison_table(pairs, names=("first net (mean)", "second net (mean)"), scale=1, digits=2) if pairs \
+        else pd.DataFrame()
