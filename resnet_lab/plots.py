@@ -575,7 +575,7 @@ def convergence_times(frame: pd.DataFrame, seeds: pd.DataFrame | None = None, un
     """Iterations each net needs at lr 0.1 to bring its training error below each level, against depth (log
     axis: an exponential slow-down is a straight line). Plain nets dashed with squares, ResNets solid with
     circles, one colour per level; a net that does not get there before ``until`` is an open triangle at
-    ``until``; ``seeds`` (every seed of the depth-20 nets) as small grey points beside depth 20."""
+    ``until``; ``seeds`` (every seed of the nets with several) as small grey points beside their depth."""
     levels = [lv for lv in dict.fromkeys(frame.level) if lv not in skip]
     fig, ax = plt.subplots(figsize=(7, 4.2))
     for level, color in zip(levels, _colors(len(levels))):

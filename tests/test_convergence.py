@@ -131,3 +131,34 @@ def test_the_resnets_out_of_order_are_set_beside_their_starts():
     assert "3 of these 3 began slowly or needed the warm-up, all of them." in BC.resnet_order_report(t)
     t["test error"] = ["19%", "18%", "17%", "16%", "15%"]
     assert "Every ResNet ends below all shallower ones" in BC.resnet_order_report(t)
+
+
+def test_the_ratio_table_sets_each_depth_with_seeds_beside_its_own_spread(monkeypatch):
+    from resnet_lab.book import convergence as BC
+    monkeypatch.setattr(BC, "until", lambda profile=None: 3200)
+    deep = pd.DataFrame([dict(net=f"plain56 s{s}", depth=56, residual=False, warmup=False, level=0.6, iteration=i)
+                         for s, i in enumerate((1000, 2500, 1200))]
+                        + [dict(net=f"resnet56 s{s}", depth=56, residual=True, warmup=False, level=0.6, iteration=i)
+                           for s, i in enumerate((900, 1000, None))])
+    both = pd.concat([seeds((450, 300, 350)), deep], ignore_index=True)
+    t = BC.ratio_table(frame((450, 750, 1500, 1000), (250, 350, 500, 900)), both)
+    row = t.loc["below 60%"]
+    assert row["two seeds of one depth-20 net, at most"] == "\u00d71.50 (plain-20, 3 seeds)"
+    # plain-56: 2,500 / 1,000; ResNet-56's two seeds that reached the level differ by x1.11 only
+    assert row["two seeds of one depth-56 net, at most"] == "\u00d72.50 (plain-56, 3 seeds)"
+    assert BC.seed_ratio(both, 0.6) == (2.5, 3, "plain56")
+    assert BC.seed_ratio(both, 0.6, 56)[2] == "plain56" and BC.seed_ratio(both, 0.6, 32) is None
+    rep = BC.report(frame((450, 750, 1500, 1000), (250, 350, 500, 900)), both)
+    assert "largest ratio between two seeds of one net (at depth 20 and at depth 56)" in rep
+    only20 = BC.report(frame((450, 750, 1500, 1000), (250, 350, 500, 900)), seeds((450, 300, 350)))
+    assert "(at depth 20)" in only20
+
+
+def test_seed_runs_adds_the_deeper_nets_seeds_with_their_seed_0(monkeypatch):
+    from resnet_lab.book import convergence as BC, store
+    monkeypatch.setattr(BC, "spread_runs", lambda: {"resnet20 s0": "r20"})
+    monkeypatch.setattr(BC, "sweep", lambda: {"plain56": "p0", "resnet56": "r0", "plain20": "x"})
+    monkeypatch.setattr(store, "other_seeds", lambda archs: {"plain56 s1": "p1", "plain56 s2": "p2"})
+    assert BC.seed_runs() == {"resnet20 s0": "r20", "plain56 s0": "p0", "plain56 s1": "p1", "plain56 s2": "p2"}
+    monkeypatch.setattr(store, "other_seeds", lambda archs: {})
+    assert BC.seed_runs() == {"resnet20 s0": "r20"}

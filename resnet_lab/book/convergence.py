@@ -33,16 +33,35 @@ def times(records: RunSet | None = None) -> pd.DataFrame:
     return CV.times(_curves(records if records is not None else sweep()), until())
 
 
+DEEP_SEEDS = ("plain56", "resnet56")  # the deeper nets trained with extra seeds (issue 29): their spread too
+
+
+def seed_runs() -> dict:
+    """Every seed of the nets with several: ResNet-20 and plain-20 (the sweep's spread), and plain-56 and ResNet-56
+    where their seeds 1 and 2 are recorded (keyed 'resnet20 s1', 'plain56 s0', ...)."""
+    from .store import other_seeds
+    out = dict(spread_runs())
+    extra = other_seeds(DEEP_SEEDS)
+    if extra:
+        first = sweep()
+        out.update({f"{a} s0": first[a] for a in DEEP_SEEDS if a in first and any(k.startswith(f"{a} ") for k in extra)})
+        out.update(extra)
+    return out
+
+
 def seed_times() -> pd.DataFrame:
-    """The same for every seed of ResNet-20 and plain-20 (keyed 'resnet20 s1', ...)."""
-    return CV.times(_curves(spread_runs()), until())
+    """The same for every seed of the nets with several (:func:`seed_runs`)."""
+    return CV.times(_curves(seed_runs()), until())
 
 
-def seed_ratio(seeds: pd.DataFrame, level: float) -> tuple[float, int, str] | None:
+def seed_ratio(seeds: pd.DataFrame, level: float, depth: int | None = None) -> tuple[float, int, str] | None:
     """(largest max/min ratio over the seeds of one net, its seed count, the net) of the time to ``level``: how
-    much training the same net again stretches that time. None without two seeds that reached it."""
+    much training the same net again stretches that time; only nets of ``depth`` if given. None without two seeds
+    that reached it."""
     best = None
     f = seeds[(seeds.level == level) & seeds.iteration.notna()]
+    if depth is not None:
+        f = f[f.depth == depth]
     for net, g in f.groupby(f.net.str.split(" ").str[0]):
         if len(g) >= 2:
             r = float(g.iteration.max() / g.iteration.min())
@@ -168,8 +187,9 @@ def _times_ratio(f: pd.DataFrame) -> str:
 
 def ratio_table(frame: pd.DataFrame, seeds: pd.DataFrame) -> pd.DataFrame:
     """Per level: how many times as long the deepest net of each family takes as the shallowest (one seed per
-    depth), the largest ratio between two seeds of one depth-20 net (how much training the same net again moves a
-    time), and plain against ResNet at each depth both have. Ratios, not differences: times are noisy in
+    depth), the largest ratio between two seeds of one net at each depth with several seeds (20, and 56 once its
+    seeds are recorded: how much training the same net again moves a time), and plain against ResNet at each depth
+    both have. Ratios, not differences: times are noisy in
     proportion to their size."""
     from ..models import paper_name
     rows = {}
@@ -178,9 +198,10 @@ def ratio_table(frame: pd.DataFrame, seeds: pd.DataFrame) -> pd.DataFrame:
         for residual, family in FAMILIES:
             row[f"{family}: deepest / shallowest"] = _times_ratio(
                 frame[(frame.residual == residual) & (frame.level == level)].sort_values("depth"))
-        sr = seed_ratio(seeds, level)
-        row["two seeds of one depth-20 net, at most"] = (f"\u00d7{sr[0]:.2f} ({paper_name(sr[2])}, {sr[1]} seeds)" if sr
-                                                          else "\u2013")
+        for d in sorted(set(seeds.depth)) or [20]:
+            sr = seed_ratio(seeds, level, d)
+            row[f"two seeds of one depth-{d} net, at most"] = (
+                f"\u00d7{sr[0]:.2f} ({paper_name(sr[2])}, {sr[1]} seeds)" if sr else "\u2013")
         f = frame[frame.level == level].set_index(["depth", "residual"]).iteration
         both = sorted({d for d, _ in f.index if (d, False) in f.index and (d, True) in f.index})
         def vs(d):
@@ -194,11 +215,15 @@ def ratio_table(frame: pd.DataFrame, seeds: pd.DataFrame) -> pd.DataFrame:
 
 def report(frame: pd.DataFrame, seeds: pd.DataFrame) -> str:
     """What :func:`ratio_table` cannot say alone: that its depth ratios rest on one seed per depth (described
-    against the depth-20 seeds, never judged), and which nets started slowly (Markdown)."""
+    against the seeds of the nets with several, never judged), and which nets started slowly: at least twice as late
+    as the next shallower net, and by more than two seeds of one net ever differ (Markdown)."""
     if frame.empty or frame.iteration.isna().all():
         return "- No run of the sweep is recorded at this profile yet."
+    deep = sorted(d for d in set(seeds.depth) if d != 20)
     lines = ["- Beyond depth 20 these times are seed 0's, one run per depth, so each ratio of two depths describes two "
-             "runs: set beside the largest ratio between two seeds of one depth-20 net, it is described, not judged."]
+             "runs: set beside the largest ratio between two seeds of one net (at depth 20"
+             + (f" and at depth {and_list([str(d) for d in deep])}" if deep else "")
+             + "), it is described, not judged."]
     chance = frame[frame.level == CV.CHANCE_LEVEL].sort_values("depth")
     sr = seed_ratio(seeds, CV.CHANCE_LEVEL)
     for residual, family in FAMILIES:
