@@ -11,7 +11,7 @@ import pandas as pd
 
 from ..runs import RunRecord
 from .render import and_list, block_label, pct
-from .store import data, run_data
+from .store import run_data
 from ..analysis import bn_modes as BM
 
 TEST_IMAGES = {"smoke": 256}  # test images (the fixed shuffle of the other analyses), whole batches; default 2,048
@@ -296,7 +296,7 @@ def warmup_report(net: str = "resnet110", profile: str = NOWARMUP) -> str:
             f"ratio is {big:.2f}: " + (f"eval mode still parts from training mode, so the warm-up alone does not "
                                        f"make the mismatch" if big >= DEPART else
                                        f"eval mode agrees with training mode, so the warm-up goes with the mismatch")
-            + f" (one seed without the warm-up: described, not judged).")
+            + " (one seed without the warm-up: described, not judged).")
 
 
 SEED_PAIRS = (("resnet110", "resnet56"), ("resnet110", "plain56"))  # is ResNet-110's mismatch larger than theirs?

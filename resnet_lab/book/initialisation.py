@@ -22,7 +22,6 @@ from ..analysis import shattered as SH
 from ..analysis import eval_images
 from ..train import RunConfig
 from .cached import ANALYSIS_IMAGES, _init_cached
-from .render import span
 from .store import data, profile_name
 
 SEED = 0

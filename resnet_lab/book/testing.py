@@ -14,7 +14,7 @@ from ..runs import RunRecord
 from ..models import paper_name
 from .render import and_list, pct
 from .spread import judge, seed_spread, spread_runs
-from .store import RunSet, analysed, analysis_device, data, profile_name, run_data, runs
+from .store import analysed, analysis_device, data, profile_name, run_data, runs
 
 TESTING_ARCHS = ("resnet20", "resnet56", "resnet110", "plain20")
 MULTICROP_IMAGES = {"smoke": 20}  # test images in the smoke profile (CI); every other profile uses all 10k

@@ -489,20 +489,28 @@ def conclusion_table(options: RunSet, preact: RunSet, control: RunSet | None = N
     error (points; the means over each net's recorded seeds), the seeds, and where each difference lies against
     the depth-20 seed range -- described, not judged, while a net has fewer than 3 seeds. Empty with none."""
     rows: dict[str, dict] = {}
+    seeds: dict[str, tuple[int, int]] = {}
+    larger = measured = 0
     for label, what, a, b, metric in _pairs(options, preact, control):
         va, vb = arm_values(a, metric), arm_values(b, metric)
         d = _shown_mean(va) - _shown_mean(vb)
         spread = seed_spread(metric)
+        measured += spread is not None
+        larger += spread is not None and abs(d) > spread
         where = "" if spread is None else " (larger)" if abs(d) > spread else " (within)"
+        seeds[label] = (len(va), len(vb))
         row = rows.setdefault(label, {"seeds": f"{len(va)} vs {len(vb)}"})
         row[f"{what} error (points)"] = f"{100 * d:+.2f}{where}"
-    return pd.DataFrame.from_dict(rows, orient="index")
+    t = pd.DataFrame.from_dict(rows, orient="index")
+    # what conclusion() counts, kept beside the printed cells rather than read back from them
+    t.attrs.update(seeds=seeds, larger=larger, measured=measured)
+    return t
 
 
 def _described_count(t: pd.DataFrame) -> str:
     """' All 7 comparisons rest on fewer than 3 seeds in a net: described, not judged.' / ' 1 of the 6 comparisons
     rests ...' ('' when none does): the rows whose seeds ('1 vs 3') are fewer than the rule's in a net."""
-    n = sum(min(int(x) for x in seeds.split(" vs ")) < stats.MIN_SEEDS for seeds in t["seeds"])
+    n = sum(min(pair) < stats.MIN_SEEDS for pair in t.attrs["seeds"].values())
     if n == 0:
         return ""
     who = (f"All {len(t)} comparisons" if n == len(t) and n > 1 else "The comparison" if len(t) == 1 else
@@ -520,8 +528,7 @@ def conclusion(options: RunSet, preact: RunSet, start: list[dict] | None = None,
     cells = [v for col in t.columns if col != "seeds" for v in t[col].dropna()]
     lines = []
     if cells:
-        larger = sum(v.endswith("(larger)") for v in cells)
-        measured = any(v.endswith(")") for v in cells)
+        larger, measured = t.attrs["larger"], t.attrs["measured"]
         lines.append(f"- The {len(cells)} differences between this chapter's trained nets are in "
                      f"{{numref}}`tab-ch7-conclusion`" + (f": {larger} of them larger than the depth-20 seed range"
                                                            if measured else "")
