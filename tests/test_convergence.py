@@ -162,3 +162,13 @@ def test_seed_runs_adds_the_deeper_nets_seeds_with_their_seed_0(monkeypatch):
     assert BC.seed_runs() == {"resnet20 s0": "r20", "plain56 s0": "p0", "plain56 s1": "p1", "plain56 s2": "p2"}
     monkeypatch.setattr(store, "other_seeds", lambda archs: {})
     assert BC.seed_runs() == {"resnet20 s0": "r20"}
+
+
+def test_a_depth_is_named_beside_the_spread_only_where_two_of_its_seeds_reached_a_level(monkeypatch):
+    from resnet_lab.book import convergence as BC
+    monkeypatch.setattr(BC, "until", lambda profile=None: 3200)
+    stuck = pd.DataFrame([dict(net=f"plain56 s{s}", depth=56, residual=False, warmup=False, level=0.6, iteration=i)
+                          for s, i in enumerate((1000, None, None))])
+    rep = BC.report(frame((450, 750, 1500, 1000), (250, 350, 500, 900)),
+                    pd.concat([seeds((450, 300, 350)), stuck], ignore_index=True))
+    assert "(at depth 20)" in rep and "depth 56" not in rep

@@ -18,6 +18,7 @@ TEST_IMAGES = {"smoke": 256}  # test images (the fixed shuffle of the other anal
 RECAL_IMAGES = {"smoke": 256}  # training images for the recalibration, in batches of 128; default 5,120
 BATCH = 128  # the training batch size: training-mode statistics are those of batches of this size
 NETS = ("plain20", "plain56", "resnet20", "resnet56", "resnet110")  # Fig. 7's
+KEYS = ("layers", "error", "recal_error", "train_mode_error")  # the fields of a cached check
 DEPART = 1.5  # a layer whose eval-mode response is 1.5 times its training-mode one (or more) has "parted"
 
 
@@ -37,7 +38,7 @@ def check(record: RunRecord) -> dict:
         x, y = eval_images(d, s["test_images"])
         pick = torch.randperm(len(d.train_x), generator=torch.Generator().manual_seed(0))[:s["recal_images"]]
         return BM.bn_check(record.load_model(), x, y, d.train_x[pick], d.mean, batch_size=s["batch_size"])
-    return record.cached("bn_modes", compute, keys=("layers", "error", "recal_error", "train_mode_error"))
+    return record.cached("bn_modes", compute, keys=KEYS)
 
 
 def frame(result: dict) -> pd.DataFrame:
@@ -200,7 +201,7 @@ def seed_checks(arch: str, profile: str | None = None) -> dict[int, dict]:
     (default: the book's) whose check is cached; never computes one (``python -m resnet_lab.book.caches``)."""
     from .claims import cached_by_seed
     from .store import profile_name
-    return cached_by_seed(arch, profile or profile_name(), "bn_modes")
+    return cached_by_seed(arch, profile or profile_name(), "bn_modes", keys=KEYS)
 
 
 def _largest(check: dict) -> float:
@@ -236,41 +237,63 @@ def _ratios(by_seed: dict[int, dict]) -> str:
     return and_list([f"{_largest(r):.2f}" for _, r in sorted(by_seed.items())])
 
 
-def seed_report(checks: dict[str, dict[int, dict]], net: str = "resnet110", missing: list[int] | None = None) -> str:
+def _parts(check: dict) -> bool:
+    return _largest(check) >= DEPART  # a NaN ratio is not a parting
+
+
+def _tally(name: str, by_seed: dict[int, dict]) -> str:
+    """'plain-56, 0 of 3 seeds (largest 1.05, 1.04 and 1.04)'."""
+    n = len(by_seed)
+    return (f"{name}, {sum(map(_parts, by_seed.values()))} of {n} seed{'s' * (n > 1)} "
+            f"(largest {_ratios(by_seed)})")
+
+
+def seed_report(checks: dict[str, dict[int, dict]], net: str = "resnet110", missing: list[int] | None = None,
+                uncached: list[int] | None = None) -> str:
     """The seed confound in words computed from :func:`seed_table`: in how many of ``net``'s seeds eval mode parts
-    from training mode (a largest ratio of :data:`DEPART` or more), beside the control nets' seeds, and what that
-    says -- an accident of seed 0, or something that comes with the net. With fewer than the rule's seeds it names
-    the seeds still missing (``missing``) and says the confound is not tested (Markdown; '' without ``net``)."""
+    from training mode (a largest ratio of :data:`DEPART` or more), beside the control nets' seeds -- a count,
+    described; :func:`seed_test` judges the difference. With fewer than the rule's seeds it says the confound is
+    not tested and names the seeds not recorded (``missing``) and those recorded whose check is not cached
+    (``uncached``, with the command that caches it) (Markdown; '' without ``net``)."""
     from ..models import paper_name
     from ..stats import MIN_SEEDS
     own = checks.get(net) or {}
     if not own:
         return ""
     name = paper_name(net)
-    parts = [s for s, r in own.items() if _largest(r) >= DEPART]
+    parts = [s for s, r in own.items() if _parts(r)]
     n, k = len(own), len(parts)
+    if n > 1:
+        head = (f"Eval mode parts from training mode (a ratio of {DEPART} or more) in {k or 'none'} of the {n} seeds "
+                f"of {name} with the check cached (largest ratio {_ratios(own)}).")
+    else:
+        head = (f"Eval mode {'parts' if k else 'does not part'} from training mode (a ratio of {DEPART} or more) in "
+                f"the one seed of {name} with the check cached (seed {next(iter(own))}, largest ratio "
+                f"{_ratios(own)}).")
     controls = {c: v for c, v in checks.items() if c != net and v}
-    ctrl = " and in ".join(f"{sum(_largest(r) >= DEPART for r in v.values())} of the {len(v)} seed{'s' * (len(v) > 1)} "
-                           f"of {paper_name(c)} (largest {_ratios(v)})" for c, v in controls.items())
-    where = (f"in {k} of the {n} seeds of {name} with the check cached (largest ratio {_ratios(own)})" if n > 1 else
-             f"in the one seed of {name} with the check cached (seed {next(iter(own))}, largest ratio {_ratios(own)})")
-    head = (f"Eval mode {'parts' if k or n > 1 else 'does not part'} from training mode (a ratio of {DEPART} or more) "
-            f"{where}."
-            + (f" Beside it, it parts in {ctrl}." if ctrl else ""))
+    if controls:
+        head += " Beside it, the seeds that part: " + "; ".join(_tally(paper_name(c), v) for c, v in controls.items()) \
+            + "."
     if n < MIN_SEEDS:
-        wait = (f": {_seeds(missing)} {'is' if len(missing) == 1 else 'are'} not recorded and checked yet" if missing
-                else "")
+        why = []
+        if missing:
+            why.append(f"{_seeds(missing)} {'is' if len(missing) == 1 else 'are'} not recorded yet")
+        if uncached:
+            why.append(f"{_seeds(uncached)} {'is' if len(uncached) == 1 else 'are'} recorded but not checked "
+                       f"(`python -m resnet_lab.book.caches --only bn_modes --arch {net}`)")
         return head + (f" With {n} seed{'s' * (n > 1)}, whether the mismatch comes with {name} or with its seed "
-                       f"is not tested{wait}.")
+                       f"is not tested" + (f": {'; '.join(why)}." if why else "."))
+    clean = controls and not any(_parts(r) for v in controls.values() for r in v.values())
     if k == n:
-        return head + (f" So it is not an accident of one seed: every seed of {name} trained this way has it"
-                       + (", and no seed of the nets beside it." if ctrl and all(
-                           _largest(r) < DEPART for v in controls.values() for r in v.values()) else "."))
+        return head + (f" So the mismatch is not peculiar to one seed: every seed of {name} trained this way has it"
+                       + (", and no seed of the nets beside it" if clean else "")
+                       + " ({numref}`tab-ch4-bn-seed-test` tests how much larger it is).")
     if k == 0:
         return head + f" No seed of {name} has it."
+    fig = ("which draws seed 0, shows one that has it" if 0 in parts else
+           "which draws seed 0, shows one without it" if 0 in own else "draws seed 0, which is not checked")
     return head + (f" So it comes with some seeds ({_seeds(parts)}) and not with others "
-                   f"({_seeds(set(own) - set(parts))}): the seed matters, and the eval-mode inset of Fig. 7, which "
-                   f"draws seed 0, shows {'one that has it' if 0 in parts else 'one without it'}.")
+                   f"({_seeds(set(own) - set(parts))}): the seed matters, and the eval-mode inset of Fig. 7, {fig}.")
 
 
 def warmup_report(net: str = "resnet110", profile: str = NOWARMUP) -> str:
@@ -281,7 +304,7 @@ def warmup_report(net: str = "resnet110", profile: str = NOWARMUP) -> str:
     from .claims import cached_by_seed
     from .verdicts import seed_values
     name = paper_name(net)
-    got = cached_by_seed(net, profile, "bn_modes")
+    got = cached_by_seed(net, profile, "bn_modes", keys=KEYS)
     if not got:
         recorded = seed_values(net, "final_test_error", profile)
         todo = (f"is recorded, but its check is not cached (`python -m resnet_lab.book.caches --profile {profile} "
@@ -291,12 +314,15 @@ def warmup_report(net: str = "resnet110", profile: str = NOWARMUP) -> str:
         return (f"The warm-up is not tested: every {name} here was trained with it (Sec. 4.2), and the one trained "
                 f"without it (profile `{profile}`) {todo}.")
     seed, r = sorted(got.items())[0]
-    big = _largest(r)
-    return (f"Trained without the warm-up (profile `{profile}`, seed {seed}), {name}'s largest eval/training-mode "
-            f"ratio is {big:.2f}: " + (f"eval mode still parts from training mode, so the warm-up alone does not "
-                                       f"make the mismatch" if big >= DEPART else
-                                       f"eval mode agrees with training mode, so the warm-up goes with the mismatch")
-            + " (one seed without the warm-up: described, not judged).")
+    big, with_it = _largest(r), seed_checks(net).get(seed)
+    text = (f"Trained without the warm-up (profile `{profile}`, seed {seed}), {name}'s largest eval/training-mode "
+            f"ratio is {big:.2f}" + (f", against {_largest(with_it):.2f} for the same seed with it" if with_it else
+                                     f" (seed {seed} with the warm-up is not checked)"))
+    if with_it is not None:
+        text += (": the mismatch arises without the warm-up too, so the warm-up is not needed for it" if _parts(r) else
+                 ": in this pair the mismatch comes with the warm-up and not without it" if _parts(with_it) else
+                 ": neither run of this seed has the mismatch, so the pair says nothing of the warm-up")
+    return text + " (one seed without the warm-up: described, not judged)."
 
 
 SEED_PAIRS = (("resnet110", "resnet56"), ("resnet110", "plain56"))  # is ResNet-110's mismatch larger than theirs?

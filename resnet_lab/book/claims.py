@@ -83,10 +83,11 @@ def cached_values(arch: str, profile: str, analysis: str, reduce: Callable[[dict
     return list(cached_by_seed(arch, profile, analysis, reduce).values())
 
 
-def cached_by_seed(arch: str, profile: str, analysis: str, reduce: Callable[[dict], float] | None = None) -> dict:
-    """:func:`cached_values` keyed by seed (with ``reduce=None`` the cached results themselves). A cache that cannot
-    be read, or that ``reduce`` cannot read, is named in a warning and left out, as if it were not computed (the
-    pages then name its seed as uncached)."""
+def cached_by_seed(arch: str, profile: str, analysis: str, reduce: Callable[[dict], float] | None = None,
+                   keys: tuple[str, ...] = ()) -> dict:
+    """:func:`cached_values` keyed by seed (with ``reduce=None`` the cached results themselves, each with the fields
+    ``keys``). A cache that cannot be read, lacks one of ``keys`` or that ``reduce`` cannot read, is named in a
+    warning and left out, as if it were not computed (the pages then name its seed as uncached)."""
     from ..runs import analysis_problem
     from .store import _data_source
     out = {}
@@ -97,7 +98,7 @@ def cached_by_seed(arch: str, profile: str, analysis: str, reduce: Callable[[dic
             continue
         try:
             value = json.loads(f.read_text())
-            problem = analysis_problem(value)
+            problem = analysis_problem(value, keys)
             if problem is None:
                 out[r.config.seed] = value if reduce is None else float(reduce(value))
                 continue

@@ -219,7 +219,7 @@ def report(frame: pd.DataFrame, seeds: pd.DataFrame) -> str:
     as the next shallower net, and by more than two seeds of one net ever differ (Markdown)."""
     if frame.empty or frame.iteration.isna().all():
         return "- No run of the sweep is recorded at this profile yet."
-    deep = sorted(d for d in set(seeds.depth) if d != 20)
+    deep = sorted(d for d in set(seeds.depth) if d != 20 and any(seed_ratio(seeds, lv, d) for lv in set(seeds.level)))
     lines = ["- Beyond depth 20 these times are seed 0's, one run per depth, so each ratio of two depths describes two "
              "runs: set beside the largest ratio between two seeds of one net (at depth 20"
              + (f" and at depth {and_list([str(d) for d in deep])}" if deep else "")

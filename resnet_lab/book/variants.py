@@ -498,7 +498,7 @@ def conclusion_table(options: RunSet, preact: RunSet, control: RunSet | None = N
         measured += spread is not None
         larger += spread is not None and abs(d) > spread
         where = "" if spread is None else " (larger)" if abs(d) > spread else " (within)"
-        seeds[label] = (len(va), len(vb))
+        seeds.setdefault(label, (len(va), len(vb)))  # as the printed 'seeds' cell: the first metric's
         row = rows.setdefault(label, {"seeds": f"{len(va)} vs {len(vb)}"})
         row[f"{what} error (points)"] = f"{100 * d:+.2f}{where}"
     t = pd.DataFrame.from_dict(rows, orient="index")
