@@ -194,6 +194,30 @@ def bn_mode_ratio(frames: dict[str, pd.DataFrame], recal: Sequence[str] = ()):
     return fig
 
 
+def bn_mode_seeds(frames: dict[str, dict[int, pd.DataFrame]], threshold: float = 1.5):
+    """The eval/training-mode ratio per 3x3 layer (``ratio``) for every checked seed of each net: one panel per net
+    (shared log axis), one line per seed, 1 and ``threshold`` (where the book says eval mode parts from training
+    mode) as grey lines. A placeholder when no net has a checked seed."""
+    nets = [n for n, v in frames.items() if v]
+    if not nets:
+        return placeholder("no eval/training-mode check is cached yet")
+    fig, axes = plt.subplots(1, len(nets), figsize=(3.3 * len(nets), 3.3), sharey=True, squeeze=False)
+    for ax, net in zip(axes[0], nets):
+        for i, (seed, f) in enumerate(sorted(frames[net].items())):
+            ax.plot(np.arange(1, len(f) + 1), f["ratio"].to_numpy(), lw=1.4, color=f"C{i}", label=f"seed {seed}")
+        ax.axhline(1.0, color="grey", lw=0.8)
+        ax.axhline(threshold, color="grey", ls="--", lw=0.8)
+        ax.set_yscale("log")
+        ax.set_title(f"{net} ({len(frames[net])} seed{'s' * (len(frames[net]) > 1)})", fontsize=10)
+        ax.set_xlabel("3x3 layer (forward order)")
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize=8)
+    _readable_log(axes[0][0])
+    axes[0][0].set_ylabel("response std: eval / training mode")
+    fig.tight_layout()
+    return fig
+
+
 def std_vs_gamma(frame: pd.DataFrame, ax=None, title: str = ""):
     """Per layer: response std in eval mode against the mean |gamma| of its BN."""
     fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(4, 4))

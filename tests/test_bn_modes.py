@@ -280,3 +280,12 @@ def test_the_warmup_report_names_what_is_missing_or_what_the_run_shows(monkeypat
     assert BB.warmup_report() == ("Trained without the warm-up (profile `cpu_nowarmup`, seed 0), ResNet-110's largest "
                                   "eval/training-mode ratio is 1.20 (seed 0 with the warm-up is not checked) (one seed "
                                   "without the warm-up: described, not judged).")
+
+
+def test_the_data_line_can_leave_the_data_set_to_a_caption_that_names_it(monkeypatch):
+    from resnet_lab.book import bn_modes as BB, store
+    monkeypatch.setattr(store, "data_label", lambda: "CIFAR-10 JPEG q75 copy")
+    c = {"resnet110 s1": _seeded(9.0)[0]}
+    assert BB.data_line(c).endswith("with the final weights; CIFAR-10 JPEG q75 copy")
+    assert BB.data_line(c, with_data=False).endswith("with the final weights")
+    assert BB.data_line({}) == "no check cached yet"

@@ -85,3 +85,19 @@ def test_every_net_of_a_comparison_has_its_own_line_style():
     assert len({style[n]["ls"] for n in ("resnet20", "preact-resnet20", "plain20")}) == 3
     assert style["preact-ResNet-56"]["ls"] == style["preact-resnet20"]["ls"]
     assert style["resnet56"]["color"] != style["resnet20"]["color"]
+
+
+def test_the_bn_mode_seed_figure_has_a_panel_per_net_and_a_line_per_seed():
+    import pandas as pd
+    f = lambda *r: pd.DataFrame({"ratio": list(r)})  # noqa: E731
+    fig = plots.bn_mode_seeds({"resnet56": {0: f(1.0, 1.1), 1: f(1.0, 1.05)}, "plain56": {},
+                               "resnet110": {0: f(1.0, 9.0, 13.0), 1: f(1.0, 1.1, 1.2), 2: f(1.1, 2.0, 8.0)}})
+    a, b = fig.axes
+    assert [ax.get_title() for ax in fig.axes] == ["resnet56 (2 seeds)", "resnet110 (3 seeds)"]  # no empty panel
+    assert [ln.get_label() for ln in b.get_lines()][:3] == ["seed 0", "seed 1", "seed 2"]
+    assert list(b.get_lines()[2].get_ydata()) == [1.1, 2.0, 8.0]
+    assert b.get_yscale() == "log" and a.get_shared_y_axes().joined(a, b)
+    plt.close("all")
+    empty = plots.bn_mode_seeds({"resnet110": {}})
+    assert len(empty.axes) <= 1
+    plt.close("all")

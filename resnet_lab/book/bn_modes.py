@@ -103,14 +103,16 @@ def mismatch_summary(checks: dict[str, dict]) -> str:
     return "\n".join(lines)
 
 
-def data_line(checks: dict[str, dict]) -> str:
-    """What the check ran on, for a caption."""
+def data_line(checks: dict[str, dict], with_data: bool = True) -> str:
+    """What the check ran on, for a caption (``with_data=False``: without the data set's name, for a caption that
+    names it with the runs)."""
     r = next(iter(checks.values()), None)
     if r is None:
         return "no check cached yet"
     from .store import data_label
     return (f"{r['test_images']:,} test images in batches of {r['batch_size']}, statistics re-estimated on "
-            f"{r['recal_images']:,} training images (no augmentation) with the final weights; {data_label()}")
+            f"{r['recal_images']:,} training images (no augmentation) with the final weights"
+            + (f"; {data_label()}" if with_data else ""))
 
 
 def _parted(f: pd.DataFrame) -> str | None:
@@ -202,6 +204,12 @@ def seed_checks(arch: str, profile: str | None = None) -> dict[int, dict]:
     from .claims import cached_by_seed
     from .store import profile_name
     return cached_by_seed(arch, profile or profile_name(), "bn_modes", keys=KEYS)
+
+
+def seed_caption(nets=SEED_NETS) -> str:
+    """The caption line of the runs the seed check reads: profile, data and every recorded seed of ``nets``."""
+    from .store import caption, other_seeds, runs
+    return caption(list(runs(list(nets)).values()) + list(other_seeds(nets).values()))
 
 
 def _largest(check: dict) -> float:
