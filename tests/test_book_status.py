@@ -116,3 +116,19 @@ def test_a_book_build_sets_the_guard_and_get_or_train_then_never_trains(monkeypa
     monkeypatch.setattr(RunStore, "_train_and_record", _trainer_raises)
     with pytest.raises(RunNotRecorded, match=r"a book build never trains.*python -m resnet_lab train --arch resnet20"):
         RunStore(tmp_path).get_or_train(RunConfig("resnet20", profile="smoke"), data=tiny_data, progress=False)
+
+
+def test_the_readme_summary_block_is_checked_and_rewritten_in_place(tmp_path, monkeypatch):
+    from resnet_lab.book import status
+    monkeypatch.setattr(status, "readme_summary", lambda: "At the `cpu` profile 2 of 10 claims are reproduced.")
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# title\n\nbefore\n{status.SUMMARY_START}\nold words\n{status.SUMMARY_END}\n\nafter\n")
+    assert "not what the records say now" in status.readme_summary_problem(readme)
+    assert status.write_readme_summary(readme) is True
+    assert readme.read_text() == (f"# title\n\nbefore\n{status.SUMMARY_START}\nAt the `cpu` profile 2 of 10 claims "
+                                  f"are reproduced.\n{status.SUMMARY_END}\n\nafter\n")
+    assert status.readme_summary_problem(readme) is None
+    assert status.write_readme_summary(readme) is False  # unchanged: not rewritten
+    readme.write_text("# no block\n")
+    with pytest.raises(ValueError, match="has no claims-summary block"):
+        status.readme_summary_problem(readme)

@@ -211,3 +211,12 @@ def test_the_readme_figure_is_drawn_from_the_records_now(monkeypatch):
     meta = json.loads(status.README_FIGURE.with_suffix(".json").read_text())
     assert meta["missing"] == [] and len(meta["runs"]) == 9
     assert f"profile `{meta['profile']}`" in (REPO_ROOT / "README.md").read_text()
+
+
+def test_the_readme_summary_says_what_the_records_say_now(monkeypatch):
+    """The README's claims summary is the book's first-page sentence at the book's profile, computed from the
+    records (the build rewrites it when they change; `python tools/readme_figure.py` does it by hand)."""
+    from resnet_lab.book import status
+    _book_env(monkeypatch)
+    assert status.readme_summary_problem() is None, status.readme_summary_problem()
+    assert "At the `cpu` profile the book's rule reproduces" in (REPO_ROOT / "README.md").read_text()

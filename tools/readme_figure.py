@@ -1,10 +1,12 @@
 """Write book/_static/fig6.png (+ fig6.json: the runs it shows), the README's picture: Fig. 6 (left, middle)
-from the recorded runs of the book's profile. Never trains. The book build redraws it when the records changed
-(book/_ext/run_status.py), and tests/test_recorded_runs.py checks it against the records.
+from the recorded runs of the book's profile, and the README's claims summary (the book's first-page sentences).
+Never trains. The book build redraws both when the records changed (book/_ext/run_status.py), and
+tests/test_recorded_runs.py checks them against the records.
 
     .venv/bin/python tools/readme_figure.py
 """
-from resnet_lab.book.status import README_FIGURE, render_readme_figure
+from resnet_lab.book.status import README, README_FIGURE, render_readme_figure, write_readme_summary
 
 meta = render_readme_figure()
 print(README_FIGURE, f"({len(meta['runs'])} runs, profile {meta['profile']})")
+print(README, "claims summary", "rewritten" if write_readme_summary() else "unchanged")

@@ -3,7 +3,8 @@
 - From the start: nothing this build runs may train (``$RESNET_LAB_BOOK_BUILD=1``, inherited by the notebooks'
   kernels; ``RunStore.get_or_train`` refuses to train while it is set).
 - Before the pages are read: if the README's figure (book/_static/fig6.png) was drawn from other records than
-  those recorded now, redraw it (at the book's default profile only), so the README cannot go stale.
+  those recorded now, redraw it, and rewrite the README's claims summary (at the book's default profile only), so
+  the README cannot go stale.
 - At the end of the build: list the runs the chapters ask for that are not recorded, each with the command that
   trains it. The book never trains (resnet_lab.book.run only reads records).
 """
@@ -32,6 +33,8 @@ def _redraw_readme_figure(app: Sphinx) -> None:
     if problem:
         logger.info(f"resnet_lab: redrawing the README figure ({problem})")
         status.render_readme_figure()
+    if status.write_readme_summary():
+        logger.info("resnet_lab: rewrote the README's claims summary from the records")
 
 
 def _report(app: Sphinx, exception) -> None:

@@ -124,3 +124,45 @@ def readme_figure_problem(png: Path = README_FIGURE) -> str | None:
         if meta.get(key) != want[key]:
             return f"{png.name} was drawn from other records ({key}: {meta.get(key)} -> now {want[key]})"
     return None
+
+
+# --- the README's summary of the claims ------------------------------------------------------------------------
+README = README_FIGURE.parents[2] / "README.md"
+SUMMARY_START = "<!-- claims summary: written from the records by tools/readme_figure.py; tests check it -->"
+SUMMARY_END = "<!-- /claims summary -->"
+
+
+def readme_summary() -> str:
+    """The README's sentence on what the records show: the book's first-page summary of the paper's claims
+    (:func:`resnet_lab.book.claims.summary`) at the book's profile."""
+    from .claims import summary
+    from .store import profile_name
+    return summary([profile_name()])
+
+
+def _summary_span(text: str, readme: Path) -> tuple[int, int]:
+    a, b = text.find(SUMMARY_START), text.find(SUMMARY_END)
+    if a < 0 or b < a:
+        raise ValueError(f"{readme} has no claims-summary block ({SUMMARY_START!r} ... {SUMMARY_END!r})")
+    return a + len(SUMMARY_START), b
+
+
+def readme_summary_problem(readme: Path = README) -> str | None:
+    """None when the README's claims-summary block says what the records say now; else what differs, in one line."""
+    text = readme.read_text(encoding="utf-8")
+    a, b = _summary_span(text, readme)
+    if text[a:b].strip() != readme_summary():
+        return f"{readme.name}'s claims summary is not what the records say now (rewrite it: tools/readme_figure.py)"
+    return None
+
+
+def write_readme_summary(readme: Path = README) -> bool:
+    """Rewrite the README's claims-summary block from the records (atomically); whether it changed."""
+    from ..atomic import atomic_write_bytes
+    text = readme.read_text(encoding="utf-8")
+    a, b = _summary_span(text, readme)
+    new = text[:a] + "\n" + readme_summary() + "\n" + text[b:]
+    if new == text:
+        return False
+    atomic_write_bytes(readme, new.encode("utf-8"))
+    return True
