@@ -220,3 +220,17 @@ def test_the_readme_summary_says_what_the_records_say_now(monkeypatch):
     _book_env(monkeypatch)
     assert status.readme_summary_problem() is None, status.readme_summary_problem()
     assert "At the `cpu` profile the book's rule reproduces" in (REPO_ROOT / "README.md").read_text()
+
+
+def test_a_comparison_caption_reads_every_seed_of_its_nets(monkeypatch):
+    """Chapter 7's closing table takes each arm's mean over its recorded seeds; its caption's runs are those seeds."""
+    from resnet_lab.book import variants
+    _book_env(monkeypatch)
+    recs = _cpu("resnet56", "resnet20")
+    got = variants.arm_records([recs["resnet56"], recs["resnet20"]])
+    by_net = {}
+    for r in got:
+        by_net.setdefault(r.config.arch, set()).add(r.config.seed)
+    assert by_net["resnet56"] == {r.config.seed for r in STORE.find(arch="resnet56", profile="cpu", variant="basic")
+                                  if not r.failed and r.config.shortcut == "A"}
+    assert len(by_net["resnet56"]) >= 3 and all(r.config.profile == "cpu" for r in got)

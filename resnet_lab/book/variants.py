@@ -152,6 +152,21 @@ def arm_values(rec: RunRecord, metric: str) -> list[float]:
     return list(vals.values()) if vals.get(c.seed) == own else [own]  # a record not from the store: itself alone
 
 
+def arm_records(records) -> list[RunRecord]:
+    """Every recorded seed of each of ``records``' nets, as :func:`arm_values` reads them (a record not from the
+    store: itself alone): the runs a comparison's means rest on, for its caption."""
+    from ..runs import RunStore
+    from .store import _data_source
+    out: dict[str, RunRecord] = {}
+    for rec in records:
+        c = rec.config
+        same = {r.id: r for r in RunStore().find(arch=c.arch, profile=c.profile, variant=c.variant,
+                                                 data_source=_data_source())
+                if not r.failed and (r.config.shortcut or "A") == (c.shortcut or "A")}
+        out.update(same if rec.id in same else {rec.id: rec})
+    return list(out.values())
+
+
 def _shown_mean(vals: list[float]) -> float:
     """An arm's mean over its seeds, as the book prints it (:func:`resnet_lab.book.render._shown`)."""
     return _shown(sum(vals) / len(vals))
