@@ -68,6 +68,25 @@ def test_a_running_variance_four_times_too_small_doubles_the_eval_response(image
     assert abs(f.ratio.iloc[1] - 1.0) > 0.01
 
 
+def test_channel_ratios_find_the_one_channel_whose_running_variance_is_off(images):
+    """Channel 5 of the stem's BN with its running variance divided by 4 (after an exact recalibration): that
+    channel's eval-mode std is twice its training-mode std, and every other stem channel's is its own."""
+    x, _ = images
+    torch.manual_seed(0)
+    recal = bn_modes.recalibrate(build("resnet20"), x, MEAN, batch_size=64)
+    with torch.no_grad():
+        recal.bn1.running_var[5] /= 4.0
+    c = bn_modes.channel_ratios(recal, x, MEAN, batch_size=64)
+    stem = c["ratios"][0]
+    assert len(c["names"]) == len(c["ratios"]) == len(c["gamma_abs"]) == 19 and len(stem) == 16
+    assert stem[5] == pytest.approx(2.0, rel=2e-3)
+    assert all(r == pytest.approx(1.0, rel=2e-3) for i, r in enumerate(stem) if i != 5)
+    assert c["gamma_abs"][0] == pytest.approx(recal.bn1.weight.abs().tolist())
+    assert len(c["ratios"][-1]) == 64 and c["test_images"] == 64 and c["batch_size"] == 64
+    with pytest.raises(ValueError, match="multiple of batch_size"):
+        bn_modes.channel_ratios(recal, x[:40], MEAN, batch_size=64)
+
+
 def test_bn_check_compares_on_test_and_on_its_own_training_images(images):
     x, y = images
     g = torch.Generator().manual_seed(1)
@@ -289,3 +308,62 @@ def test_the_data_line_can_leave_the_data_set_to_a_caption_that_names_it(monkeyp
     assert BB.data_line(c).endswith("with the final weights; CIFAR-10 JPEG q75 copy")
     assert BB.data_line(c, with_data=False).endswith("with the final weights")
     assert BB.data_line({}) == "no check cached yet"
+
+
+def _channels(stage3, n_ch=8):
+    """A channel result: the stem, then one block per stage (first and second BN); ``stage3``: per block of
+    stage 3, the channels (indices) at a ratio of 4, every other channel at 1.0; |gamma| 0.1 for those channels,
+    0.5 for the rest."""
+    names, ratios, gammas = ["response0"], [[1.0] * n_ch], [[0.5] * n_ch]
+    for st in (1, 2):
+        names += [f"stage{st}.0.response1", f"stage{st}.0.response2"]
+        ratios += [[1.0] * n_ch] * 2
+        gammas += [[0.5] * n_ch] * 2
+    for b, hit in enumerate(stage3):
+        names += [f"stage3.{b}.response1", f"stage3.{b}.response2"]
+        ratios += [[1.0] * n_ch, [4.0 if c in hit else 1.0 for c in range(n_ch)]]
+        gammas += [[0.5] * n_ch, [0.1 if c in hit else 0.5 for c in range(n_ch)]]
+    return dict(names=names, ratios=ratios, gamma_abs=gammas, test_images=2048, batch_size=128)
+
+
+def test_the_channel_table_finds_the_stream_channels_that_part_block_after_block():
+    from resnet_lab.book import bn_channels as BC
+    res = {"ResNet-110 seed 0": _channels([{3}, {3, 5}, {3}, {1}])}
+    t = BC.channel_table(res)
+    row = t.loc[("ResNet-110 seed 0", "stage 3")]
+    assert row["blocks"] == 4
+    assert row["channels at 1.5 or more per block: median (largest)"] == "1 (2) of 8"
+    assert row["channel in the most blocks"] == "3 (3 of 4)"
+    assert row["largest channel ratio"] == "4.00"
+    assert row["median |gamma|: parting / other channels"] == "0.100 / 0.500"
+    assert t.loc[("ResNet-110 seed 0", "stage 1"), "channel in the most blocks"] == "\u2013"
+    text = BC.channel_report(res)
+    assert text == ("- ResNet-110 seed 0, stage 3 (the most parting channels), at the BN that closes each of its 4 "
+                    "blocks: a median of 1 of 8 channels per block reach 1.5 -- a few channels, not the whole layer; "
+                    "channel 3 parts in at least half of the blocks, the same stream channel block after block; the "
+                    "parting channels' median |gamma| is 0.100 against 0.500 for the others.")
+    spread = BC.channel_report({"r": _channels([{0, 1, 2, 3}, {4, 5, 6, 7}, {0, 2, 4, 6}, {1, 3, 5, 7}])})
+    assert "many of the layer's channels" in spread
+    assert "channels 0, 1, 2, 3, 4, 5, 6, 7 part in at least half" in spread  # each parts in 2 of 4: half
+    whole = BC.channel_report({"r": _channels([set(range(15)), set(range(1, 16)), set(range(16))], n_ch=16)})
+    assert "nearly every channel: the whole layer parts, not a few channels; 16 of the 16 channels part in at " \
+           "least half of the blocks;" in whole
+    scattered = BC.channel_report({"r": _channels([{0}, {1}, {2}, {4}])})
+    assert "no channel parts in half of the blocks: different channels in different blocks" in scattered
+    calm = BC.channel_report({"r": _channels([set(), set()])})
+    assert calm == "- r: no channel of a block-closing BN reaches 1.5."
+    assert BC.channel_table({}).empty and BC.channel_report({}) == ""
+
+
+def test_only_the_seeds_whose_eval_mode_parts_get_a_channel_check():
+    from resnet_lab.book import bn_channels as BC
+    got = BC.parted_checks({"resnet110": _seeded(9.0, 1.2, 7.5), "resnet56": _seeded(1.1)})
+    assert sorted(got["resnet110"]) == [0, 2] and got["resnet56"] == {}
+
+
+def test_the_channel_data_line_names_images_batches_and_runs(monkeypatch):
+    from resnet_lab.book import bn_channels as BC, bn_modes as BB
+    monkeypatch.setattr(BB, "seed_caption", lambda nets=None: "profile cpu, CIFAR-10 JPEG q75 copy, seeds 0, 1, 2")
+    assert BC.data_line({"r": _channels([{1}])}) == ("2,048 test images in batches of 128; profile cpu, CIFAR-10 JPEG "
+                                                     "q75 copy, seeds 0, 1, 2")
+    assert BC.data_line({}).startswith("no channel check cached yet; ")

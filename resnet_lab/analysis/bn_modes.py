@@ -88,6 +88,22 @@ def mode_ratio(model: nn.Module, x: torch.Tensor, mean: torch.Tensor, batch_size
                              gamma_abs=ev.gamma_abs))
 
 
+def channel_ratios(model: nn.Module, x: torch.Tensor, mean: torch.Tensor, batch_size: int = 128) -> dict:
+    """Which channels part: per 3x3 layer (forward order) and channel, the response std with BN in eval mode over
+    the std in training mode (as :func:`mode_ratio`, channel by channel, same images and batches), and the
+    channel's |gamma|. A JSON-able dict: ``names`` (the layers), ``ratios`` and ``gamma_abs`` (one list per
+    layer, one value per channel), ``test_images``, ``batch_size``."""
+    if len(x) < batch_size or len(x) % batch_size:
+        raise ValueError(f"channel_ratios compares the modes on full batches: {len(x)} images is not a multiple "
+                         f"of batch_size {batch_size}")
+    ev = layer_statistics(model, x, None, mean, bn_mode="eval", batch_size=batch_size, per_channel=True)
+    tr = layer_statistics(model, x, None, mean, bn_mode="train", batch_size=batch_size, per_channel=True)
+    ratios = [[e / t if t > 0 else float("nan") for e, t in zip(es, ts)]
+              for es, ts in zip(ev.channel_stds, tr.channel_stds)]
+    return dict(names=list(ev.name), ratios=ratios, gamma_abs=list(ev.channel_gamma_abs), test_images=len(x),
+                batch_size=batch_size)
+
+
 def error(model: nn.Module, x: torch.Tensor, y: torch.Tensor, mean: torch.Tensor, batch_size: int = 500,
           bn_mode: str = "eval") -> float:
     """Single-view error of ``model`` on uint8 images ``x`` with labels ``y``: BN in eval mode, or with

@@ -34,14 +34,15 @@ def _bn_before(model: nn.Module) -> dict[str, nn.BatchNorm2d | None]:
 
 def layer_statistics(model: nn.Module, x: torch.Tensor, y: torch.Tensor | None, mean: torch.Tensor,
                      bn_mode: str = "eval", grads: bool = False, batch_size: int = 500,
-                     kernel: int | None = 3) -> pd.DataFrame:
+                     kernel: int | None = 3, per_channel: bool = False) -> pd.DataFrame:
     """One row per response tap (3x3 layers by default), in forward order.
 
     ``x``: uint8 images; ``bn_mode``: 'eval' (running statistics, as Fig. 7 on the
     test set) or 'train' (batch statistics, as during training; running stats are
     left untouched). ``grads=True`` also backpropagates the mean cross-entropy and
     reports the RMS of dL/d(response) averaged over batches.
-    Columns: layer (1-based), name, std, channel_std, gamma_abs, grad_rms.
+    Columns: layer (1-based), name, std, channel_std, gamma_abs, grad_rms; with ``per_channel=True`` also
+    ``channel_stds`` and ``channel_gamma_abs``: each channel's std and its BN's |gamma| (lists).
     """
     if bn_mode not in ("eval", "train"):
         raise ValueError(f"bn_mode must be 'eval' or 'train'; got {bn_mode!r}")
@@ -94,11 +95,16 @@ def layer_statistics(model: nn.Module, x: torch.Tensor, y: torch.Tensor | None, 
         mu = a["s"] / a["cnt"]
         std = max(a["ss"] / a["cnt"] - mu * mu, 0.0) ** 0.5
         cmu = a["cs"] / a["ccnt"]
-        cstd = (a["css"] / a["ccnt"] - cmu * cmu).clamp_min(0).sqrt().mean().item()
+        cstds = (a["css"] / a["ccnt"] - cmu * cmu).clamp_min(0).sqrt()
         bn = bns.get(n)
-        rows.append(dict(layer=k, name=n, std=std, channel_std=cstd,
-                         gamma_abs=bn.weight.detach().abs().mean().item() if bn is not None else float("nan"),
-                         grad_rms=a["g"] / a["gb"] if grads and a["gb"] else float("nan")))
+        row = dict(layer=k, name=n, std=std, channel_std=cstds.mean().item(),
+                   gamma_abs=bn.weight.detach().abs().mean().item() if bn is not None else float("nan"),
+                   grad_rms=a["g"] / a["gb"] if grads and a["gb"] else float("nan"))
+        if per_channel:
+            row["channel_stds"] = cstds.tolist()
+            row["channel_gamma_abs"] = (bn.weight.detach().abs().double().tolist() if bn is not None
+                                        else [float("nan")] * len(cstds))
+        rows.append(row)
     return pd.DataFrame(rows)
 
 

@@ -20,8 +20,8 @@ import time
 
 from tqdm.auto import tqdm
 
-ANALYSES = ("responses", "bn_modes", "gradients", "branch_identity", "branch_identity_train", "multicrop", "lesion",
-            "landscape", "init_landscape")
+ANALYSES = ("responses", "bn_modes", "bn_channels", "gradients", "branch_identity", "branch_identity_train",
+            "multicrop", "lesion", "landscape", "init_landscape")
 RESUMABLE = ("lesion", "landscape", "init_landscape")  # kept evaluation by evaluation in analysis/.partial/ while they run
 
 
@@ -30,12 +30,13 @@ def plan(only=ANALYSES) -> list[tuple[str, str, object]]:
     runs not recorded yet, as ("missing", name, None)."""
     from .cached import branch_identity, layer_gradients, responses
     from .store import runs
-    from . import bn_modes, testing, trained
+    from . import bn_channels, bn_modes, testing, trained
     from ..experiments import FIG7_ARCHS, SWEEP_ARCHS
 
     wanted = {
         "responses": (SWEEP_ARCHS, responses),  # chapter 4: Fig. 7 and the depth widget (every net of the sweep)
         "bn_modes": (bn_modes.NETS, bn_modes.check),  # chapter 4: eval-mode against training-mode BN
+        "bn_channels": (("resnet110",), bn_channels.channels),  # chapter 4: which channels part, every seed
         "branch_identity": (tuple(a for a in FIG7_ARCHS if a.startswith("resnet")), branch_identity),  # 4, 5
         "branch_identity_train": (tuple(a for a in FIG7_ARCHS if a.startswith("resnet")),
                                   lambda r: branch_identity(r, bn_mode="train")),  # chapter 4: Fig. 4.5
@@ -52,8 +53,8 @@ def plan(only=ANALYSES) -> list[tuple[str, str, object]]:
         recs = runs(archs)
         missing.update(c.arch for c in recs.missing)
         out += [(name, arch, (fn, rec)) for arch, rec in recs.items()]
-        if name in ("responses", "bn_modes"):  # and every other recorded seed of these nets: the intro and
-            # chapter 4 judge Fig. 7's claims over seeds
+        if name in ("responses", "bn_modes", "bn_channels"):  # and every other recorded seed of these nets: the
+            # intro and chapter 4 judge Fig. 7's claims over seeds
             from .store import other_seeds
             out += [(name, key, (fn, rec)) for key, rec in other_seeds(archs).items()]
         elif name == "multicrop":  # and every seed of the spread nets: chapter 3 sets the multi-crop gain beside

@@ -1,0 +1,153 @@
+"""Chapter 4: which channels carry ResNet-110's eval/training-mode mismatch.
+
+:mod:`resnet_lab.book.bn_modes` locates the mismatch by layer (stage, and the BN's place in the block). This
+module looks one level down, at the channels of each 3x3 layer (:func:`resnet_lab.analysis.bn_modes.
+channel_ratios`, cached per record as ``analysis/bn_channels.json``), for every seed whose eval mode parts from
+training mode: how many channels part, whether the same ones part from block to block, and their BN scales.
+
+In a ResNet the second BN of each block writes into the residual stream, channel for channel: channel c of
+that BN's output is added to channel c of the identity path. So a channel index that parts in block after block
+of one stage is one channel of the stream.
+"""
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+import pandas as pd
+
+from ..runs import RunRecord
+from .bn_modes import DEPART, _where
+
+TEST_IMAGES = {"smoke": 256}  # as the BN-mode check: test images in whole batches; default 2,048
+BATCH = 128
+KEYS = ("names", "ratios", "gamma_abs")
+CLOSING = "second BN of a block"  # the BN whose output joins the residual stream
+
+
+def channels(record: RunRecord) -> dict:
+    """:func:`resnet_lab.analysis.bn_modes.channel_ratios` of a recorded run (its test images in batches of the
+    training batch), cached as ``analysis/bn_channels.json``."""
+    def compute():
+        from ..analysis import bn_modes as BM, eval_images
+        from .store import run_data
+        d = run_data(record)
+        x, _ = eval_images(d, TEST_IMAGES.get(record.config.profile, 2048))
+        return BM.channel_ratios(record.load_model(), x, d.mean, batch_size=BATCH)
+    return record.cached("bn_channels", compute, keys=KEYS)
+
+
+def _stage_rows(result: dict) -> pd.DataFrame:
+    """One row per 3x3 layer: stage, BN position, channel count, channels at :data:`DEPART` or more (their
+    indices), the largest channel ratio and the channels' |gamma|."""
+    rows = []
+    for name, ratios, gammas in zip(result["names"], result["ratios"], result["gamma_abs"]):
+        r, g = np.asarray(ratios, dtype=float), np.asarray(gammas, dtype=float)
+        stage, bn = _where(name)
+        hit = np.flatnonzero(np.nan_to_num(r, nan=0.0) >= DEPART)
+        rows.append(dict(name=name, stage=stage, BN=bn, channels=len(r), parted=hit.tolist(),
+                         largest=float(np.nanmax(r)) if len(r) else float("nan"),
+                         gamma_parted=g[hit].tolist(), gamma_other=np.delete(g, hit).tolist()))
+    return pd.DataFrame(rows)
+
+
+def channel_table(results: dict[str, dict]) -> pd.DataFrame:
+    """Which channels part, per checked run (``{label: channel result}``, e.g. 'ResNet-110 seed 0') and stage, at
+    the BN that closes each block (whose channels are those of the residual stream): the blocks, the channels
+    that part per block (median and largest count, of how many), the channel that parts in the most blocks and
+    in how many, the largest channel ratio, and the median |gamma| of the parting channels against the others."""
+    out = {}
+    for label, res in results.items():
+        f = _stage_rows(res)
+        for stage, g in f[f.BN == CLOSING].groupby("stage", sort=False):
+            counts = g.parted.map(len)
+            often = Counter(c for p in g.parted for c in p).most_common(1)
+            gp = [x for xs in g.gamma_parted for x in xs]
+            go = [x for xs in g.gamma_other for x in xs]
+            out[(label, stage)] = {
+                "blocks": len(g),
+                f"channels at {DEPART} or more per block: median (largest)":
+                    f"{int(np.median(counts))} ({int(counts.max())}) of {int(g.channels.iloc[0])}",
+                "channel in the most blocks": f"{often[0][0]} ({often[0][1]} of {len(g)})" if often else "\u2013",
+                "largest channel ratio": f"{g.largest.max():.2f}",
+                "median |gamma|: parting / other channels":
+                    f"{np.median(gp):.3f} / {np.median(go):.3f}" if gp and go else "\u2013"}
+    if not out:
+        return pd.DataFrame()
+    t = pd.DataFrame.from_dict(out, orient="index")
+    t.index = pd.MultiIndex.from_tuples(t.index, names=["run", "stage"])
+    return t
+
+
+def channel_report(results: dict[str, dict]) -> str:
+    """What :func:`channel_table` shows, per run, in one computed line: in the stage where most channels part,
+    whether few channels or many carry the mismatch, whether the same stream channels part block after block,
+    and whether they are the channels with small or large BN scales (Markdown; '' with nothing checked)."""
+    t = channel_table(results)
+    if t.empty:
+        return ""
+    lines = []
+    for label in dict.fromkeys(t.index.get_level_values(0)):
+        f = _stage_rows(results[label])
+        f = f[f.BN == CLOSING]
+        by_stage = f.groupby("stage", sort=False).parted.apply(lambda s: sum(map(len, s)))
+        if by_stage.max() == 0:
+            lines.append(f"- {label}: no channel of a block-closing BN reaches {DEPART}.")
+            continue
+        stage = by_stage.idxmax()
+        g = f[f.stage == stage]
+        n_ch, blocks = int(g.channels.iloc[0]), len(g)
+        counts = g.parted.map(len)
+        share = float(np.median(counts)) / n_ch
+        tally = Counter(c for p in g.parted for c in p)
+        steady = sorted(c for c, k in tally.items() if k >= blocks / 2)
+        gp = np.median([x for xs in g.gamma_parted for x in xs])
+        rest = [x for xs in g.gamma_other for x in xs]
+        go = np.median(rest) if rest else float("nan")
+        lines.append(
+            f"- {label}, {stage} (the most parting channels), at the BN that closes each of its {blocks} blocks: a "
+            f"median of {int(np.median(counts))} of {n_ch} channels per block reach {DEPART} -- "
+            + ("a few channels, not the whole layer" if share <= 0.25 else
+               "nearly every channel: the whole layer parts, not a few channels" if share > 0.75 else
+               "many of the layer's channels")
+            + "; " + (f"{len(steady)} of the {n_ch} channels part in at least half of the blocks" if len(steady) > 8
+                      else f"channel{'s' * (len(steady) > 1)} {', '.join(map(str, steady))} "
+                      f"{'part' if len(steady) > 1 else 'parts'} in at least half of the blocks, the same stream "
+                      f"channel{'s' * (len(steady) > 1)} block after block" if steady else
+                      "no channel parts in half of the blocks: different channels in different blocks")
+            + (f"; the parting channels' median |gamma| is {gp:.3f} against {go:.3f} for the others."
+               if rest else "."))
+    return "\n".join(lines)
+
+
+def parted_checks(checks: dict[str, dict[int, dict]]) -> dict[str, dict[int, dict]]:
+    """The seeds whose BN-mode check parts (largest ratio :data:`DEPART` or more), per net (``{net: {seed:
+    check}}``, :func:`resnet_lab.book.bn_modes.seed_checks`)."""
+    from .bn_modes import _parts
+    return {net: {s: c for s, c in by.items() if _parts(c)} for net, by in checks.items()}
+
+
+def checked(checks: dict[str, dict[int, dict]]) -> dict[str, dict]:
+    """The channel check of every parting seed of ``checks``, labelled 'ResNet-110 seed 0' (computed and cached
+    where missing: about a minute of one core per net)."""
+    from ..models import paper_name
+    from .store import other_seeds, runs
+    out = {}
+    for net, by in parted_checks(checks).items():
+        if not by:
+            continue
+        recs = {0: r for r in runs([net]).values()} | {int(k.rsplit("s", 1)[1]): r for k, r in
+                                                       other_seeds([net]).items()}
+        for s in sorted(by):
+            if s in recs:
+                out[f"{paper_name(net)} seed {s}"] = channels(recs[s])
+    return out
+
+
+def data_line(results: dict[str, dict], nets=("resnet110",)) -> str:
+    """What the channel check ran on, for a caption: the test images and batch size, the profile, data and seeds."""
+    from .bn_modes import seed_caption
+    r = next(iter(results.values()), None)
+    head = (f"{r['test_images']:,} test images in batches of {r['batch_size']}" if r is not None else
+            "no channel check cached yet")
+    return f"{head}; {seed_caption(nets)}"
