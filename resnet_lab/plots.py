@@ -203,8 +203,8 @@ def bn_mode_seeds(frames: dict[str, dict[int, pd.DataFrame]], threshold: float =
         return placeholder("no eval/training-mode check is cached yet")
     fig, axes = plt.subplots(1, len(nets), figsize=(3.3 * len(nets), 3.3), sharey=True, squeeze=False)
     for ax, net in zip(axes[0], nets):
-        for i, (seed, f) in enumerate(sorted(frames[net].items())):
-            ax.plot(np.arange(1, len(f) + 1), f["ratio"].to_numpy(), lw=1.4, color=f"C{i}", label=f"seed {seed}")
+        for seed, f in sorted(frames[net].items()):  # one colour per seed number, the same in every panel
+            ax.plot(np.arange(1, len(f) + 1), f["ratio"].to_numpy(), lw=1.4, color=f"C{seed % 10}", label=f"seed {seed}")
         ax.axhline(1.0, color="grey", lw=0.8)
         ax.axhline(threshold, color="grey", ls="--", lw=0.8)
         ax.set_yscale("log")

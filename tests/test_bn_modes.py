@@ -247,7 +247,7 @@ def test_the_seed_report_says_whether_the_mismatch_comes_with_the_net_or_the_see
                           "seeds 1 and 2 are not recorded yet.")
     both = BB.seed_report({"resnet110": _seeded(9.0)}, missing=[2], uncached=[1])
     assert both.endswith("is not tested: seed 2 is not recorded yet; seed 1 is recorded but not checked (`python -m "
-                         "resnet_lab.book.caches --only bn_modes --arch resnet110`).")
+                         "resnet_lab.book.caches --only bn_modes bn_channels --arch resnet110`).")
     calm = BB.seed_report({"resnet110": _seeded(1.2)})
     assert calm.startswith("Eval mode does not part from training mode (a ratio of 1.5 or more) in the one seed")
     assert calm.endswith("is not tested.")
@@ -346,8 +346,14 @@ def test_the_channel_table_finds_the_stream_channels_that_part_block_after_block
     assert "many of the layer's channels" in spread
     assert "channels 0, 1, 2, 3, 4, 5, 6, 7 part in at least half" in spread  # each parts in 2 of 4: half
     whole = BC.channel_report({"r": _channels([set(range(15)), set(range(1, 16)), set(range(16))], n_ch=16)})
-    assert "nearly every channel: the whole layer parts, not a few channels; 16 of the 16 channels part in at " \
-           "least half of the blocks;" in whole
+    assert "a median of 15 of 16 channels per block reach 1.5 -- nearly every channel: the whole layer parts, not a " \
+           "few channels; 16 of the 16 channels part in at least half of the blocks;" in whole
+    half = BC.channel_table({"r": _channels([{1}, {1, 2}])}).loc[("r", "stage 3")]
+    assert half["channels at 1.5 or more per block: median (largest)"] == "1.5 (2) of 8"  # not truncated to 1
+    tie = BC.channel_table({"r": _channels([{1, 2, 6}, {1, 2, 6}])}).loc[("r", "stage 3")]
+    assert tie["channel in the most blocks"] == "1, 2 and 6 (2 of 2)"
+    many = BC.channel_table({"r": _channels([{0, 1, 2, 3}, {0, 1, 2, 3}])}).loc[("r", "stage 3")]
+    assert many["channel in the most blocks"] == "4 channels (2 of 2 each)"
     scattered = BC.channel_report({"r": _channels([{0}, {1}, {2}, {4}])})
     assert "no channel parts in half of the blocks: different channels in different blocks" in scattered
     calm = BC.channel_report({"r": _channels([set(), set()])})
@@ -361,9 +367,14 @@ def test_only_the_seeds_whose_eval_mode_parts_get_a_channel_check():
     assert sorted(got["resnet110"]) == [0, 2] and got["resnet56"] == {}
 
 
-def test_the_channel_data_line_names_images_batches_and_runs(monkeypatch):
-    from resnet_lab.book import bn_channels as BC, bn_modes as BB
-    monkeypatch.setattr(BB, "seed_caption", lambda nets=None: "profile cpu, CIFAR-10 JPEG q75 copy, seeds 0, 1, 2")
-    assert BC.data_line({"r": _channels([{1}])}) == ("2,048 test images in batches of 128; profile cpu, CIFAR-10 JPEG "
-                                                     "q75 copy, seeds 0, 1, 2")
-    assert BC.data_line({}).startswith("no channel check cached yet; ")
+def test_the_captions_name_the_runs_they_read(monkeypatch):
+    from resnet_lab.book import bn_channels as BC, bn_modes as BB, store
+    monkeypatch.setattr(store, "data_label", lambda: "CIFAR-10 JPEG q75 copy")
+    monkeypatch.setattr(store, "profile_name", lambda: "cpu")
+    got = {"ResNet-110 seed 0": _channels([{1}]), "ResNet-110 seed 2": _channels([{1}])}
+    assert BC.data_line(got) == ("2,048 test images in batches of 128; profile cpu, CIFAR-10 JPEG q75 copy; "
+                                 "ResNet-110 seed 0 and ResNet-110 seed 2")
+    assert BC.data_line({}) == "no channel check cached yet"
+    assert BB.seed_caption({"plain56": _seeded(1.0, 1.1, 1.2), "resnet110": {0: _seeded(9.0)[0], 2: _seeded(9.0)[0]},
+                            "resnet56": {}}) == ("profile cpu, CIFAR-10 JPEG q75 copy; plain-56 seeds 0, 1 and 2; "
+                                                 "ResNet-110 seeds 0 and 2")

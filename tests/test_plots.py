@@ -95,6 +95,7 @@ def test_the_bn_mode_seed_figure_has_a_panel_per_net_and_a_line_per_seed():
     a, b = fig.axes
     assert [ax.get_title() for ax in fig.axes] == ["resnet56 (2 seeds)", "resnet110 (3 seeds)"]  # no empty panel
     assert [ln.get_label() for ln in b.get_lines()][:3] == ["seed 0", "seed 1", "seed 2"]
+    assert b.get_lines()[1].get_color() == a.get_lines()[1].get_color()  # seed 1 in the same colour in each panel
     assert list(b.get_lines()[2].get_ydata()) == [1.1, 2.0, 8.0]
     assert b.get_yscale() == "log" and a.get_shared_y_axes().joined(a, b)
     plt.close("all")

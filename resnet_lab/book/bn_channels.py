@@ -51,6 +51,18 @@ def _stage_rows(result: dict) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _most(parted, blocks: int) -> str:
+    """'21 (18 of 18)', '21, 33 and 40 (18 of 18)' (a tie), '7 channels (18 of 18 each)'; '\u2013' if none parts."""
+    from .render import and_list
+    tally = Counter(c for p in parted for c in p)
+    if not tally:
+        return "\u2013"
+    top = max(tally.values())
+    tied = sorted(c for c, k in tally.items() if k == top)
+    return (f"{and_list([str(c) for c in tied])} ({top} of {blocks})" if len(tied) <= 3 else
+            f"{len(tied)} channels ({top} of {blocks} each)")
+
+
 def channel_table(results: dict[str, dict]) -> pd.DataFrame:
     """Which channels part, per checked run (``{label: channel result}``, e.g. 'ResNet-110 seed 0') and stage, at
     the BN that closes each block (whose channels are those of the residual stream): the blocks, the channels
@@ -61,14 +73,13 @@ def channel_table(results: dict[str, dict]) -> pd.DataFrame:
         f = _stage_rows(res)
         for stage, g in f[f.BN == CLOSING].groupby("stage", sort=False):
             counts = g.parted.map(len)
-            often = Counter(c for p in g.parted for c in p).most_common(1)
             gp = [x for xs in g.gamma_parted for x in xs]
             go = [x for xs in g.gamma_other for x in xs]
             out[(label, stage)] = {
                 "blocks": len(g),
                 f"channels at {DEPART} or more per block: median (largest)":
-                    f"{int(np.median(counts))} ({int(counts.max())}) of {int(g.channels.iloc[0])}",
-                "channel in the most blocks": f"{often[0][0]} ({often[0][1]} of {len(g)})" if often else "\u2013",
+                    f"{np.median(counts):g} ({int(counts.max())}) of {int(g.channels.iloc[0])}",
+                "channel in the most blocks": _most(g.parted, len(g)),
                 "largest channel ratio": f"{g.largest.max():.2f}",
                 "median |gamma|: parting / other channels":
                     f"{np.median(gp):.3f} / {np.median(go):.3f}" if gp and go else "\u2013"}
@@ -106,7 +117,7 @@ def channel_report(results: dict[str, dict]) -> str:
         go = np.median(rest) if rest else float("nan")
         lines.append(
             f"- {label}, {stage} (the most parting channels), at the BN that closes each of its {blocks} blocks: a "
-            f"median of {int(np.median(counts))} of {n_ch} channels per block reach {DEPART} -- "
+            f"median of {np.median(counts):g} of {n_ch} channels per block reach {DEPART} -- "
             + ("a few channels, not the whole layer" if share <= 0.25 else
                "nearly every channel: the whole layer parts, not a few channels" if share > 0.75 else
                "many of the layer's channels")
@@ -128,26 +139,30 @@ def parted_checks(checks: dict[str, dict[int, dict]]) -> dict[str, dict[int, dic
 
 
 def checked(checks: dict[str, dict[int, dict]]) -> dict[str, dict]:
-    """The channel check of every parting seed of ``checks``, labelled 'ResNet-110 seed 0' (computed and cached
-    where missing: about a minute of one core per net)."""
+    """The channel check of every parting seed of the ResNets in ``checks`` (a plain net has no residual stream),
+    labelled 'ResNet-110 seed 0'; computed and cached where missing (about a minute of one core per net;
+    ``python -m resnet_lab.book.caches --only bn_channels`` does it ahead), for runs whose weights load."""
     from ..models import paper_name
-    from .store import other_seeds, runs
+    from .store import RunSet, other_seeds, runs, with_weights
     out = {}
     for net, by in parted_checks(checks).items():
-        if not by:
+        if not by or not net.startswith("resnet"):
             continue
-        recs = {0: r for r in runs([net]).values()} | {int(k.rsplit("s", 1)[1]): r for k, r in
-                                                       other_seeds([net]).items()}
+        usable = with_weights(RunSet({**runs([net]), **other_seeds([net])}))
+        recs = {r.config.seed: r for r in usable.values()}
         for s in sorted(by):
             if s in recs:
                 out[f"{paper_name(net)} seed {s}"] = channels(recs[s])
     return out
 
 
-def data_line(results: dict[str, dict], nets=("resnet110",)) -> str:
-    """What the channel check ran on, for a caption: the test images and batch size, the profile, data and seeds."""
-    from .bn_modes import seed_caption
+def data_line(results: dict[str, dict]) -> str:
+    """What the channel check ran on, for a caption: the test images and batch size, the profile, the data and the
+    runs it read (the labels of ``results``)."""
+    from .render import and_list
+    from .store import data_label, profile_name
     r = next(iter(results.values()), None)
-    head = (f"{r['test_images']:,} test images in batches of {r['batch_size']}" if r is not None else
-            "no channel check cached yet")
-    return f"{head}; {seed_caption(nets)}"
+    if r is None:
+        return "no channel check cached yet"
+    return (f"{r['test_images']:,} test images in batches of {r['batch_size']}; profile {profile_name()}, "
+            f"{data_label()}; {and_list(list(results))}")

@@ -206,10 +206,13 @@ def seed_checks(arch: str, profile: str | None = None) -> dict[int, dict]:
     return cached_by_seed(arch, profile or profile_name(), "bn_modes", keys=KEYS)
 
 
-def seed_caption(nets=SEED_NETS) -> str:
-    """The caption line of the runs the seed check reads: profile, data and every recorded seed of ``nets``."""
-    from .store import caption, other_seeds, runs
-    return caption(list(runs(list(nets)).values()) + list(other_seeds(nets).values()))
+def seed_caption(checks: dict[str, dict[int, dict]]) -> str:
+    """The caption line of the seed check: profile, data and the seeds each net's check was read from
+    (``{net: {seed: check}}``), e.g. 'profile cpu, CIFAR-10 JPEG q75 copy; plain-56 seeds 0, 1 and 2, ...'."""
+    from ..models import paper_name
+    from .store import data_label, profile_name
+    nets = [f"{paper_name(n)} {_seeds(by)}" for n, by in checks.items() if by]
+    return f"profile {profile_name()}, {data_label()}; " + ("; ".join(nets) if nets else "no check cached yet")
 
 
 def _largest(check: dict) -> float:
@@ -288,7 +291,7 @@ def seed_report(checks: dict[str, dict[int, dict]], net: str = "resnet110", miss
             why.append(f"{_seeds(missing)} {'is' if len(missing) == 1 else 'are'} not recorded yet")
         if uncached:
             why.append(f"{_seeds(uncached)} {'is' if len(uncached) == 1 else 'are'} recorded but not checked "
-                       f"(`python -m resnet_lab.book.caches --only bn_modes --arch {net}`)")
+                       f"(`python -m resnet_lab.book.caches --only bn_modes bn_channels --arch {net}`)")
         return head + (f" With {n} seed{'s' * (n > 1)}, whether the mismatch comes with {name} or with its seed "
                        f"is not tested" + (f": {'; '.join(why)}." if why else "."))
     clean = controls and not any(_parts(r) for v in controls.values() for r in v.values())

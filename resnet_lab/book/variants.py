@@ -157,13 +157,15 @@ def arm_records(records) -> list[RunRecord]:
     store: itself alone): the runs a comparison's means rest on, for its caption."""
     from ..runs import RunStore
     from .store import _data_source
-    out: dict[str, RunRecord] = {}
+    out: dict[tuple, RunRecord] = {}
     for rec in records:
         c = rec.config
-        same = {r.id: r for r in RunStore().find(arch=c.arch, profile=c.profile, variant=c.variant,
-                                                 data_source=_data_source())
-                if not r.failed and (r.config.shortcut or "A") == (c.shortcut or "A")}
-        out.update(same if rec.id in same else {rec.id: rec})
+        net = (c.arch, c.variant, c.shortcut or "A")
+        same = {r.config.seed: r for r in RunStore().find(arch=c.arch, profile=c.profile, variant=c.variant,
+                                                          data_source=_data_source())
+                if not r.failed and (r.config.shortcut or "A") == net[2]}  # one record per seed, as arm_values
+        out.update({(*net, s): r for s, r in same.items()} if rec.id in {r.id for r in same.values()}
+                   else {(*net, c.seed): rec})
     return list(out.values())
 
 
