@@ -51,10 +51,23 @@ def _stage_rows(result: dict) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _most(parted, blocks: int) -> str:
+def _stages(result: dict) -> list[dict]:
+    """Per stage, at the BN that closes each block: its name, the blocks, the channels per layer, the count of
+    parting channels per block, how many blocks each channel parts in, the largest channel ratio, and the |gamma|
+    of the parting and of the other channels (the one reading both the table and the report use)."""
+    f = _stage_rows(result)
+    out = []
+    for stage, g in f[f.BN == CLOSING].groupby("stage", sort=False):
+        out.append(dict(stage=stage, blocks=len(g), channels=int(g.channels.iloc[0]), counts=g.parted.map(len),
+                        tally=Counter(c for p in g.parted for c in p), largest=float(g.largest.max()),
+                        gamma_parted=[x for xs in g.gamma_parted for x in xs],
+                        gamma_other=[x for xs in g.gamma_other for x in xs]))
+    return out
+
+
+def _most(tally: Counter, blocks: int) -> str:
     """'21 (18 of 18)', '21, 33 and 40 (18 of 18)' (a tie), '7 channels (18 of 18 each)'; '\u2013' if none parts."""
     from .render import and_list
-    tally = Counter(c for p in parted for c in p)
     if not tally:
         return "\u2013"
     top = max(tally.values())
@@ -70,17 +83,14 @@ def channel_table(results: dict[str, dict]) -> pd.DataFrame:
     in how many, the largest channel ratio, and the median |gamma| of the parting channels against the others."""
     out = {}
     for label, res in results.items():
-        f = _stage_rows(res)
-        for stage, g in f[f.BN == CLOSING].groupby("stage", sort=False):
-            counts = g.parted.map(len)
-            gp = [x for xs in g.gamma_parted for x in xs]
-            go = [x for xs in g.gamma_other for x in xs]
-            out[(label, stage)] = {
-                "blocks": len(g),
+        for st in _stages(res):
+            gp, go = st["gamma_parted"], st["gamma_other"]
+            out[(label, st["stage"])] = {
+                "blocks": st["blocks"],
                 f"channels at {DEPART} or more per block: median (largest)":
-                    f"{np.median(counts):g} ({int(counts.max())}) of {int(g.channels.iloc[0])}",
-                "channel in the most blocks": _most(g.parted, len(g)),
-                "largest channel ratio": f"{g.largest.max():.2f}",
+                    f"{np.median(st['counts']):g} ({int(st['counts'].max())}) of {st['channels']}",
+                "channel in the most blocks": _most(st["tally"], st["blocks"]),
+                "largest channel ratio": f"{st['largest']:.2f}",
                 "median |gamma|: parting / other channels":
                     f"{np.median(gp):.3f} / {np.median(go):.3f}" if gp and go else "\u2013"}
     if not out:
@@ -94,26 +104,20 @@ def channel_report(results: dict[str, dict]) -> str:
     """What :func:`channel_table` shows, per run, in one computed line: in the stage where most channels part,
     whether few channels or many carry the mismatch, whether the same stream channels part block after block,
     and whether they are the channels with small or large BN scales (Markdown; '' with nothing checked)."""
-    t = channel_table(results)
-    if t.empty:
-        return ""
     lines = []
-    for label in dict.fromkeys(t.index.get_level_values(0)):
-        f = _stage_rows(results[label])
-        f = f[f.BN == CLOSING]
-        by_stage = f.groupby("stage", sort=False).parted.apply(lambda s: sum(map(len, s)))
-        if by_stage.max() == 0:
+    for label, res in results.items():
+        stages = _stages(res)
+        if not stages:
+            continue
+        st = max(stages, key=lambda x: int(x["counts"].sum()))  # the first stage with the most, on a tie
+        if st["counts"].sum() == 0:
             lines.append(f"- {label}: no channel of a block-closing BN reaches {DEPART}.")
             continue
-        stage = by_stage.idxmax()
-        g = f[f.stage == stage]
-        n_ch, blocks = int(g.channels.iloc[0]), len(g)
-        counts = g.parted.map(len)
+        stage, blocks, n_ch, counts = st["stage"], st["blocks"], st["channels"], st["counts"]
         share = float(np.median(counts)) / n_ch
-        tally = Counter(c for p in g.parted for c in p)
-        steady = sorted(c for c, k in tally.items() if k >= blocks / 2)
-        gp = np.median([x for xs in g.gamma_parted for x in xs])
-        rest = [x for xs in g.gamma_other for x in xs]
+        steady = sorted(c for c, k in st["tally"].items() if k >= blocks / 2)
+        gp = np.median(st["gamma_parted"])
+        rest = st["gamma_other"]
         go = np.median(rest) if rest else float("nan")
         lines.append(
             f"- {label}, {stage} (the most parting channels), at the BN that closes each of its {blocks} blocks: a "
