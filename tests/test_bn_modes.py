@@ -279,6 +279,7 @@ def test_the_warmup_report_names_what_is_missing_or_what_the_run_shows(monkeypat
     monkeypatch.setattr(BB, "seed_checks", lambda arch, profile=None: claims.cached_by_seed(arch, "cpu", "bn_modes"))
     monkeypatch.setattr(claims, "cached_by_seed", cached({}, _seeded(13.0)))
     monkeypatch.setattr(verdicts, "seed_values", lambda arch, metric, profile=None: {})
+    monkeypatch.setattr(BB, "_failed_runs", lambda net, profile: {})
     text = BB.warmup_report()
     assert text.startswith("The warm-up is not tested: every ResNet-110 here was trained with it")
     assert "`PROFILE=cpu_nowarmup OMP_NUM_THREADS=1 bash tools/queue.sh worker.log resnet110:basic:0`" in text
@@ -286,6 +287,7 @@ def test_the_warmup_report_names_what_is_missing_or_what_the_run_shows(monkeypat
     assert "is recorded, but its check is not cached (`python -m resnet_lab.book.caches --profile cpu_nowarmup " \
            "--only bn_modes --arch resnet110`)" in BB.warmup_report()
     monkeypatch.setattr(claims, "cached_by_seed", cached(_seeded(1.2), _seeded(13.0)))
+    monkeypatch.setattr(verdicts, "seed_values", lambda arch, metric, profile=None: {})
     calm = BB.warmup_report()
     assert calm == ("Trained without the warm-up (profile `cpu_nowarmup`, seed 0), ResNet-110's largest "
                     "eval/training-mode ratio is 1.20, against 13.00 for the same seed with it: in this pair the "
@@ -299,6 +301,45 @@ def test_the_warmup_report_names_what_is_missing_or_what_the_run_shows(monkeypat
     assert BB.warmup_report() == ("Trained without the warm-up (profile `cpu_nowarmup`, seed 0), ResNet-110's largest "
                                   "eval/training-mode ratio is 1.20 (seed 0 with the warm-up is not checked) (one seed "
                                   "without the warm-up: described, not judged).")
+
+
+def test_the_warmup_report_gives_both_test_errors_and_says_when_the_run_without_it_diverged(monkeypatch):
+    from resnet_lab.book import bn_modes as BB, claims, verdicts
+    monkeypatch.setattr(BB, "seed_checks", lambda arch, profile=None: _seeded(13.0))
+    monkeypatch.setattr(claims, "cached_by_seed", lambda arch, profile, analysis, reduce=None, keys=(): _seeded(1.2))
+    errors = {"cpu_nowarmup": {0: 0.2512}, "cpu": {0: 0.1719, 1: 0.1875}}
+    monkeypatch.setattr(verdicts, "seed_values", lambda arch, metric, profile=None: errors[profile])
+    text = BB.warmup_report()
+    assert text.endswith(": in this pair the mismatch comes with the warm-up and not without it. Its test error is "
+                         "25.12% (17.19% with the warm-up) (one seed without the warm-up: described, not judged).")
+    errors["cpu"] = {1: 0.1875}
+    assert "Its test error is 25.12% (one seed" in BB.warmup_report()
+    monkeypatch.setattr(claims, "cached_by_seed", lambda arch, profile, analysis, reduce=None, keys=(): {})
+    monkeypatch.setattr(BB, "_failed_runs", lambda net, profile: {0: "resnet110: loss became nan by iteration 12"})
+    text = BB.warmup_report()
+    assert text.startswith("Trained without the warm-up (profile `cpu_nowarmup`, seed 0), ResNet-110 diverged "
+                           "(resnet110: loss became nan by iteration 12), while all its seeds trained with the "
+                           "warm-up did not")
+    assert "cannot be checked without the warm-up" in text
+
+
+def test_failed_runs_reads_the_failed_records_of_the_store(tmp_path, monkeypatch):
+    from resnet_lab.book import bn_modes as BB
+    from resnet_lab import runs as R
+    from resnet_lab.runs import RunStore
+    from resnet_lab.book import store as S
+    from resnet_lab.train import RunConfig
+    monkeypatch.setenv("RESNET_LAB_RUNS", str(tmp_path))
+    cfg = RunConfig("resnet110", profile="cpu_nowarmup", seed=0)
+    monkeypatch.setattr(S, "_data_source", lambda: cfg.data_source)
+    assert BB._failed_runs("resnet110", "cpu_nowarmup") == {}
+    store = RunStore(tmp_path)
+    store.write(R.Run.of(cfg, "synthetic000"), {"train": [], "eval": []},
+                dict(status="failed", error="resnet110: loss became nan by iteration 12"), dict(data="synthetic"))
+    store.write(R.Run.of(RunConfig("resnet110", profile="cpu_nowarmup", seed=1), "synthetic000"),
+                {"train": [], "eval": []}, dict(status="completed", final_test_error=0.2), dict(data="synthetic"))
+    assert BB._failed_runs("resnet110", "cpu_nowarmup") == {0: "resnet110: loss became nan by iteration 12"}
+    assert BB._failed_runs("resnet56", "cpu_nowarmup") == {}
 
 
 def test_the_data_line_can_leave_the_data_set_to_a_caption_that_names_it(monkeypatch):

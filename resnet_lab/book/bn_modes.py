@@ -10,7 +10,7 @@ from __future__ import annotations
 import pandas as pd
 
 from ..runs import RunRecord
-from .render import and_list, block_label, pct
+from .render import and_list, block_label, pct, pct2
 from .store import run_data
 from ..analysis import bn_modes as BM
 
@@ -307,16 +307,33 @@ def seed_report(checks: dict[str, dict[int, dict]], net: str = "resnet110", miss
                    f"({_seeds(set(own) - set(parts))}): the seed matters, and the eval-mode inset of Fig. 7, {fig}.")
 
 
+def _failed_runs(net: str, profile: str) -> dict[int, str]:
+    """``{seed: why}`` of the records of ``net`` (the paper's blocks, option A) at ``profile`` on the book's data that
+    are recorded as failed (the loss stopped being finite)."""
+    from ..runs import RunStore
+    from .store import _data_source
+    recs = RunStore().find(arch=net, profile=profile, variant="basic", data_source=_data_source())
+    return {r.config.seed: r.failure for r in recs if r.failed and r.config.shortcut in ("A", None)}
+
+
 def warmup_report(net: str = "resnet110", profile: str = NOWARMUP) -> str:
     """The warm-up confound: ``net`` trained without the warm-up (``profile``), if recorded and checked -- does its
-    eval mode part from training mode? One seed, so described, never judged; otherwise the command that trains it
-    (Markdown)."""
+    eval mode part from training mode, and how well did it train? One seed, so described, never judged; a run that
+    diverged says so; otherwise the command that trains it (Markdown)."""
     from ..models import paper_name
     from .claims import cached_by_seed
+    from .store import profile_name
     from .verdicts import seed_values
     name = paper_name(net)
     got = cached_by_seed(net, profile, "bn_modes", keys=KEYS)
     if not got:
+        failed = _failed_runs(net, profile)
+        if failed:
+            seed, why = sorted(failed.items())[0]
+            return (f"Trained without the warm-up (profile `{profile}`, seed {seed}), {name} diverged ({why}), while "
+                    f"all its seeds trained with the warm-up did not: in this run lr 0.1 from the first iteration is "
+                    f"too large to start training, as the paper says of it (Sec. 4.2), so the mismatch cannot be "
+                    f"checked without the warm-up (one seed without the warm-up: described, not judged).")
         recorded = seed_values(net, "final_test_error", profile)
         todo = (f"is recorded, but its check is not cached (`python -m resnet_lab.book.caches --profile {profile} "
                 f"--only bn_modes --arch {net}`)" if recorded else
@@ -333,6 +350,11 @@ def warmup_report(net: str = "resnet110", profile: str = NOWARMUP) -> str:
         text += (": the mismatch arises without the warm-up too, so the warm-up is not needed for it" if _parts(r) else
                  ": in this pair the mismatch comes with the warm-up and not without it" if _parts(with_it) else
                  ": neither run of this seed has the mismatch, so the pair says nothing of the warm-up")
+    errors = seed_values(net, "final_test_error", profile).get(seed), \
+        seed_values(net, "final_test_error", profile_name()).get(seed)
+    if errors[0] is not None:
+        text += (f". Its test error is {pct2(errors[0])}"
+                 + (f" ({pct2(errors[1])} with the warm-up)" if errors[1] is not None else ""))
     return text + " (one seed without the warm-up: described, not judged)."
 
 
