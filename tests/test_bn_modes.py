@@ -372,23 +372,32 @@ def test_the_channel_table_finds_the_stream_channels_that_part_block_after_block
     res = {"ResNet-110 seed 0": _channels([{3}, {3, 5}, {3}, {1}])}
     t = BC.channel_table(res)
     row = t.loc[("ResNet-110 seed 0", "stage 3")]
-    assert row["blocks"] == 4
+    assert row["blocks with a parting channel"] == "4 of 4"
     assert row["channels at 1.5 or more per block: median (largest)"] == "1 (2) of 8"
     assert row["channel in the most blocks"] == "3 (3 of 4)"
     assert row["largest channel ratio"] == "4.00"
     assert row["median |gamma|: parting / other channels"] == "0.100 / 0.500"
     assert t.loc[("ResNet-110 seed 0", "stage 1"), "channel in the most blocks"] == "\u2013"
     text = BC.channel_report(res)
-    assert text == ("- ResNet-110 seed 0, stage 3 (the most parting channels), at the BN that closes each of its 4 "
-                    "blocks: a median of 1 of 8 channels per block reach 1.5 -- a few channels, not the whole layer; "
+    assert text == ("- ResNet-110 seed 0, stage 3 (the most parting channels), at the BN that closes each block: "
+                    "channels reach 1.5 in all 4 blocks, a median of 1 of 8 per block there -- a few channels, not "
+                    "the whole layer; "
                     "channel 3 parts in at least half of the blocks, the same stream channel block after block; the "
                     "parting channels' median |gamma| is 0.100 against 0.500 for the others.")
     spread = BC.channel_report({"r": _channels([{0, 1, 2, 3}, {4, 5, 6, 7}, {0, 2, 4, 6}, {1, 3, 5, 7}])})
     assert "many of the layer's channels" in spread
     assert "channels 0, 1, 2, 3, 4, 5, 6, 7 part in at least half" in spread  # each parts in 2 of 4: half
     whole = BC.channel_report({"r": _channels([set(range(15)), set(range(1, 16)), set(range(16))], n_ch=16)})
-    assert "a median of 15 of 16 channels per block reach 1.5 -- nearly every channel: the whole layer parts, not a " \
-           "few channels; 16 of the 16 channels part in at least half of the blocks;" in whole
+    assert "channels reach 1.5 in all 3 blocks, a median of 15 of 16 per block there -- nearly every channel: the " \
+           "whole layer parts, not a few channels; 16 of the 16 channels part in at least half of the blocks;" in whole
+    late = _channels([set(), set(), set(), set(range(16)), set(range(1, 16)), set(), set(range(16))], n_ch=16)
+    text = BC.channel_report({"r": late})
+    assert "channels reach 1.5 in 3 of its 7 blocks (blocks 4\u20135 and 7), a median of 16 of 16 per block there " \
+           "-- nearly every channel: the whole layer parts" in text  # the median over all 7 blocks would be 0
+    assert "16 of the 16 channels part in at least half of those blocks" in text
+    assert BC.channel_table({"r": late}).loc[("r", "stage 3"), "blocks with a parting channel"] == \
+        "3 of 7 (4\u20135 and 7)"
+    assert BC._ranges([2]) == "2" and BC._ranges([2, 7, 13]) == "2, 7 and 13"
     half = BC.channel_table({"r": _channels([{1}, {1, 2}])}).loc[("r", "stage 3")]
     assert half["channels at 1.5 or more per block: median (largest)"] == "1.5 (2) of 8"  # not truncated to 1
     tie = BC.channel_table({"r": _channels([{1, 2, 6}, {1, 2, 6}])}).loc[("r", "stage 3")]

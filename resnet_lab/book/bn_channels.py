@@ -76,17 +76,39 @@ def _most(tally: Counter, blocks: int) -> str:
             f"{len(tied)} channels ({top} of {blocks} each)")
 
 
+def _ranges(blocks: list[int]) -> str:
+    """Block numbers as runs: [1, 2, 3, 7] -> '1–3 and 7'."""
+    from .render import and_list
+    runs, out = [], []
+    for b in blocks:
+        if runs and b == runs[-1][-1] + 1:
+            runs[-1].append(b)
+        else:
+            runs.append([b])
+    for r in runs:
+        out.append(str(r[0]) if len(r) == 1 else f"{r[0]}–{r[-1]}")
+    return and_list(out)
+
+
+def _hit_blocks(counts: pd.Series) -> list[int]:
+    """The blocks (numbered from 1 within the stage) in which at least one channel parts."""
+    return [i + 1 for i, k in enumerate(counts) if k > 0]
+
+
 def channel_table(results: dict[str, dict]) -> pd.DataFrame:
     """Which channels part, per checked run (``{label: channel result}``, e.g. 'ResNet-110 seed 0') and stage, at
-    the BN that closes each block (whose channels are those of the residual stream): the blocks, the channels
+    the BN that closes each block (whose channels are those of the residual stream): the blocks in which any
+    channel parts (of how many, and which), the channels
     that part per block (median and largest count, of how many), the channel that parts in the most blocks and
     in how many, the largest channel ratio, and the median |gamma| of the parting channels against the others."""
     out = {}
     for label, res in results.items():
         for st in _stages(res):
             gp, go = st["gamma_parted"], st["gamma_other"]
+            hit = _hit_blocks(st["counts"])
             out[(label, st["stage"])] = {
-                "blocks": st["blocks"],
+                "blocks with a parting channel": f"{len(hit)} of {st['blocks']}"
+                + (f" ({_ranges(hit)})" if 0 < len(hit) < st["blocks"] else ""),
                 f"channels at {DEPART} or more per block: median (largest)":
                     f"{np.median(st['counts']):g} ({int(st['counts'].max())}) of {st['channels']}",
                 "channel in the most blocks": _most(st["tally"], st["blocks"]),
@@ -102,7 +124,7 @@ def channel_table(results: dict[str, dict]) -> pd.DataFrame:
 
 def channel_report(results: dict[str, dict]) -> str:
     """What :func:`channel_table` shows, per run, in one computed line: in the stage where most channels part,
-    whether few channels or many carry the mismatch, whether the same stream channels part block after block,
+    in which blocks any channel parts and, in those, whether few channels or many carry the mismatch, whether the same stream channels part block after block,
     and whether they are the channels with small or large BN scales (Markdown; '' with nothing checked)."""
     lines = []
     for label, res in results.items():
@@ -113,23 +135,28 @@ def channel_report(results: dict[str, dict]) -> str:
         if st["counts"].sum() == 0:
             lines.append(f"- {label}: no channel of a block-closing BN reaches {DEPART}.")
             continue
-        stage, blocks, n_ch, counts = st["stage"], st["blocks"], st["channels"], st["counts"]
+        stage, blocks, n_ch = st["stage"], st["blocks"], st["channels"]
+        hit = _hit_blocks(st["counts"])
+        counts = st["counts"][st["counts"] > 0]  # in the blocks where any channel parts
         share = float(np.median(counts)) / n_ch
-        steady = sorted(c for c, k in st["tally"].items() if k >= blocks / 2)
+        steady = sorted(c for c, k in st["tally"].items() if k >= len(hit) / 2)
         gp = np.median(st["gamma_parted"])
         rest = st["gamma_other"]
         go = np.median(rest) if rest else float("nan")
+        where = (f"in all {blocks} blocks" if len(hit) == blocks else
+                 f"in {len(hit)} of its {blocks} blocks (block{'s' * (len(hit) > 1)} {_ranges(hit)})")
+        those = "the blocks" if len(hit) == blocks else "those blocks"
         lines.append(
-            f"- {label}, {stage} (the most parting channels), at the BN that closes each of its {blocks} blocks: a "
-            f"median of {np.median(counts):g} of {n_ch} channels per block reach {DEPART} -- "
+            f"- {label}, {stage} (the most parting channels), at the BN that closes each block: channels reach "
+            f"{DEPART} {where}, a median of {np.median(counts):g} of {n_ch} per block there -- "
             + ("a few channels, not the whole layer" if share <= 0.25 else
                "nearly every channel: the whole layer parts, not a few channels" if share > 0.75 else
                "many of the layer's channels")
-            + "; " + (f"{len(steady)} of the {n_ch} channels part in at least half of the blocks" if len(steady) > 8
+            + "; " + (f"{len(steady)} of the {n_ch} channels part in at least half of {those}" if len(steady) > 8
                       else f"channel{'s' * (len(steady) > 1)} {', '.join(map(str, steady))} "
-                      f"{'part' if len(steady) > 1 else 'parts'} in at least half of the blocks, the same stream "
+                      f"{'part' if len(steady) > 1 else 'parts'} in at least half of {those}, the same stream "
                       f"channel{'s' * (len(steady) > 1)} block after block" if steady else
-                      "no channel parts in half of the blocks: different channels in different blocks")
+                      f"no channel parts in half of {those}: different channels in different blocks")
             + (f"; the parting channels' median |gamma| is {gp:.3f} against {go:.3f} for the others."
                if rest else "."))
     return "\n".join(lines)
