@@ -124,7 +124,8 @@ def channel_table(results: dict[str, dict]) -> pd.DataFrame:
 
 def channel_report(results: dict[str, dict]) -> str:
     """What :func:`channel_table` shows, per run, in one computed line: in the stage where most channels part,
-    in which blocks any channel parts and, in those, whether few channels or many carry the mismatch, whether the same stream channels part block after block,
+    in which blocks any channel parts and, in those, whether few channels or many carry the mismatch, whether the
+    same stream channels part block after block,
     and whether they are the channels with small or large BN scales (Markdown; '' with nothing checked)."""
     lines = []
     for label, res in results.items():
