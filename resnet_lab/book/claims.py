@@ -309,21 +309,36 @@ def summary(profs: list[str] | None = None) -> str:
             return (f", in {len(hit)} of its {len(tests)} tests (" + ", ".join(
                 f"{paper_name(t.a.label)} vs {paper_name(t.b.label)}" for t in hit) + ")"
                 if w in (REPRODUCED, CONTRADICTED, NOT_SHOWN) and 0 < len(hit) < len(tests) else "")
-        has = lambda w: [c.claim[0].lower() + c.claim[1:] + part(c, w) for c in CLAIMS  # noqa: E731
-                         if any(v.startswith(w) for *_, v in judged[c.key]) or (measured[c.key].verdict or "")
-                         .startswith(w)]
+        def has(w, whole=None):  # the claims with a test (or measurement) ending in w: all of them, or only some
+            out = []
+            for c in CLAIMS:
+                vs = [v for *_, v in judged[c.key]] or [measured[c.key].verdict or ""]
+                hit = sum(v.startswith(w) for v in vs) or int((measured[c.key].verdict or "").startswith(w))
+                if hit and (whole is None or whole == (hit == len(vs))):
+                    out.append(c.claim[0].lower() + c.claim[1:] + part(c, w))
+            return out
+
+        def counted(w, noun=""):  # '2<noun> wholly (a; b) and 1 in part (c, in 1 of its 2 tests (...))'
+            whole, some = has(w, True), has(w, False)
+            if whole and some:
+                return f"{len(whole)}{noun} wholly ({'; '.join(whole)}) and {len(some)} in part ({'; '.join(some)})"
+            if some:
+                return f"{len(some)}{noun} in part ({'; '.join(some)})"
+            return f"{len(whole)}{noun} ({'; '.join(whole)})" if whole else f"none{noun}"
         rep, con, nos, wait = has(REPRODUCED), has(CONTRADICTED), has(NOT_SHOWN), has(stats.NOT_JUDGED)
-        untested, counted = has(NOT_TESTED), has(COUNTED)
-        words = lambda xs: "; ".join(xs) if xs else "none"  # noqa: E731
-        out.append(f"At the `{p}` profile the book's rule reproduces {len(rep)} of the paper's {len(CLAIMS)} "
-                   f"claims where it can judge them ({words(rep)}) and contradicts {len(con) or 'none'}"
-                   + (f" ({words(con)})" if con else "")
-                   + (f"; in {len(nos)} no difference is shown at this budget ({words(nos)})" if nos else "")
-                   + f". {len(wait)} {'claim rests' if len(wait) == 1 else 'claims rest'}, wholly or in part, on fewer than {stats.MIN_SEEDS} seeds per net and are described only; {len(untested)} "
-                   f"{'is' if len(untested) == 1 else 'are'} not tested and {len(counted)} "
-                   f"{'is a cost' if len(counted) == 1 else 'are costs'} the code counts exactly."
+        untested, counted_ = has(NOT_TESTED), has(COUNTED)
+        claims_ = lambda xs: " claim" if len(xs) == 1 else " claims"  # noqa: E731
+        of_paper = f" of the paper's {len(CLAIMS)} claims"
+        out.append(f"Where it can judge them at the `{p}` profile, the book's rule reproduces "
+                   f"{counted(REPRODUCED, of_paper)}. "
+                   f"It contradicts {counted(CONTRADICTED)}"
+                   + (f"; no difference is shown at this budget for {counted(NOT_SHOWN, claims_(nos))}" if nos else "")
+                   + f". {len(wait)} {'claim rests' if len(wait) == 1 else 'claims rest'}, wholly or in part, on "
+                   f"fewer than {stats.MIN_SEEDS} seeds per net and {'is' if len(wait) == 1 else 'are'} described "
+                   f"only; {len(untested)} {'is' if len(untested) == 1 else 'are'} not tested and {len(counted_)} "
+                   f"{'is a cost' if len(counted_) == 1 else 'are costs'} the code counts exactly."
                    + (" A claim whose tests end differently is counted under each of their verdicts." if sum(map(
-                       len, (rep, con, nos, wait, untested, counted))) > len(CLAIMS) else ""))
+                       len, (rep, con, nos, wait, untested, counted_))) > len(CLAIMS) else ""))
     return " ".join(out)
 
 
