@@ -10,7 +10,7 @@ from __future__ import annotations
 import pandas as pd
 
 from ..runs import RunRecord
-from .render import and_list, block_label, pct, pct2
+from .render import and_list, block_label, pct, pct2, seeds as _seeds
 from .store import run_data
 from ..analysis import bn_modes as BM
 
@@ -237,11 +237,6 @@ def seed_table(checks: dict[str, dict[int, dict]]) -> pd.DataFrame:
     t = pd.DataFrame.from_dict(rows, orient="index")
     t.index = pd.MultiIndex.from_tuples(t.index, names=["net", "seed"])
     return t
-
-
-def _seeds(ss) -> str:
-    ss = sorted(ss)
-    return f"seed {ss[0]}" if len(ss) == 1 else f"seeds {and_list([str(s) for s in ss])}"
 
 
 def _ratios(by_seed: dict[int, dict]) -> str:

@@ -130,6 +130,12 @@ def and_list(items) -> str:
     return "" if not items else items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
+def seeds(ss) -> str:
+    """'seed 0', 'seeds 1 and 2', 'seeds 0, 1 and 2' (sorted): the seeds of a net in a computed sentence."""
+    ss = sorted(ss)
+    return f"seed {ss[0]}" if len(ss) == 1 else f"seeds {and_list(ss)}"
+
+
 def _shown(error: float) -> float:
     """An error as the book prints it (percent, two decimals), so that a difference of two printed errors is
     the difference the reader computes from them (17.91% - 17.59% = 0.32, not 0.31)."""

@@ -287,10 +287,8 @@ def _job(spec: str, seed: int) -> str:
 def _missing_line(missing: dict[str, list[int]], profile: str | None = None) -> str:
     """'Seeds still to train: plain-56 seed 2, ResNet-110 seeds 1 and 2 (`OMP_NUM_THREADS=1 bash tools/queue.sh LOG
     plain56:basic:2 ...`)', with ``PROFILE=<p>`` in front where the book's profile is not queue.sh's default."""
+    from .render import seeds
     from .store import profile_name
-
-    def seeds(ss):
-        return f"seed {ss[0]}" if len(ss) == 1 else f"seeds {', '.join(map(str, ss[:-1]))} and {ss[-1]}"
     p = profile or profile_name()
     jobs = " ".join(_job(a, s) for a, ss in missing.items() for s in ss)
     env = "" if p == "cpu" else f"PROFILE={p} "
