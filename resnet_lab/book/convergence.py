@@ -294,9 +294,13 @@ def resnet_order_report(table: pd.DataFrame) -> str:
             return (f"left 80% training error at least twice as late as {prev} (iteration {start[n]:,.0f}, "
                     f"against {start[prev]:,.0f})")
         return "no slow start in its curve"
+    from ..models import paper_name
+    from .. import stats
     slow = [n for n in out if why(n) != "no slow start in its curve"]
+    few = [paper_name(n) for n in names if "seeds" in table and int(table.loc[n, "seeds"]) < stats.MIN_SEEDS]
     return (f"- Out of Table 6's expected order (test error above a shallower ResNet's): "
-            + "; ".join(f"{n} {why(n)}" for n in out) + ". "
+            + "; ".join(paper_name(f"{n} {why(n)}") for n in out) + ". "
             + (f"{len(slow)} of these {len(out)} began slowly or needed the warm-up"
                + (", all of them." if len(slow) == len(out) else ".") if slow else "None of them began slowly.")
-            + " Each start is one seed's: described, not judged.")
+            + (f" The order rests on fewer than {stats.MIN_SEEDS} seeds of {and_list(few)}, and each start is "
+               f"one seed's: described, not judged." if few else " Each start is one seed's: described, not judged."))
