@@ -333,7 +333,7 @@ def warmup_report(net: str = "resnet110", profile: str = NOWARMUP) -> str:
         todo = (f"is recorded, but its check is not cached (`python -m resnet_lab.book.caches --profile {profile} "
                 f"--only bn_modes --arch {net}`)" if recorded else
                 f"is not recorded yet (`PROFILE={profile} OMP_NUM_THREADS=1 bash tools/queue.sh worker.log "
-                f"{net}:basic:0`, about 4.5 hours of one core)")
+                f"{net}:basic:0`, about 5 hours of one core)")
         return (f"The warm-up is not tested: every {name} here was trained with it (Sec. 4.2), and the one trained "
                 f"without it (profile `{profile}`) {todo}.")
     seed, r = sorted(got.items())[0]
