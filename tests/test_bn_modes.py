@@ -314,6 +314,13 @@ def test_the_warmup_report_gives_both_test_errors_and_says_when_the_run_without_
                          "25.12% (17.19% with the warm-up) (one seed without the warm-up: described, not judged).")
     errors["cpu"] = {1: 0.1875}
     assert "Its test error is 25.12% (one seed" in BB.warmup_report()
+    errors["cpu_nowarmup"] = {0: 0.9}  # never left chance: said so, whatever its check reads
+    text = BB.warmup_report()
+    assert text.startswith("Trained without the warm-up (profile `cpu_nowarmup`, seed 0), ResNet-110 did not learn: "
+                           "its test error is 90.00%, where guessing gives 90%. In this run lr 0.1")
+    errors["cpu"] = {0: 0.1719}
+    assert "90.00%, where guessing gives 90%, against 17.19% for the same seed with the warm-up." in BB.warmup_report()
+    errors["cpu_nowarmup"] = {}
     monkeypatch.setattr(claims, "cached_by_seed", lambda arch, profile, analysis, reduce=None, keys=(): {})
     monkeypatch.setattr(BB, "_failed_runs", lambda net, profile: {0: "resnet110: loss became nan by iteration 12"})
     text = BB.warmup_report()

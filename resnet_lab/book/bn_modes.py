@@ -314,12 +314,24 @@ def _failed_runs(net: str, profile: str) -> dict[int, str]:
 def warmup_report(net: str = "resnet110", profile: str = NOWARMUP) -> str:
     """The warm-up confound: ``net`` trained without the warm-up (``profile``), if recorded and checked -- does its
     eval mode part from training mode, and how well did it train? One seed, so described, never judged; a run that
-    diverged says so; otherwise the command that trains it (Markdown)."""
+    diverged, or never left chance (test error above :data:`~resnet_lab.analysis.convergence.CHANCE_LEVEL`), says
+    so; otherwise the command that trains it (Markdown)."""
     from ..models import paper_name
     from .claims import cached_by_seed
     from .store import profile_name
     from .verdicts import seed_values
+    from ..analysis.convergence import CHANCE_LEVEL
     name = paper_name(net)
+    without, with_ = seed_values(net, "final_test_error", profile), seed_values(net, "final_test_error", profile_name())
+    stuck = {s: e for s, e in without.items() if e > CHANCE_LEVEL}
+    if stuck:  # a net that never left chance: its BN check would describe a net that did not learn
+        seed, e = sorted(stuck.items())[0]
+        return (f"Trained without the warm-up (profile `{profile}`, seed {seed}), {name} did not learn: its test error "
+                f"is {pct2(e)}, where guessing gives 90%"
+                + (f", against {pct2(with_[seed])} for the same seed with the warm-up" if seed in with_ else "")
+                + ". In this run lr 0.1 from the first iteration is too large to start training, as the paper says "
+                  "of it (Sec. 4.2), so the mismatch cannot be checked without the warm-up (one seed without the "
+                  "warm-up: described, not judged).")
     got = cached_by_seed(net, profile, "bn_modes", keys=KEYS)
     if not got:
         failed = _failed_runs(net, profile)
@@ -329,7 +341,7 @@ def warmup_report(net: str = "resnet110", profile: str = NOWARMUP) -> str:
                     f"all its seeds trained with the warm-up did not: in this run lr 0.1 from the first iteration is "
                     f"too large to start training, as the paper says of it (Sec. 4.2), so the mismatch cannot be "
                     f"checked without the warm-up (one seed without the warm-up: described, not judged).")
-        recorded = seed_values(net, "final_test_error", profile)
+        recorded = without
         todo = (f"is recorded, but its check is not cached (`python -m resnet_lab.book.caches --profile {profile} "
                 f"--only bn_modes --arch {net}`)" if recorded else
                 f"is not recorded yet (`PROFILE={profile} OMP_NUM_THREADS=1 bash tools/queue.sh worker.log "
@@ -345,8 +357,7 @@ def warmup_report(net: str = "resnet110", profile: str = NOWARMUP) -> str:
         text += (": the mismatch arises without the warm-up too, so the warm-up is not needed for it" if _parts(r) else
                  ": in this pair the mismatch comes with the warm-up and not without it" if _parts(with_it) else
                  ": neither run of this seed has the mismatch, so the pair says nothing of the warm-up")
-    errors = seed_values(net, "final_test_error", profile).get(seed), \
-        seed_values(net, "final_test_error", profile_name()).get(seed)
+    errors = without.get(seed), with_.get(seed)
     if errors[0] is not None:
         text += (f". Its test error is {pct2(errors[0])}"
                  + (f" ({pct2(errors[1])} with the warm-up)" if errors[1] is not None else ""))
