@@ -254,6 +254,33 @@ def _tally(name: str, by_seed: dict[int, dict]) -> str:
             f"(largest {_ratios(by_seed)})")
 
 
+def _count_test(k: int, n: int, controls: dict[str, dict[int, dict]]) -> str:
+    """Is 'k of n seeds part' more than each control net's count? Fisher's exact test per control net, Holm over
+    them, judged only with :data:`~resnet_lab.stats.MIN_SEEDS` seeds on each side (a sentence, '' without
+    controls)."""
+    from ..models import paper_name
+    from ..stats import ALPHA, MIN_SEEDS, fisher_exact_p, holm
+    if not controls:
+        return ""
+    counts = {paper_name(c): (sum(map(_parts, v.values())), len(v)) for c, v in controls.items()}
+    if n < MIN_SEEDS or any(m < MIN_SEEDS for _, m in counts.values()):
+        return f" The counts rest on fewer than {MIN_SEEDS} seeds of a net: described, not judged."
+    raw = {c: fisher_exact_p(k, n - k, a, m - a) for c, (a, m) in counts.items()}
+    adj = dict(zip(raw, holm(list(raw.values()))))
+    shown = [c for c, p in adj.items() if p < ALPHA]
+    clean = k == n and all(a == 0 for a, _ in counts.values())
+    text = (f" Against {and_list(f'{a} of {m} seeds of {c}' for c, (a, m) in counts.items())}, Fisher's exact "
+            f"test gives p {and_list(f'{p:.2g}' for p in raw.values())}"
+            + (f" (Holm over the {len(raw)} nets: {and_list(f'{p:.2g}' for p in adj.values())})" if len(raw) > 1
+               else ""))
+    if not shown:
+        return text + (": no difference shown" + (f" -- with {n} and {min(m for _, m in counts.values())} seeds, "
+                                                  f"even a clean split is within chance" if clean else "") + ".")
+    rest = [c for c in adj if c not in shown]
+    return text + f": a difference from {and_list(shown)}" + (
+        f"; none shown from {and_list(rest)}." if rest else ".")
+
+
 def seed_report(checks: dict[str, dict[int, dict]], net: str = "resnet110", missing: list[int] | None = None,
                 uncached: list[int] | None = None) -> str:
     """The seed confound in words computed from :func:`seed_table`: in how many of ``net``'s seeds eval mode parts
@@ -289,11 +316,10 @@ def seed_report(checks: dict[str, dict[int, dict]], net: str = "resnet110", miss
                        f"(`python -m resnet_lab.book.caches --only bn_modes bn_channels --arch {net}`)")
         return head + (f" With {n} seed{'s' * (n > 1)}, whether the mismatch comes with {name} or with its seed "
                        f"is not tested" + (f": {'; '.join(why)}." if why else "."))
-    clean = controls and not any(_parts(r) for v in controls.values() for r in v.values())
     if k == n:
-        return head + (f" So the mismatch is not peculiar to one seed: every seed of {name} trained this way has it"
-                       + (", and no seed of the nets beside it" if clean else "")
-                       + " ({numref}`tab-ch4-bn-seed-test` tests how much larger it is).")
+        return head + (f" So the mismatch is not peculiar to one seed: every seed of {name} trained this way has it."
+                       + _count_test(k, n, controls)
+                       + " {numref}`tab-ch4-bn-seed-test` tests how much larger it is.")
     if k == 0:
         return head + f" No seed of {name} has it."
     fig = ("which draws seed 0, shows one that has it" if 0 in parts else
