@@ -411,9 +411,14 @@ def test_response_table_judges_figure_7s_claims_over_seeds(monkeypatch):
     assert t.loc["ResNet-56 \u2212 plain-56", "verdict"] == "not judged: 1 seed vs 2"
     assert t.loc["ResNet-56 \u2212 plain-56", "difference"] == "-0.660"
     assert t.loc["ResNet-110 \u2212 ResNet-56", "verdict"] == "not recorded"
-    assert t["first net responds"].tolist() == ["less", "less", "less", "\u2013"]  # which way, as the test is two-sided
+    # which way, as the test is two-sided; only a judged difference is more than a direction
+    assert t["first net responds"].tolist() == ["less", "less (described)", "less (described)", "\u2013"]
     means["resnet56"] = {0: 0.9}
-    assert B.layer_responses.response_table().loc["ResNet-56 \u2212 ResNet-20", "first net responds"] == "more"
+    assert B.layer_responses.response_table().loc["ResNet-56 \u2212 ResNet-20", "first net responds"] == \
+        "more (described)"
+    means["resnet20"] = {0: 0.80, 1: 0.95, 2: 0.70}  # too spread for 3 vs 3 to show a difference
+    assert B.layer_responses.response_table().loc["ResNet-20 \u2212 plain-20", "first net responds"] == \
+        "less (not shown)"
 
 
 def test_a_recorded_seed_without_its_cached_check_is_named(monkeypatch):

@@ -30,9 +30,13 @@ def response_table(profile: str | None = None) -> pd.DataFrame:
     pairs = {f"{paper_name(a)} \u2212 {paper_name(b)}": (seed_means(a, profile), seed_means(b, profile))
              for a, b in RESPONSE_PAIRS}
     t = comparison_table(pairs, names=("first net (mean)", "second net (mean)"), scale=1, digits=3)
-    # the test is two-sided: say which way each difference goes (the paper expects 'less' in every row)
+    # the test is two-sided: say which way each difference goes (the paper expects 'less' in every row), and
+    # that a row without a shown difference only points that way
+    from .. import stats
+    note = {stats.SHOWN: "", stats.NOT_SHOWN: " (not shown)"}
     t.insert(len(t.columns) - 1, "first net responds", [
-        "\u2013" if not a or not b else "less" if _mean(a) < _mean(b) else "more" for a, b in pairs.values()])
+        "\u2013" if not a or not b else ("less" if _mean(a) < _mean(b) else "more")
+        + note.get(v, " (described)") for (a, b), v in zip(pairs.values(), t.verdict)])
     return t
 
 
