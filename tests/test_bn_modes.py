@@ -391,7 +391,7 @@ def test_the_channel_table_finds_the_stream_channels_that_part_block_after_block
     t = BC.channel_table(res)
     row = t.loc[("ResNet-110 seed 0", "stage 3")]
     assert row["blocks with a parting channel"] == "4 of 4"
-    assert row["channels at 1.5 or more per block: median (largest)"] == "1 (2) of 8"
+    assert row["channels at 1.5 or more per parting block: median (largest)"] == "1 (2) of 8"
     assert row["channel in the most blocks"] == "3 (3 of 4)"
     assert row["largest channel ratio"] == "4.00"
     assert row["median |gamma|: parting / other channels"] == "0.100 / 0.500"
@@ -413,11 +413,12 @@ def test_the_channel_table_finds_the_stream_channels_that_part_block_after_block
     assert "channels reach 1.5 in 3 of its 7 blocks (blocks 4\u20135 and 7), a median of 16 of 16 per block there " \
            "-- nearly every channel: the whole layer parts" in text  # the median over all 7 blocks would be 0
     assert "16 of the 16 channels part in at least half of those blocks" in text
-    assert BC.channel_table({"r": late}).loc[("r", "stage 3"), "blocks with a parting channel"] == \
-        "3 of 7 (4\u20135 and 7)"
+    row = BC.channel_table({"r": late}).loc[("r", "stage 3")]
+    assert row["blocks with a parting channel"] == "3 of 7 (4\u20135 and 7)"
+    assert row["channels at 1.5 or more per parting block: median (largest)"] == "16 (16) of 16"  # as the line says
     assert BC._ranges([2]) == "2" and BC._ranges([2, 7, 13]) == "2, 7 and 13"
     half = BC.channel_table({"r": _channels([{1}, {1, 2}])}).loc[("r", "stage 3")]
-    assert half["channels at 1.5 or more per block: median (largest)"] == "1.5 (2) of 8"  # not truncated to 1
+    assert half["channels at 1.5 or more per parting block: median (largest)"] == "1.5 (2) of 8"  # not truncated to 1
     tie = BC.channel_table({"r": _channels([{1, 2, 6}, {1, 2, 6}])}).loc[("r", "stage 3")]
     assert tie["channel in the most blocks"] == "1, 2 and 6 (2 of 2)"
     many = BC.channel_table({"r": _channels([{0, 1, 2, 3}, {0, 1, 2, 3}])}).loc[("r", "stage 3")]

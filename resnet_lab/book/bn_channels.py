@@ -98,8 +98,8 @@ def _hit_blocks(counts: pd.Series) -> list[int]:
 def channel_table(results: dict[str, dict]) -> pd.DataFrame:
     """Which channels part, per checked run (``{label: channel result}``, e.g. 'ResNet-110 seed 0') and stage, at
     the BN that closes each block (whose channels are those of the residual stream): the blocks in which any
-    channel parts (of how many, and which), the channels
-    that part per block (median and largest count, of how many), the channel that parts in the most blocks and
+    channel parts (of how many, and which), the channels that part per block in those blocks (median and largest
+    count, of how many), the channel that parts in the most blocks and
     in how many, the largest channel ratio, and the median |gamma| of the parting channels against the others."""
     out = {}
     for label, res in results.items():
@@ -109,8 +109,9 @@ def channel_table(results: dict[str, dict]) -> pd.DataFrame:
             out[(label, st["stage"])] = {
                 "blocks with a parting channel": f"{len(hit)} of {st['blocks']}"
                 + (f" ({_ranges(hit)})" if 0 < len(hit) < st["blocks"] else ""),
-                f"channels at {DEPART} or more per block: median (largest)":
-                    f"{np.median(st['counts']):g} ({int(st['counts'].max())}) of {st['channels']}",
+                f"channels at {DEPART} or more per parting block: median (largest)":
+                    f"{np.median(st['counts'][st['counts'] > 0]):g} ({int(st['counts'].max())}) of {st['channels']}"
+                    if hit else f"0 of {st['channels']}",
                 "channel in the most blocks": _most(st["tally"], st["blocks"]),
                 "largest channel ratio": f"{st['largest']:.2f}",
                 "median |gamma|: parting / other channels":
