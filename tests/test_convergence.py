@@ -118,19 +118,23 @@ def test_the_resnets_out_of_order_are_set_beside_their_starts():
                       "lr-0.1 study: seeds collapsed": ["0 of 5", "\u2013", "\u2013", "2 of 5", "4 of 5"]},
                      index=["resnet20", "resnet32", "resnet44", "resnet56", "resnet110"])
     text = BC.resnet_order_report(t)
-    assert "ResNet-56 left 80% training error at least twice as late as ResNet-44 (iteration 462, against 95)" in text
-    assert "ResNet-44 no slow start in its curve" in text  # 95 against resnet32's 50: later, not twice as late
-    assert "ResNet-110 started with the warm-up at lr 0.01 (at lr 0.1 from the start, 4 of 5 seeds collapse" in text
-    assert "2 of these 3 began slowly or needed the warm-up." in text and "ResNet-32" not in text
-    assert text.endswith("Each start is one seed's: described, not judged.")
+    assert ("ResNet-56, above ResNet-20 and ResNet-32: left 80% training error at least twice as late as ResNet-44 "
+            "(iteration 462, against 95)") in text
+    assert "ResNet-44, above ResNet-20 and ResNet-32: no slow start in its curve" in text  # 95 against 50: not twice
+    assert "ResNet-110, above ResNet-32: started with the warm-up at lr 0.01 (at lr 0.1 from the start, 4 of 5" in text
+    assert "2 of these 3 began slowly or needed the warm-up." in text and "; ResNet-32," not in text
+    assert text.endswith("Each start is one seed's: described, not judged. Where both nets have 3 seeds, "
+                         "{numref}`tab-ch3-resnet-depth` judges the difference.")
     t["seeds"] = [3, 1, 1, 3, 3]
-    assert BC.resnet_order_report(t).endswith("The order rests on fewer than 3 seeds of ResNet-32 and ResNet-44, and "
-                                              "each start is one seed's: described, not judged.")
+    text = BC.resnet_order_report(t)
+    assert "ResNet-110, above ResNet-32 (1 seed): started" in text
+    assert "The order rests on fewer than 3 seeds of ResNet-32 and ResNet-44, and each start is one seed's: " \
+           "described, not judged." in text
     t2 = t.copy()
     t2.loc["resnet44", "left 80% training error at iteration"] = "> 3,200"
-    assert "ResNet-44 did not leave 80% training error by iteration 3,200" in BC.resnet_order_report(t2)
+    assert "(1 seed): did not leave 80% training error by iteration 3,200" in BC.resnet_order_report(t2)
     t.loc["resnet44", "left 80% training error at iteration"] = "100"
-    assert "ResNet-44 left 80% training error at least twice as late" in BC.resnet_order_report(t)
+    assert "(1 seed): left 80% training error at least twice as late as ResNet-32" in BC.resnet_order_report(t)
     assert "3 of these 3 began slowly or needed the warm-up, all of them." in BC.resnet_order_report(t)
     t["test error"] = ["19%", "18%", "17%", "16%", "15%"]
     assert "Every ResNet ends below all shallower ones" in BC.resnet_order_report(t)

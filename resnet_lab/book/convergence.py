@@ -298,9 +298,17 @@ def resnet_order_report(table: pd.DataFrame) -> str:
     from .. import stats
     slow = [n for n in out if why(n) != "no slow start in its curve"]
     few = [paper_name(n) for n in names if "seeds" in table and int(table.loc[n, "seeds"]) < stats.MIN_SEEDS]
+    def above(n):  # the shallower ResNets it ends above, with their seeds where fewer than the rule's
+        i = names.index(n)
+        return and_list(paper_name(names[j]) + (f" ({int(table.loc[names[j], 'seeds'])} seed"
+                                                f"{'s' * (int(table.loc[names[j], 'seeds']) > 1)})"
+                                                if "seeds" in table and int(table.loc[names[j], "seeds"])
+                                                < stats.MIN_SEEDS else "")
+                        for j in range(i) if err[i] > err[j])
     return (f"- Out of Table 6's expected order (test error above a shallower ResNet's): "
-            + "; ".join(paper_name(f"{n} {why(n)}") for n in out) + ". "
+            + "; ".join(paper_name(f"{n}, above {above(n)}: {why(n)}") for n in out) + ". "
             + (f"{len(slow)} of these {len(out)} began slowly or needed the warm-up"
                + (", all of them." if len(slow) == len(out) else ".") if slow else "None of them began slowly.")
             + (f" The order rests on fewer than {stats.MIN_SEEDS} seeds of {and_list(few)}, and each start is "
-               f"one seed's: described, not judged." if few else " Each start is one seed's: described, not judged."))
+               f"one seed's: described, not judged." if few else " Each start is one seed's: described, not judged.")
+            + " Where both nets have 3 seeds, {numref}`tab-ch3-resnet-depth` judges the difference.")
