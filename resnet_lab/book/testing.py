@@ -234,7 +234,7 @@ def multicrop_summary(results: dict[str, dict], gains: dict | None = None) -> st
             f"The multi-scale form hurts at CIFAR scale: {and_list(_label(m) for m in scale)} raise the error by "
             f"{min(min(d[m]) for m in scale):.1f} to {max(max(d[m]) for m in scale):.1f} points, because our nets "
             f"were trained at one scale and never saw an object at another (alone, at {big}x{big}, they score "
-            f"{min(at_big):.0f}-{max(at_big):.0f}% error, near chance). On ImageNet, where training samples many "
+            f"{min(at_big):.0f}-{max(at_big):.0f}% error, where guessing gives 90%). On ImageNet, where training samples many "
             f"scales, the paper's protocols bought (quoted, top-1) {q['ten_crop']} points from one crop to 10, "
             f"and another {q['multiscale']} from 10-crop to the multi-scale form.")
 
