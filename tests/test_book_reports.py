@@ -467,17 +467,22 @@ def test_warmup_lines_say_where_the_warmup_ended_and_what_followed():
     assert lines == ["- resnet110+warmup: the warm-up ended for seed 0 at iteration 100; seed 1 never (still at lr "
                      "0.01 at iteration 300) (the paper: after about 400 iterations); 1 of 2 seeds collapsed after "
                      "it had ended, at lr 0.1."]
+    same = [dict(ended, seed=s, history=[dict(p) for p in ended["history"]]) for s in range(3)]
+    assert B.cifar.warmup_study_lines(same) == [
+        "- resnet110+warmup: the warm-up ended at iteration 100 in all 3 seeds (the paper: after about 400 "
+        "iterations); 3 of 3 seeds collapsed after it had ended, at lr 0.1."]
 
 
 def test_warmup_report_says_when_the_error_rose_again_after_the_warmup():
     hist = [dict(iter=100, error=0.72, warmup_ended=True), dict(iter=200, error=0.86), dict(iter=300, error=0.77)]
     hist += [dict(iter=i, error=0.5) for i in range(400, 6500, 100)]
-    rec = SimpleNamespace(history={"train": hist}, label=lambda: "resnet110 (seed 0)")
+    rec = SimpleNamespace(history={"train": hist}, config=SimpleNamespace(arch="resnet110", seed=0))
     text = B.cifar.warmup_report(rec)
-    assert "fell below 80% at iteration 100" in text
+    assert text.startswith("In seed 0 of ResNet-110, the training error over the last 100 iterations fell below 80% "
+                           "at iteration 100")
     assert "went back up to 86.0% (iteration 200) and fell below 80% again by iteration 300." in text
     calm = SimpleNamespace(history={"train": hist[:1] + [dict(iter=i, error=0.6) for i in range(200, 6500, 100)]},
-                           label=lambda: "resnet110 (seed 0)")
+                           config=rec.config)
     assert "went back up" not in B.cifar.warmup_report(calm)
 
 

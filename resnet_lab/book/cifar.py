@@ -155,14 +155,17 @@ def warmup_study_lines(records: list[dict]) -> list[str]:
     out = []
     summ = L.summary(records)
     for net in dict.fromkeys(r["net"] for r in records if r.get("warmup")):
-        ends, after = [], 0
+        ends, at, after = [], set(), 0
         for r in (r for r in records if r["net"] == net):
             end = next((p["iter"] for p in r["history"] if p.get("warmup_ended")), None)
+            at.add(end)
             ends.append(f"seed {r['seed']} at iteration {end}" if end is not None else
                         f"seed {r['seed']} never (still at lr 0.01 at iteration {r['iterations']})")
             row = summ[(summ.net == net) & (summ.seed == r["seed"])]
             after += int(end is not None and not row.empty and bool(row.collapsed.iloc[0]))
-        out.append(f"- {net}: the warm-up ended for {'; '.join(ends)} (the paper: after about 400 iterations); "
+        when = (f"at iteration {next(iter(at))} in {'all ' * (len(ends) > 2)}{len(ends)} seeds" if len(at) == 1 and
+                None not in at and len(ends) > 1 else f"for {'; '.join(ends)}")
+        out.append(f"- {net}: the warm-up ended {when} (the paper: after about 400 iterations); "
                    f"{after} of {len(ends)} seed{'s' if len(ends) > 1 else ''} collapsed after it had ended, at lr 0.1.")
     return out
 
@@ -242,10 +245,12 @@ def lr_study_table(records: list[dict]) -> pd.DataFrame:
 
 def warmup_report(record: RunRecord) -> str:
     """Where the ResNet-110 warm-up of a recorded run ended (Sec. 4.2: lr 0.01 until training error < 80%)."""
+    from ..models import paper_name
+    who = f"seed {record.config.seed} of {paper_name(record.config.arch)}"
     ended = [p["iter"] for p in record.history["train"] if p.get("warmup_ended")]
     if not ended:
-        return f"In {record.label()} the warm-up never ended."
-    line = (f"In {record.label()} the training error over the last 100 iterations fell below 80% at iteration "
+        return f"In {who} the warm-up never ended."
+    line = (f"In {who}, the training error over the last 100 iterations fell below 80% at iteration "
             f"{ended[0]}, and the lr returned to 0.1 there (the paper: 'about 400 iterations').")
     after = [p for p in record.history["train"] if p["iter"] > ended[0]]
     worst = max(after[:max(1, len(after) // 10)], key=lambda p: p["error"], default=None)  # the next tenth of the run
