@@ -335,7 +335,7 @@ def test_gradient_report_compares_init_with_trained_and_the_twin():
     assert "factor of 1.48e+03" in text
     assert "plain-56 is 0.594 (at initialisation 5.9e+03): training removes the growth; the first layer's " \
            "gradient is within a factor of ten of the last layer's: neither an explosion" in text
-    assert "ResNet-56 4 at init, 2 trained" in text
+    assert "through ResNet-56 the ratio goes from 4 at initialisation to 2 after training" in text
     stats["plain56 (trained)"] = grad_frame([30.0, 2.0, 1.0])
     assert "training reduces the growth" in B.degradation.gradient_report(stats)
     assert "still grows more than tenfold" in B.degradation.gradient_report(stats)

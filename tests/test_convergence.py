@@ -179,3 +179,18 @@ def test_a_depth_is_named_beside_the_spread_only_where_two_of_its_seeds_reached_
     rep = BC.report(frame((450, 750, 1500, 1000), (250, 350, 500, 900)),
                     pd.concat([seeds((450, 300, 350)), stuck], ignore_index=True))
     assert "(at depth 20)" in rep and "depth 56" not in rep
+
+
+def test_a_slow_start_is_named_with_both_of_its_conditions(monkeypatch):
+    """Leaving chance (80%) at least twice as late as the next shallower net, and by a larger ratio than two seeds of
+    one net show: the line names the nets and states both conditions."""
+    from resnet_lab.book import convergence as BC
+    monkeypatch.setattr(BC, "until", lambda profile=None: 3200)
+    f = frame((50, 60, 200, 420), (50, 50, 60, 100), level=0.8)  # plain-44: x3.3 late; plain-56 x2.1, ResNets none
+    text = BC.report(f, seeds((50, 100, 70), level=0.8))  # two seeds of plain-20 differ x2.0
+    assert ("- A slow start among the plain nets: plain44 and plain56 got below 80% error at least twice as late as "
+            "the next shallower net, a larger ratio than any two seeds of one net show (\u00d72.00, plain-20); their "
+            "later times carry that delay.") in text
+    assert "among the ResNets" not in text
+    wide = BC.report(f, seeds((50, 150, 70), level=0.8))  # seeds x3.0: plain-56's x2.1 is within it
+    assert "A slow start among the plain nets: plain44 got below" in wide and "(\u00d73.00, plain-20); its later" in wide

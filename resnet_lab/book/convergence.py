@@ -167,7 +167,7 @@ def growth_summary(table: pd.DataFrame) -> str:
             out.append(f"Taking each net's start-up out (counting from the iteration it left {CHANCE_LEVEL:.0%} "
                        f"error) moves the exponential fit of the {fit} at {lv[6:]} from r² {start:.2f} to "
                        f"{rate:.2f}" + (": over all depths, the fit from the start measures the slow starts named "
-                                         "below more than a rate." if rate - start >= SHAPE_MARGIN
+                                         "under {numref}`tab-ch1-ratios` more than a rate." if rate - start >= SHAPE_MARGIN
                                          else ": the start-up is not what shapes that fit."))
     return " ".join(out)
 
@@ -217,10 +217,11 @@ def report(frame: pd.DataFrame, seeds: pd.DataFrame) -> str:
     """What :func:`ratio_table` cannot say alone: that its depth ratios rest on one seed per depth (described
     against the seeds of the nets with several, never judged), and which nets started slowly: at least twice as late
     as the next shallower net, and by more than two seeds of one net ever differ (Markdown)."""
+    from ..models import paper_name
     if frame.empty or frame.iteration.isna().all():
         return "- No run of the sweep is recorded at this profile yet."
     deep = sorted(d for d in set(seeds.depth) if d != 20 and any(seed_ratio(seeds, lv, d) for lv in set(seeds.level)))
-    lines = ["- Beyond depth 20 these times are seed 0's, one run per depth, so each ratio of two depths describes two "
+    lines = ["- These times are seed 0's, one run per depth, so each ratio of two depths describes two "
              "runs: set beside the largest ratio between two seeds of one net (at depth 20"
              + (f" and at depth {and_list([str(d) for d in deep])}" if deep else "")
              + "), it is described, not judged."]
@@ -234,8 +235,10 @@ def report(frame: pd.DataFrame, seeds: pd.DataFrame) -> str:
         if late:
             lines.append(f"- A slow start among the {family}: " + and_list(
                 n + (" (its warm-up at lr 0.01)" if w else "") for n, w in late)
-                + f" got below {CV.CHANCE_LEVEL:.0%} error at least twice as late as the next shallower net; "
-                  f"{'its' if len(late) == 1 else 'their'} later times carry that delay.")
+                + f" got below {CV.CHANCE_LEVEL:.0%} error at least twice as late as the next shallower net"
+                + (f", a larger ratio than any two seeds of one net show (\u00d7{sr[0]:.2f}, {paper_name(sr[2])})"
+                   if sr is not None else "")
+                + f"; {'its' if len(late) == 1 else 'their'} later times carry that delay.")
     return "\n".join(lines)
 
 

@@ -112,7 +112,8 @@ def gradient_report(stats: dict[str, pd.DataFrame]) -> str:
                      f"{r:.3g}-fold through ResNet-56 -- {effect}; {still}.")
     pt, rt = ratio.get("plain56 (trained)"), ratio.get("resnet56 (trained)")
     if p is not None and pt is not None:
-        twin = f"; through ResNet-56 {r:.3g} at init, {rt:.3g} trained" if r is not None and rt is not None else ""
+        twin = (f"; through ResNet-56 the ratio goes from {r:.3g} at initialisation to {rt:.3g} after training"
+                if r is not None and rt is not None else "")
         state = ("the first layer's gradient is within a factor of ten of the last layer's: neither an explosion nor "
                  "a vanishing gradient is left" if 0.1 < pt < 10 else
                  "the gradient still grows more than tenfold on its way back" if pt >= 10 else
