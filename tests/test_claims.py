@@ -167,3 +167,24 @@ def test_a_claims_verdict_names_each_verdict_once():
     assert C.claim_verdict(tests) == ("plain-20: reproduced; plain-32, plain-44: not judged: 1 seed vs 1; plain-56: "
                                       "not judged: 2 seeds vs 2")
     assert C.claim_verdict(tests[1:3]) == "not judged: 1 seed vs 1" and C.claim_verdict([]) == C.NOT_TESTED
+
+
+def test_a_contradiction_the_budget_cannot_show_says_so(fake):
+    """Deeper ResNets are better: where every ResNet ends further above Table 6 than Table 6's own depths differ,
+    the profile cannot order them, and a contradiction is read as one at this budget (table and summary)."""
+    fake[("resnet20", "final_test_error")] = [0.170, 0.168, 0.171]
+    fake[("resnet56", "final_test_error")] = [0.180, 0.181, 0.179]  # worse than ResNet-20: contradicted
+    fake[("resnet110", "final_test_error")] = [0.175, 0.176, 0.174]
+    t = C.claims_table(["cpu"])
+    row = t.loc["Deeper ResNets are better"]
+    assert row["verdict (`cpu`)"] == "contradicted at this budget"  # both tests: ResNet-56 and ResNet-110 worse
+    assert row["ours (`cpu`)"].endswith("at this profile every ResNet ends 8.2 to 11.1 points above Table 6, more "
+                                        "than the paper's own differences between depths (2.32 points), so it is too "
+                                        "short to order ResNets by depth (chapter 3)")
+    assert "That deeper ResNets are better cannot be read at this budget: at this profile every ResNet" in \
+        C.summary(["cpu"])
+    for a, e in (("resnet20", 0.0875), ("resnet56", 0.0797), ("resnet110", 0.0743)):  # within Table 6's spread
+        fake[(a, "final_test_error")] = [e, e + 0.001, e - 0.001]
+    row = C.claims_table(["cpu"]).loc["Deeper ResNets are better"]
+    assert "at this budget" not in row["verdict (`cpu`)"] and "too short" not in row["ours (`cpu`)"]
+    assert "cannot be read at this budget" not in C.summary(["cpu"])

@@ -36,6 +36,16 @@ def schedule_table(records: dict[str, RunRecord]) -> pd.DataFrame:
          for k, e in m.items()}, orient="index").rename_axis("net")
 
 
+def table6_gap(means: dict[str, float]) -> tuple[float, float, float]:
+    """(smallest, largest) gap of our ResNets' mean test errors (``{arch: percent}``, Table 6's nets) above the
+    paper's, and the spread of the paper's own errors over those depths: a profile whose smallest gap exceeds that
+    spread is too short to order ResNets by depth."""
+    from ..reference import PAPER_TABLE6
+    gaps = [e - PAPER_TABLE6[k][0] for k, e in means.items()]
+    paper = [PAPER_TABLE6[k][0] for k in means]
+    return min(gaps), max(gaps), max(paper) - min(paper)
+
+
 def schedule_summary(records: dict[str, RunRecord]) -> str:
     """Two sentences on :func:`schedule_table`: how far short of the paper our ResNets are at this profile's share
     of the paper's schedule, and what that gap lets this profile show (Markdown)."""
@@ -43,10 +53,8 @@ def schedule_summary(records: dict[str, RunRecord]) -> str:
     m = {k: r for k, r in records.items() if not r.failed and k in PAPER_TABLE6}
     if not m:
         return "No ResNet of Table 6 is recorded at this profile yet."
-    gaps = {k: sum(e) / len(e) - PAPER_TABLE6[k][0] for k, e in ((k, [100 * e for e in seed_test_errors(k, r)]) for k, r in m.items())}
-    paper = [PAPER_TABLE6[k][0] for k in m]
-    spread_paper = max(paper) - min(paper)
-    lo, hi = min(gaps.values()), max(gaps.values())
+    lo, hi, spread_paper = table6_gap({k: 100 * sum(e) / len(e) for k, e in
+                                       ((k, seed_test_errors(k, r)) for k, r in m.items())})
     short = (f"At {_schedule_share()} of the paper's schedule ({get_profile(profile_name()).iterations:,} of "
              f"{get_profile('paper').iterations:,} iterations) our ResNets end "
              + (f"{lo:.1f} points" if len(m) == 1 else f"{lo:.1f} to {hi:.1f} points")

@@ -65,6 +65,7 @@ class Measured:
     tests: list[Test] = field(default_factory=list)
     note: str = ""  # numbers that are not a comparison (a count, a ratio of one net), or why nothing is measured
     verdict: str | None = None  # set when there is no test (not tested, counted, one net described)
+    caveat: str = ""  # why this profile may be too short to show the claim, whatever its tests say
 
 
 # -- reading the records ------------------------------------------------------------------------------------------
@@ -146,8 +147,18 @@ def _fixes_degradation(p):
 
 
 def _deeper_better(p):  # Table 6's ends, and ResNet-56 against ResNet-20 (Table 6: 6.97% vs 8.75%)
+    from ..reference import PAPER_TABLE6
+    from .cifar import table6_gap
+    means = {a: 100 * float(np.mean(v)) for a in PAPER_TABLE6 if a != "resnet1202" for v in [values(a, p)] if v}
+    caveat = ""
+    if len(means) >= 2:
+        lo, hi, spread = table6_gap(means)
+        if lo > spread:
+            caveat = (f"at this profile every ResNet ends {lo:.1f} to {hi:.1f} points above Table 6, more than the "
+                      f"paper's own differences between depths ({spread:.2f} points), so it is too short to order "
+                      f"ResNets by depth (chapter 3)")
     return Measured([_pair(f"ResNet-{d} vs ResNet-20, test error", f"resnet{d}", "resnet20", p, "final_test_error",
-                           -1) for d in (110, 56)])
+                           -1) for d in (110, 56)], note=caveat, caveat=caveat)
 
 
 def _responses(p):
@@ -288,7 +299,9 @@ def claims_table(profs: list[str] | None = None) -> pd.DataFrame:
             m, tests = measured[c.key], judged[c.key]
             nums = "; ".join(_numbers(t, cmp) for t, cmp, _ in tests if cmp is not None)
             rows[c.key][f"ours (`{p}`)"] = "; ".join(x for x in (nums, m.note) if x) or "–"
-            rows[c.key][f"verdict (`{p}`)"] = m.verdict or claim_verdict(tests)
+            verdict = m.verdict or claim_verdict(tests)
+            rows[c.key][f"verdict (`{p}`)"] = (verdict.replace(CONTRADICTED, f"{CONTRADICTED} at this budget")
+                                               if m.caveat else verdict)
     for c in CLAIMS:
         rows[c.key]["where"] = f"{{doc}}`ch. {int(c.section[:2])} <{c.section}>`"  # 'ch. 3', not the chapter's title
     return pd.DataFrame.from_dict(rows, orient="index").set_index("claim").rename_axis(None)
@@ -333,6 +346,9 @@ def summary(profs: list[str] | None = None) -> str:
                    f"{counted(REPRODUCED, of_paper)}. "
                    f"It contradicts {counted(CONTRADICTED)}"
                    + (f"; no difference is shown at this budget for {counted(NOT_SHOWN, claims_(nos))}" if nos else "")
+                   + "".join(f". That {c.claim[0].lower() + c.claim[1:]} cannot be read at this budget: "
+                             f"{measured[c.key].caveat}" for c in CLAIMS if measured[c.key].caveat and any(
+                                 v.startswith((CONTRADICTED, NOT_SHOWN)) for *_, v in judged[c.key]))
                    + f". {len(wait)} {'claim rests' if len(wait) == 1 else 'claims rest'}, wholly or in part, on "
                    f"fewer than {stats.MIN_SEEDS} seeds per net and {'is' if len(wait) == 1 else 'are'} described "
                    f"only; {len(untested)} {'is' if len(untested) == 1 else 'are'} not tested and {len(counted_)} "
