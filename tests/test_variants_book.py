@@ -74,7 +74,8 @@ def test_conclusion_tables_the_differences_against_the_spread_and_names_missing_
     text = variants.conclusion(opts, pre)
     summary, missing = text.splitlines()
     assert summary == ("- The 8 differences between this chapter's trained nets are in {numref}`tab-ch7-conclusion`: "
-                       "3 of them larger than the depth-20 seed range. All 4 comparisons rest on fewer than 3 seeds "
+                       "3 of them larger than the seed range (depth 20's, or a net's own where wider). All 4 "
+                       "comparisons rest on fewer than 3 seeds "
                        "in a net: described, not judged."), summary
     assert "finding" not in text
     assert missing.startswith("- Not recorded yet") and "resnet110" in missing
@@ -96,13 +97,21 @@ def test_a_comparison_reads_every_recorded_seed_of_each_net(monkeypatch):
                variant="basic": dict(store.get((arch, variant), {})) if metric == "final_test_error" else {})
     text = variants.preact_report(RunSet({"resnet56": orig, "preact-resnet56": pre}))
     assert ("pre-activation resnet56's test error 15.00% is below the original's 18.00% (mean of 3 seeds) by 3.00 "
-            "points -- larger than the depth-20 seed range (1.20 points, 3 seeds); 1 seed vs 3: described, not "
-            "judged.") in text, text
+            "points -- larger than a net's own seed range (2.00 points, 3 seeds), wider than the depth-20 one; 1 "
+            "seed vs 3: described, not judged.") in text, text
     # the training error is not in the (fake) store: each record alone, one seed per net
     assert "training error 12.00% is below the original's 16.00% by 4.00 points" in text
     assert variants.arm_values(orig, "final_test_error") == [0.18, 0.17, 0.19]
     store[("resnet56", "preact")] = {0: 0.15, 1: 0.151, 2: 0.149}
     assert "difference (p = " in variants.preact_report(RunSet({"resnet56": orig, "preact-resnet56": pre}))
+    store[("resnet56", "preact")] = {0: 0.15}
+    store[("resnet56", "basic")] = {0: 0.18, 1: 0.15, 2: 0.21}  # the original's own seeds span 6 points: within
+    text = variants.preact_report(RunSet({"resnet56": orig, "preact-resnet56": pre}))
+    assert ("by 3.00 points -- within a net's own seed range (6.00 points, 3 seeds), wider than the depth-20 one; 1 "
+            "seed vs 3: described, not judged.") in text, text
+    t = variants.conclusion_table(RunSet(), RunSet({"resnet56": orig, "preact-resnet56": pre}))
+    assert t.loc["pre-activation ResNet-56 against the original", "test error (points)"] == "-3.00 (within)"
+    assert t.attrs["larger"] == 1  # the training error: each record alone, 4 points against depth 20's 1.2
     store[("resnet56", "basic")] = {0: 0.175}  # the store's seed 0 is another run than this record: the record alone
     assert variants.arm_values(orig, "final_test_error") == [0.18]
 
@@ -146,7 +155,11 @@ def test_preact_gap_reads_the_curves_at_the_same_iterations():
                            "evaluation (iteration 400: original 80.0%, pre-activation 40.0%), -1.0 at iteration "
                            "3,200 (the last evaluation before")  # the widest is the first: not said twice
     assert "-2.0 at the end (iteration 6,400, full test set)" in text
-    assert "widest early and narrowed" in text and "1,000 test images" in text
+    assert "nearly closed by iteration 3,200 (-1.0), then opened again to -2.0" in text  # -1.0 then -2.0
+    assert "1,000 test images" in text
+    closing = curve((400, 0.40), (800, 0.45), (3200, 0.235), (6400, 0.168))  # -1.5 at 3,200, -1.2 at the end
+    assert "The gap was widest early and narrowed as training went on (these two runs)." in \
+        variants.preact_gap_report(RunSet({"resnet56": orig, "preact-resnet56": closing}))
     assert "How one seed starts is not judged here" in text and "collapsed" not in text  # no study given
     # the study's record of the original's seed is read when given
     start = [study("resnet56", 0, 0.87), study("resnet56+preact", 0, 0.5)]
@@ -162,6 +175,11 @@ def test_preact_gap_reads_the_curves_at_the_same_iterations():
     text = variants.preact_gap_report(RunSet({"resnet56": orig2, "preact-resnet56": steady}))
     assert "did not narrow" in text and "narrowed" not in text.replace("did not narrow", "")
     assert "widest -3.0 (iteration 800)" in text and "full test set" not in text  # last evaluation not marked final
+    # widest early, nearly closed before the first lr drop, open again at the end: not 'narrowed'
+    back = curve((400, 0.40), (800, 0.45), (3200, 0.241), (6400, 0.155))
+    text = variants.preact_gap_report(RunSet({"resnet56": orig, "preact-resnet56": back}))
+    assert ("The gap was widest early, nearly closed by iteration 3,200 (-0.9), then opened again to -2.5 after the "
+            "learning rate dropped (these two runs).") in text, text
     # a depth with one of the two nets only: nothing to say
     assert variants.preact_gap_report(RunSet({"resnet56": orig})) == ""
 

@@ -180,6 +180,22 @@ def _arm_error(label: str, vals: list[float], what: str = "") -> str:
             + (f" (mean of {len(vals)} seeds)" if len(vals) > 1 else ""))
 
 
+def _own_range(va: list[float], vb: list[float]) -> tuple[float, int] | None:
+    """The widest seed range (as printed: max - min of the shown errors) of the two arms, with its seed count, over
+    the arms with 2+ seeds; None if neither has two."""
+    ranges = [(_shown(max(v)) - _shown(min(v)), len(v)) for v in (va, vb) if len(v) >= 2]
+    return max(ranges) if ranges else None
+
+
+def _yardstick(va: list[float], vb: list[float], spread: float | None) -> tuple[float | None, str]:
+    """What a described difference is set beside: the depth-20 seed range, or an arm's own seed range where that
+    is wider (a deeper net can vary more from seed to seed), and which of the two it is."""
+    own = _own_range(va, vb)
+    if own is not None and (spread is None or own[0] > spread):
+        return own[0], f"a net's own seed range ({100 * own[0]:.2f} points, {own[1]} seeds)"
+    return spread, "the depth-20 seed range"
+
+
 def _versus(label_a: str, a: RunRecord, label_b: str, b: RunRecord, metric: str, spread) -> str:
     """One sentence: ``a``'s net against ``b``'s on ``metric``, the mean over each net's recorded seeds; judged by
     the book's rule where both have 3+ seeds, else described against the depth-20 seed range."""
@@ -192,6 +208,10 @@ def _versus(label_a: str, a: RunRecord, label_b: str, b: RunRecord, metric: str,
         verdict = f"{c.verdict} (p = {c.p:.2g}, Welch's test on this pair alone)"
     else:
         verdict = judge(ea - eb, spread, metric, arms=(len(va), len(vb)))
+        yard, name = _yardstick(va, vb, spread)
+        if yard is not None and yard != spread:  # the net's own seeds vary more than depth 20's
+            verdict = (f"{'larger than' if abs(ea - eb) > yard + 1e-9 else 'within'} {name}, wider than the "
+                       f"depth-20 one; " + verdict.split("; ", 1)[-1])
     return (f"{_arm_error(label_a, va, what)} is {rel} {_arm_error(label_b, vb)} by {100 * abs(ea - eb):.2f} "
             f"points -- {verdict}.")
 
@@ -266,8 +286,10 @@ def preact_gap_report(records: RunSet, start: list[dict] | None = None) -> str:
         text += f", {pts(g_end)} at the end (iteration {i_end:,}"
         text += ", full test set)." if evals[i_end].get("final") else ")."
         if abs(g_max) > 2 * abs(g_end):
-            text += (" The gap was widest early and narrowed as training went on; what is left at the end is the "
-                     "difference described above.")
+            reopened = at_drop is not None and abs(g_end) > 1.5 * abs(at_drop) and abs(g_end) - abs(at_drop) > 0.005
+            text += (f" The gap was widest early, nearly closed by iteration {drop:,} ({pts(at_drop)}), then opened "
+                     f"again to {pts(g_end)} after the learning rate dropped (these two runs)." if reopened else
+                     " The gap was widest early and narrowed as training went on (these two runs).")
         else:
             text += " The gap did not narrow as training went on."
         n = p.get("eval_subset")
@@ -504,17 +526,18 @@ def _pairs(options: RunSet, preact: RunSet, control: RunSet | None = None):
 def conclusion_table(options: RunSet, preact: RunSet, control: RunSet | None = None) -> pd.DataFrame:
     """Every comparison of the chapter's trained nets in one table: first net minus second in training and test
     error (points; the means over each net's recorded seeds), the seeds, and where each difference lies against
-    the depth-20 seed range -- described, not judged, while a net has fewer than 3 seeds. Empty with none."""
+    the depth-20 seed range, or a net's own where wider (:func:`_yardstick`) -- described, not judged, while a net
+    has fewer than 3 seeds. Empty with none."""
     rows: dict[str, dict] = {}
     seeds: dict[str, tuple[int, int]] = {}
     larger = measured = 0
     for label, what, a, b, metric in _pairs(options, preact, control):
         va, vb = arm_values(a, metric), arm_values(b, metric)
         d = _shown_mean(va) - _shown_mean(vb)
-        spread = seed_spread(metric)
+        spread, _ = _yardstick(va, vb, seed_spread(metric))
         measured += spread is not None
-        larger += spread is not None and abs(d) > spread
-        where = "" if spread is None else " (larger)" if abs(d) > spread else " (within)"
+        larger += spread is not None and abs(d) > spread + 1e-9
+        where = "" if spread is None else " (larger)" if abs(d) > spread + 1e-9 else " (within)"
         seeds.setdefault(label, (len(va), len(vb)))  # as the printed 'seeds' cell: the first metric's
         row = rows.setdefault(label, {"seeds": f"{len(va)} vs {len(vb)}"})
         row[f"{what} error (points)"] = f"{100 * d:+.2f}{where}"
@@ -547,7 +570,8 @@ def conclusion(options: RunSet, preact: RunSet, start: list[dict] | None = None,
     if cells:
         larger, measured = t.attrs["larger"], t.attrs["measured"]
         lines.append(f"- The {len(cells)} differences between this chapter's trained nets are in "
-                     f"{{numref}}`tab-ch7-conclusion`" + (f": {larger} of them larger than the depth-20 seed range"
+                     f"{{numref}}`tab-ch7-conclusion`" + (f": {larger} of them larger than the seed range (depth 20's, or a net's "
+                                                           f"own where wider)"
                                                            if measured else "")
                      + "." + _described_count(t))
     else:
