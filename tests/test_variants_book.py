@@ -54,7 +54,16 @@ def test_options_report_names_what_is_missing():
 def test_seconds_per_iteration_from_the_record():
     assert variants.seconds_per_iteration(fake(0.2, seconds=640.0)) == pytest.approx(0.1)
     t = variants.variants_table({"A": fake(0.2, seconds=640.0)})
-    assert t.loc["A", "s / iteration"] == "0.10" and t.loc["A", "test error"] == "20.0%"
+    assert t.loc["A", "s / iteration"] == "0.10" and t.loc["A", "test error"] == "20.00%" and t.loc["A", "seeds"] == 1
+
+
+def test_the_variants_table_gives_each_net_the_mean_of_its_seeds(monkeypatch):
+    """As the lines under it do: an arm is all its recorded seeds, not seed 0."""
+    monkeypatch.setattr(variants, "arm_values", lambda rec, metric: [0.16, 0.15, 0.14] if metric == "final_train_error"
+                        else [0.18, 0.17, 0.19])
+    t = variants.variants_table({"resnet110": fake(0.18, 0.16)})
+    assert t.loc["resnet110", "train error"] == "15.00%" and t.loc["resnet110", "test error"] == "18.00%"
+    assert t.loc["resnet110", "seeds"] == 3
 
 
 def test_conclusion_tables_the_differences_against_the_spread_and_names_missing_runs(monkeypatch):
@@ -97,7 +106,7 @@ def test_a_comparison_reads_every_recorded_seed_of_each_net(monkeypatch):
                variant="basic": dict(store.get((arch, variant), {})) if metric == "final_test_error" else {})
     text = variants.preact_report(RunSet({"resnet56": orig, "preact-resnet56": pre}))
     assert ("pre-activation resnet56's test error 15.00% is below the original's 18.00% (mean of 3 seeds) by 3.00 "
-            "points -- larger than a net's own seed range (2.00 points, 3 seeds), wider than the depth-20 one; 1 "
+            "points -- larger than the original's own seed range (2.00 points, 3 seeds), wider than the depth-20 one; 1 "
             "seed vs 3: described, not judged.") in text, text
     # the training error is not in the (fake) store: each record alone, one seed per net
     assert "training error 12.00% is below the original's 16.00% by 4.00 points" in text
@@ -107,7 +116,7 @@ def test_a_comparison_reads_every_recorded_seed_of_each_net(monkeypatch):
     store[("resnet56", "preact")] = {0: 0.15}
     store[("resnet56", "basic")] = {0: 0.18, 1: 0.15, 2: 0.21}  # the original's own seeds span 6 points: within
     text = variants.preact_report(RunSet({"resnet56": orig, "preact-resnet56": pre}))
-    assert ("by 3.00 points -- within a net's own seed range (6.00 points, 3 seeds), wider than the depth-20 one; 1 "
+    assert ("by 3.00 points -- within the original's own seed range (6.00 points, 3 seeds), wider than the depth-20 one; 1 "
             "seed vs 3: described, not judged.") in text, text
     t = variants.conclusion_table(RunSet(), RunSet({"resnet56": orig, "preact-resnet56": pre}))
     assert t.loc["pre-activation ResNet-56 against the original", "test error (points)"] == "-3.00 (within)"
@@ -196,7 +205,7 @@ def test_start_report_counts_collapses_and_says_when_the_seeds_fall_apart(monkey
     orig = [study("resnet56", s, e) for s, e in enumerate((0.85, 0.60, 0.90, 0.55, 0.65))]
     pre = [study("resnet56+preact", s, e) for s, e in enumerate((0.40, 0.42, 0.38, 0.45, 0.41))]
     text = variants.start_report(orig + pre)
-    assert "- resnet56: 2 of 5 seeds collapsed" in text and "that error 55.0% to 90.0% over the seeds" in text
+    assert "- resnet56: 2 of 5 seeds collapsed" in text and "the seeds' errors there ranged from 55.0% to 90.0%." in text
     assert "- pre-activation resnet56: 0 of 5 seeds collapsed" in text
     assert "2 of 5 against 0 of 5 (Fisher's exact two-sided p = 0.44: 10 seeds cannot tell these rates apart)" in text
     assert "every pre-activation seed ended its 300 iterations below every original seed" in text

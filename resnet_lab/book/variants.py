@@ -59,14 +59,17 @@ def seconds_per_iteration(record: RunRecord) -> float | None:
 
 
 def variants_table(records: dict[str, RunRecord]) -> pd.DataFrame:
-    """One row per run: parameters (counted on the built net), final errors, recorded seconds/iteration."""
+    """One row per net: parameters (counted on the built net), final errors (the mean over its recorded seeds, as
+    the chapter's comparisons read them: :func:`arm_values`), the seeds, and this run's recorded seconds/iteration."""
     rows = {}
     for label, r in records.items():
         c = r.config
+        tr, te = arm_values(r, "final_train_error"), arm_values(r, "final_test_error")
         rows[label] = {
             "parameters": f"{count_params(c.build()):,}",
-            "train error": pct(r.metrics["final_train_error"]),
-            "test error": pct(r.metrics["final_test_error"]),
+            "train error": pct2(_shown_mean(tr)),
+            "test error": pct2(_shown_mean(te)),
+            "seeds": len(te),
             "s / iteration": (f"{seconds_per_iteration(r):.2f}" if seconds_per_iteration(r) else "n/a"),
         }
     return pd.DataFrame.from_dict(rows, orient="index")
@@ -180,19 +183,20 @@ def _arm_error(label: str, vals: list[float], what: str = "") -> str:
             + (f" (mean of {len(vals)} seeds)" if len(vals) > 1 else ""))
 
 
-def _own_range(va: list[float], vb: list[float]) -> tuple[float, int] | None:
-    """The widest seed range (as printed: max - min of the shown errors) of the two arms, with its seed count, over
-    the arms with 2+ seeds; None if neither has two."""
-    ranges = [(_shown(max(v)) - _shown(min(v)), len(v)) for v in (va, vb) if len(v) >= 2]
+def _own_range(va: list[float], vb: list[float]) -> tuple[float, int, int] | None:
+    """The widest seed range (as printed: max - min of the shown errors) of the two arms, with its seed count and
+    which arm (0 or 1), over the arms with 2+ seeds; None if neither has two."""
+    ranges = [(_shown(max(v)) - _shown(min(v)), len(v), i) for i, v in enumerate((va, vb)) if len(v) >= 2]
     return max(ranges) if ranges else None
 
 
-def _yardstick(va: list[float], vb: list[float], spread: float | None) -> tuple[float | None, str]:
+def _yardstick(va: list[float], vb: list[float], spread: float | None,
+               names: tuple[str, str] = ("the first net", "the second net")) -> tuple[float | None, str]:
     """What a described difference is set beside: the depth-20 seed range, or an arm's own seed range where that
-    is wider (a deeper net can vary more from seed to seed), and which of the two it is."""
+    is wider (a deeper net can vary more from seed to seed), and which of the two it is (``names``: the arms)."""
     own = _own_range(va, vb)
     if own is not None and (spread is None or own[0] > spread):
-        return own[0], f"a net's own seed range ({100 * own[0]:.2f} points, {own[1]} seeds)"
+        return own[0], f"{names[own[2]]}'s own seed range ({100 * own[0]:.2f} points, {own[1]} seeds)"
     return spread, "the depth-20 seed range"
 
 
@@ -208,7 +212,7 @@ def _versus(label_a: str, a: RunRecord, label_b: str, b: RunRecord, metric: str,
         verdict = f"{c.verdict} (p = {c.p:.2g}, Welch's test on this pair alone)"
     else:
         verdict = judge(ea - eb, spread, metric, arms=(len(va), len(vb)))
-        yard, name = _yardstick(va, vb, spread)
+        yard, name = _yardstick(va, vb, spread, (label_a, label_b))
         if yard is not None and yard != spread:  # the net's own seeds vary more than depth 20's
             verdict = (f"{'larger than' if abs(ea - eb) > yard + 1e-9 else 'within'} {name}, wider than the "
                        f"depth-20 one; " + verdict.split("; ", 1)[-1])
@@ -477,8 +481,8 @@ def start_report(records: list[dict]) -> str:
             e = s[s.net == net]
             lines.append(f"- {L.label(net)}: {int(e.collapsed.sum())} of {len(e)} seeds collapsed (training error "
                          f"over the last 50 of {records[0]['iterations']} iterations above {L.COLLAPSE_ERROR:.0%}); "
-                         f"that error {pct(e.train_error_last_50.min())} to {pct(e.train_error_last_50.max())} over "
-                         f"the seeds.")
+                         f"the seeds' errors there ranged from {pct(e.train_error_last_50.min())} to "
+                         f"{pct(e.train_error_last_50.max())}.")
         if not missing:
             o, p = (s[s.net == n] for n in (ORIGINAL, PREACT))
             a, n, b, m = int(o.collapsed.sum()), len(o), int(p.collapsed.sum()), len(p)
