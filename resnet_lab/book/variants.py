@@ -574,8 +574,8 @@ def conclusion(options: RunSet, preact: RunSet, start: list[dict] | None = None,
     if cells:
         larger, measured = t.attrs["larger"], t.attrs["measured"]
         lines.append(f"- The {len(cells)} differences between this chapter's trained nets are in "
-                     f"{{numref}}`tab-ch7-conclusion`" + (f": {larger} of them larger than the seed range (depth 20's, or a net's "
-                                                           f"own where wider)"
+                     f"{{numref}}`tab-ch7-conclusion`"
+                     + (f": {larger} of them larger than the seed range (depth 20's, or a net's own where wider)"
                                                            if measured else "")
                      + "." + _described_count(t))
     else:
