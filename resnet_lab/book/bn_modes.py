@@ -177,7 +177,8 @@ def report(checks: dict[str, dict]) -> str:
         line = (f"- In {k} eval mode first parts from training mode (a ratio of {DEPART} or more) in {parted[k]}. "
                 f"Re-estimating its BN statistics with its final weights (\"precise BN\", on "
                 f"{_images(r['recal_images'], 'training images')}) " + ("closes the gap." if closes else
-                   "leaves it open, so stale statistics explain at most part of it"
+                   f"does not close the gap (largest ratio {f.ratio.max():.2f} before, {f.recal_ratio.max():.2f} "
+                   f"after), so stale statistics explain at most part of it"
                    + ("; it is there on the training images the statistics were re-estimated from too, so it arises "
                       "in this net's eval-mode forward pass." if f.recal_train_ratio.max() >= DEPART else ".")))
         lines.append(line)
