@@ -47,7 +47,10 @@ def test_recovery_table_names_when_a_collapsed_net_left_chance_in_its_full_run(m
     t = B.cifar.recovery_table(study)
     assert list(t.index) == ["resnet56 seed 0"]  # resnet20 did not collapse
     assert t.iloc[0].tolist() == ["150", "12.0%", "15.0%"]
-    assert t.columns[0] == "full run: training error first below 80% (iteration)"
+    assert t.columns[0] == "full run: training error below 80% for good from (iteration)"
+    # below the line at 100, back above it at 150 (after a warm-up, say): for good only from 200
+    patch_book(monkeypatch, "RunStore", lambda: FakeStore({"resnet56": full_run([0.9, 0.7, 0.88, 0.6, 0.5])}))
+    assert B.cifar.recovery_table(study).iloc[0, 0] == "200"
 
 
 def test_recovery_table_says_when_a_run_never_left_chance_and_skips_unrecorded(monkeypatch):
@@ -55,7 +58,7 @@ def test_recovery_table_says_when_a_run_never_left_chance_and_skips_unrecorded(m
     study = [study_record("resnet110+warmup", 1, 0.9), study_record("plain56", 0, 0.9),
              study_record("resnet110", 1, 0.9)]
     t = B.cifar.recovery_table(study)
-    assert list(t.index) == ["resnet110+warmup seed 1"]  # plain56: no full run; resnet110: trained without warm-up
+    assert list(t.index) == ["resnet110 with warm-up seed 1"]  # plain56: no full run; resnet110: trained without warm-up
     assert t.iloc[0, 0] == "never"
     assert B.cifar.recovery_table([]).empty
 

@@ -180,8 +180,8 @@ def warmup_study_lines(records: list[dict]) -> list[str]:
 
 def recovery_table(records: list[dict]) -> pd.DataFrame:
     """Does a collapse last? One row per (net, seed) of the study that collapsed and whose full `cpu`-profile run
-    is recorded (the study's recipe; same net, same seed, lr drops and all): the first logged iteration at which
-    that run's training error was below the collapse line, and its final errors (empty when no such pair is
+    is recorded (the study's recipe; same net, same seed, lr drops and all): the logged iteration from which that
+    run's training error stayed below the collapse line, and its final errors (empty when no such pair is
     recorded)."""
     from ..analysis import lr_study as L
     if not records:
@@ -194,9 +194,14 @@ def recovery_table(records: list[dict]) -> pd.DataFrame:
         rec = RunStore().get(_config(arch, seed=int(row.seed), profile="cpu", variant=variant))  # never trains
         if rec is None or rec.failed:
             continue
-        out = next((pt["iter"] for pt in rec.history["train"] if pt["error"] < L.COLLAPSE_ERROR), None)
-        rows[f"{row.net} seed {row.seed}"] = {
-            f"full run: training error first below {L.COLLAPSE_ERROR:.0%} (iteration)": f"{out:,}" if out else "never",
+        hist = rec.history["train"]
+        above = [i for i, pt in enumerate(hist) if pt["error"] >= L.COLLAPSE_ERROR]
+        # below the line for good: after its last point above it (a warm-up can dip below and climb back)
+        out = (hist[0]["iter"] if not above else hist[above[-1] + 1]["iter"] if above[-1] + 1 < len(hist) else None) \
+            if hist else None
+        rows[f"{L.label(row.net)} seed {row.seed}"] = {
+            f"full run: training error below {L.COLLAPSE_ERROR:.0%} for good from (iteration)":
+                f"{out:,}" if out else "never",
             "final training error": pct(rec.metrics["final_train_error"]),
             "final test error": pct(rec.metrics["final_test_error"])}
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis("collapsed in the study")
