@@ -72,7 +72,7 @@ def test_holm_runs_over_the_whole_table(fake, monkeypatch):
 
 def test_the_summary_names_the_claims_it_reproduces(fake):
     s = C.summary(["cpu"])
-    assert s.startswith("Where it can judge them at the `cpu` profile, the book's rule reproduces 1 of the paper's 10 "
+    assert s.startswith("Where it can judge them at the `cpu` profile, the book's rule reproduces 1 of the paper's 11 "
                         "claims wholly (it is not overfitting")
     assert "It contradicts none." in s
     # a claim reproduced by some of its tests says which; one reproduced by all of them (overfitting) says nothing more
@@ -88,9 +88,12 @@ def test_the_summary_names_the_tests_of_a_claim_that_show_no_difference(fake, mo
     monkeypatch.setattr(C, "cached_values", lambda arch, profile, analysis, reduce:
                         stds.get(arch, []) if analysis == "bn_modes" else [])
     s = C.summary(["cpu"])
-    assert ("residual functions respond less than plain layers, in 1 of its 2 tests (ResNet-20 vs plain-20))") in s
+    assert ("residual functions respond less than plain layers, in 1 of its 2 tests (ResNet-20 vs plain-20); deeper "
+            "ResNets' layers respond less, in 1 of its 2 tests (ResNet-56 vs ResNet-20))") in s
     assert s.count("residual functions respond less") == 2
     assert s.endswith("A claim whose tests end differently is counted under each of their verdicts.")
+    v = C.claims_table(["cpu"])["verdict (`cpu`)"]["Deeper ResNets' layers respond less"]
+    assert v == "ResNet-56: reproduced; ResNet-110: not tested (resnet110 not recorded)", v  # Fig. 7's depth claim
     assert ("no difference is shown at this budget for 1 claim in part (residual functions respond less than plain "
             "layers, in 1 of its 2 tests (ResNet-56 vs plain-56))") in s, s
 
@@ -188,3 +191,11 @@ def test_a_contradiction_the_budget_cannot_show_says_so(fake):
     row = C.claims_table(["cpu"]).loc["Deeper ResNets are better"]
     assert "at this budget" not in row["verdict (`cpu`)"] and "too short" not in row["ours (`cpu`)"]
     assert "cannot be read at this budget" not in C.summary(["cpu"])
+
+
+def test_the_readme_and_the_first_page_count_the_claims_the_table_has():
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[1]
+    word = {9: "nine", 10: "ten", 11: "eleven", 12: "twelve", 13: "thirteen"}[len(C.CLAIMS)]
+    assert f"the paper's {word} CIFAR-10 claims" in (root / "README.md").read_text()
+    assert f"The paper makes {word} claims about CIFAR-10" in (root / "book" / "intro.ipynb").read_text()

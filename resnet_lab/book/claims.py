@@ -169,6 +169,14 @@ def _responses(p):
             f"plain{d}", p, "bn_modes", train_mode_mean)), -1, unit="") for d in (20, 56)])
 
 
+def _deeper_responds_less(p):
+    # Fig. 7, Sec. 4.2: 'When there are more layers, an individual layer of ResNets tends to modify the signal less'
+    from .layer_responses import train_mode_mean
+    return Measured([Test(f"ResNet-{a} vs ResNet-{b}, mean response std", Arm(f"resnet{a}", cached_values(
+        f"resnet{a}", p, "bn_modes", train_mode_mean)), Arm(f"resnet{b}", cached_values(
+            f"resnet{b}", p, "bn_modes", train_mode_mean)), -1, unit="") for a, b in ((56, 20), (110, 56))])
+
+
 def _resnet1202(p):
     a, b = values("resnet1202", p), values("resnet110", p)
     if not a:
@@ -213,6 +221,9 @@ CLAIMS = [
     Claim("responses", "Residual functions respond less than plain layers",
           "Fig. 7: ResNets' layer response stds are smaller than their plain twins'", "04_layer_responses",
           _responses),
+    Claim("deeper_responds_less", "Deeper ResNets' layers respond less",
+          "Fig. 7, Sec. 4.2: 'an individual layer of ResNets tends to modify the signal less' with more layers",
+          "04_layer_responses", _deeper_responds_less),
     Claim("resnet1202", "1202 layers overfit",
           "Table 6: ResNet-1202 7.93% test error, worse than ResNet-110's 6.43%", "03_cifar_experiments",
           _resnet1202),
@@ -331,21 +342,22 @@ def summary(profs: list[str] | None = None) -> str:
                     out.append(c.claim[0].lower() + c.claim[1:] + part(c, w))
             return out
 
-        def counted(w, noun=""):  # '2<noun> wholly (a; b) and 1 in part (c, in 1 of its 2 tests (...))'
+        def counted(w, noun=lambda n: ""):  # '2<noun(2)> wholly (a; b) and 1 in part (c, in 1 of its 2 tests (...))'
             whole, some = has(w, True), has(w, False)
             if whole and some:
-                return f"{len(whole)}{noun} wholly ({'; '.join(whole)}) and {len(some)} in part ({'; '.join(some)})"
+                return (f"{len(whole)}{noun(len(whole))} wholly ({'; '.join(whole)}) and {len(some)} in part "
+                        f"({'; '.join(some)})")
             if some:
-                return f"{len(some)}{noun} in part ({'; '.join(some)})"
-            return f"{len(whole)}{noun} ({'; '.join(whole)})" if whole else f"none{noun}"
+                return f"{len(some)}{noun(len(some))} in part ({'; '.join(some)})"
+            return f"{len(whole)}{noun(len(whole))} ({'; '.join(whole)})" if whole else f"none{noun(0)}"
         rep, con, nos, wait = has(REPRODUCED), has(CONTRADICTED), has(NOT_SHOWN), has(stats.NOT_JUDGED)
         untested, counted_ = has(NOT_TESTED), has(COUNTED)
-        claims_ = lambda xs: " claim" if len(xs) == 1 else " claims"  # noqa: E731
-        of_paper = f" of the paper's {len(CLAIMS)} claims"
+        claims_ = lambda n: " claim" if n == 1 else " claims"  # noqa: E731
+        of_paper = lambda n: f" of the paper's {len(CLAIMS)} claims"  # noqa: E731
         out.append(f"Where it can judge them at the `{p}` profile, the book's rule reproduces "
                    f"{counted(REPRODUCED, of_paper)}. "
                    f"It contradicts {counted(CONTRADICTED)}"
-                   + (f"; no difference is shown at this budget for {counted(NOT_SHOWN, claims_(nos))}" if nos else "")
+                   + (f"; no difference is shown at this budget for {counted(NOT_SHOWN, claims_)}" if nos else "")
                    + "".join(f". That {c.claim[0].lower() + c.claim[1:]} cannot be read at this budget: "
                              f"{measured[c.key].caveat}" for c in CLAIMS if measured[c.key].caveat and any(
                                  v.startswith((CONTRADICTED, NOT_SHOWN)) for *_, v in judged[c.key]))
