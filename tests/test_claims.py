@@ -72,9 +72,9 @@ def test_holm_runs_over_the_whole_table(fake, monkeypatch):
 
 def test_the_summary_names_the_claims_it_reproduces(fake):
     s = C.summary(["cpu"])
-    assert s.startswith("Where it can judge them at the `cpu` profile, the book's rule reproduces 1 of the paper's 11 "
-                        "claims wholly (it is not overfitting")
-    assert "It contradicts none." in s
+    assert s.startswith("At the `cpu` profile, where the book's rule can judge them (3 seeds per net):\n\n"
+                        "- **Reproduced**: 1 of the paper's 11 claims wholly (it is not overfitting")
+    assert "\n- **Contradicted**: none.\n" in s
     # a claim reproduced by some of its tests says which; one reproduced by all of them (overfitting) says nothing more
     assert ("fits its training data worse) and 2 in part (residual nets fix degradation at every depth, in 1 of its 4 "
             "tests (plain-20 vs ResNet-20); residual functions respond less than plain layers, in 1 of its 2 tests "
@@ -94,8 +94,8 @@ def test_the_summary_names_the_tests_of_a_claim_that_show_no_difference(fake, mo
     assert s.endswith("A claim whose tests end differently is counted under each of their verdicts.")
     v = C.claims_table(["cpu"])["verdict (`cpu`)"]["Deeper ResNets' layers respond less"]
     assert v == "ResNet-56: reproduced; ResNet-110: not tested (resnet110 not recorded)", v  # Fig. 7's depth claim
-    assert ("no difference is shown at this budget for 1 claim in part (residual functions respond less than plain "
-            "layers, in 1 of its 2 tests (ResNet-56 vs plain-56))") in s, s
+    assert ("- **No difference shown** at this budget: 1 claim in part (residual functions respond less than plain "
+            "layers, in 1 of its 2 tests (ResNet-56 vs plain-56)).") in s, s
 
 
 def test_the_reading_is_computed_from_the_records(fake):
@@ -184,8 +184,9 @@ def test_a_contradiction_the_budget_cannot_show_says_so(fake):
     assert row["ours (`cpu`)"].endswith("at this profile every ResNet ends 8.2 to 11.1 points above Table 6, more "
                                         "than the paper's own differences between depths (2.32 points), so it is too "
                                         "short to order ResNets by depth (chapter 3)")
-    assert "That deeper ResNets are better cannot be read at this budget: at this profile every ResNet" in \
-        C.summary(["cpu"])
+    s = C.summary(["cpu"])
+    assert "- **Contradicted**: 1 (deeper ResNets are better)." in s
+    assert "\n\nThat deeper ResNets are better cannot be read at this budget: at this profile every ResNet" in s
     for a, e in (("resnet20", 0.0875), ("resnet56", 0.0797), ("resnet110", 0.0743)):  # within Table 6's spread
         fake[(a, "final_test_error")] = [e, e + 0.001, e - 0.001]
     row = C.claims_table(["cpu"]).loc["Deeper ResNets are better"]

@@ -220,7 +220,7 @@ def test_the_readme_summary_says_what_the_records_say_now(monkeypatch):
     _book_env(monkeypatch)
     assert status.readme_summary_problem() is None, status.readme_summary_problem()
     from resnet_lab.book import profile_name
-    assert f"at the `{profile_name()}` profile, the book's rule reproduces" in (REPO_ROOT / "README.md").read_text()
+    assert f"At the `{profile_name()}` profile, where the book's rule can judge them" in (REPO_ROOT / "README.md").read_text()
 
 
 def test_a_comparison_caption_reads_every_seed_of_its_nets(monkeypatch):

@@ -319,8 +319,8 @@ def claims_table(profs: list[str] | None = None) -> pd.DataFrame:
 
 
 def summary(profs: list[str] | None = None) -> str:
-    """Plain sentences, one per profile: which claims the book's rule reproduces where it can judge them, which it
-    contradicts or cannot show, and how many wait for seeds."""
+    """A short list per profile (Markdown): which claims the book's rule reproduces where it can judge them, which
+    it contradicts or cannot show (and why the budget may be the reason), and how many wait for seeds."""
     profs = profiles() if profs is None else profs
     if not profs:
         return "No run is recorded yet, so no claim is tested."
@@ -354,20 +354,24 @@ def summary(profs: list[str] | None = None) -> str:
         untested, counted_ = has(NOT_TESTED), has(COUNTED)
         claims_ = lambda n: " claim" if n == 1 else " claims"  # noqa: E731
         of_paper = lambda n: f" of the paper's {len(CLAIMS)} claims"  # noqa: E731
-        out.append(f"Where it can judge them at the `{p}` profile, the book's rule reproduces "
-                   f"{counted(REPRODUCED, of_paper)}. "
-                   f"It contradicts {counted(CONTRADICTED)}"
-                   + (f"; no difference is shown at this budget for {counted(NOT_SHOWN, claims_)}" if nos else "")
-                   + "".join(f". That {c.claim[0].lower() + c.claim[1:]} cannot be read at this budget: "
-                             f"{measured[c.key].caveat}" for c in CLAIMS if measured[c.key].caveat and any(
-                                 v.startswith((CONTRADICTED, NOT_SHOWN)) for *_, v in judged[c.key]))
-                   + f". {len(wait)} {'claim rests' if len(wait) == 1 else 'claims rest'}, wholly or in part, on "
-                   f"fewer than {stats.MIN_SEEDS} seeds per net and {'is' if len(wait) == 1 else 'are'} described "
-                   f"only; {len(untested)} {'is' if len(untested) == 1 else 'are'} not tested and {len(counted_)} "
-                   f"{'is a cost' if len(counted_) == 1 else 'are costs'} the code counts exactly."
-                   + (" A claim whose tests end differently is counted under each of their verdicts." if sum(map(
-                       len, (rep, con, nos, wait, untested, counted_))) > len(CLAIMS) else ""))
-    return " ".join(out)
+        caveats = "".join(f" That {c.claim[0].lower() + c.claim[1:]} cannot be read at this budget: "
+                          f"{measured[c.key].caveat}." for c in CLAIMS if measured[c.key].caveat and any(
+                              v.startswith((CONTRADICTED, NOT_SHOWN)) for *_, v in judged[c.key]))
+        lines = [f"At the `{p}` profile, where the book's rule can judge them (3 seeds per net):\n",
+                 f"- **Reproduced**: {counted(REPRODUCED, of_paper)}.",
+                 f"- **Contradicted**: {counted(CONTRADICTED)}."]
+        if nos:
+            lines.append(f"- **No difference shown** at this budget: {counted(NOT_SHOWN, claims_)}.")
+        lines.append(f"- **Described only** (fewer than {stats.MIN_SEEDS} seeds per net): {len(wait)}"
+                     f"{claims_(len(wait))}, wholly or in part. **Not tested**: {len(untested)}. **Counted** exactly "
+                     f"(a cost): {len(counted_)}.")
+        if caveats:
+            lines.append("\n" + caveats.strip())
+        if sum(map(len, (rep, con, nos, wait, untested, counted_))) > len(CLAIMS):
+            lines.append(("" if caveats else "\n") + "A claim whose tests end differently is counted under each of "
+                         "their verdicts.")
+        out.append("\n".join(lines))
+    return "\n\n".join(out)
 
 
 def headline_figure(profile: str | None = None):
