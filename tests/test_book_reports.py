@@ -467,12 +467,12 @@ def test_warmup_lines_say_where_the_warmup_ended_and_what_followed():
     still = study_record("resnet110+warmup", 1, 0.85)
     still["warmup"] = True
     lines = B.cifar.warmup_study_lines([ended, still, study_record("resnet56", 0, 0.88)])
-    assert lines == ["- resnet110+warmup: the warm-up ended for seed 0 at iteration 100; seed 1 never (still at lr "
+    assert lines == ["- resnet110 with warm-up: the warm-up ended for seed 0 at iteration 100; seed 1 never (still at lr "
                      "0.01 at iteration 300) (the paper: after about 400 iterations); 1 of 2 seeds collapsed after "
                      "it had ended, at lr 0.1."]
     same = [dict(ended, seed=s, history=[dict(p) for p in ended["history"]]) for s in range(3)]
     assert B.cifar.warmup_study_lines(same) == [
-        "- resnet110+warmup: the warm-up ended at iteration 100 in all 3 seeds (the paper: after about 400 "
+        "- resnet110 with warm-up: the warm-up ended at iteration 100 in all 3 seeds (the paper: after about 400 "
         "iterations); 3 of 3 seeds collapsed after it had ended, at lr 0.1."]
 
 

@@ -173,7 +173,7 @@ def warmup_study_lines(records: list[dict]) -> list[str]:
             after += int(end is not None and not row.empty and bool(row.collapsed.iloc[0]))
         when = (f"at iteration {next(iter(at))} in {'all ' * (len(ends) > 2)}{len(ends)} seeds" if len(at) == 1 and
                 None not in at and len(ends) > 1 else f"for {'; '.join(ends)}")
-        out.append(f"- {net}: the warm-up ended {when} (the paper: after about 400 iterations); "
+        out.append(f"- {L.label(net)}: the warm-up ended {when} (the paper: after about 400 iterations); "
                    f"{after} of {len(ends)} seed{'s' if len(ends) > 1 else ''} collapsed after it had ended, at lr 0.1.")
     return out
 
