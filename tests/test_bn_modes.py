@@ -231,7 +231,7 @@ def test_the_seed_report_says_whether_the_mismatch_comes_with_the_net_or_the_see
     assert "not peculiar to one seed" in every
     # 3 of 3 against 0 of 3: Fisher's p is 2 / C(6, 3) = 0.1 for each control, 0.2 after Holm: no difference
     assert ("Against 0 of 3 seeds of plain-56 and 0 of 3 seeds of ResNet-56, Fisher's exact test gives p 0.1 and 0.1 "
-            "(Holm over the 2 nets: 0.2 and 0.2): no difference shown -- with 3 and 3 seeds, even a clean split is "
+            "(Holm over the 2 nets: 0.2 and 0.2): no difference shown -- with 3 seeds against 3, even a clean split is "
             "within chance.") in every
     assert every.endswith(" {numref}`tab-ch4-bn-seed-test` tests how much larger it is.")
     many = BB.seed_report({"resnet56": _seeded(*[1.1] * 6), "resnet110": _seeded(*[9.0] * 6)})
@@ -326,20 +326,30 @@ def test_the_warmup_report_gives_both_test_errors_and_says_when_the_run_without_
                          "25.12% (17.19% with the warm-up) (one seed without the warm-up: described, not judged).")
     errors["cpu"] = {1: 0.1875}
     assert "Its test error is 25.12% (one seed" in BB.warmup_report()
-    errors["cpu_nowarmup"] = {0: 0.9}  # never left chance: said so, whatever its check reads
+    errors["cpu_nowarmup"] = {0: 0.9}  # ended near chance: said so, whatever its check reads
+    monkeypatch.setattr(BB, "_lowest_errors", lambda net, profile: {0: 0.86})  # and never left it
     text = BB.warmup_report()
     assert text.startswith("Trained without the warm-up (profile `cpu_nowarmup`, seed 0), ResNet-110 did not learn: "
-                           "its test error is 90.00%, where guessing gives 90%. In this run lr 0.1")
+                           "its training error never fell below 80%, and its test error is 90.00% (guessing gives "
+                           "90%). In this run lr 0.1")
     errors["cpu"] = {0: 0.1719}
-    assert "90.00%, where guessing gives 90%, against 17.19% for the same seed with the warm-up." in BB.warmup_report()
+    assert "90.00% (guessing gives 90%), against 17.19% for the same seed with the warm-up." in BB.warmup_report()
+    monkeypatch.setattr(BB, "_lowest_errors", lambda net, profile: {0: 0.35})  # it learned, then fell back
+    text = BB.warmup_report()
+    assert "ResNet-110 ended near chance: its test error is 90.00% (guessing gives 90%), against 17.19% for the " \
+           "same seed with the warm-up, though its training error reached 35.00% on the way." in text
+    assert "too large to start" not in text
     errors["cpu_nowarmup"] = {}
     monkeypatch.setattr(claims, "cached_by_seed", lambda arch, profile, analysis, reduce=None, keys=(): {})
-    monkeypatch.setattr(BB, "_failed_runs", lambda net, profile: {0: "resnet110: loss became nan by iteration 12"})
+    failures = {"cpu_nowarmup": {0: "resnet110: loss became nan by iteration 12"}, "cpu": {}}
+    monkeypatch.setattr(BB, "_failed_runs", lambda net, profile: failures[profile])
     text = BB.warmup_report()
     assert text.startswith("Trained without the warm-up (profile `cpu_nowarmup`, seed 0), ResNet-110 diverged "
-                           "(resnet110: loss became nan by iteration 12), while all its seeds trained with the "
-                           "warm-up did not")
+                           "(resnet110: loss became nan by iteration 12), while none of the 1 seed trained with the "
+                           "warm-up did (seed 0 with the warm-up: test error 17.19%)")
     assert "cannot be checked without the warm-up" in text
+    failures["cpu"] = {1: "loss became inf"}
+    assert "as did 1 of the seeds trained with the warm-up" in BB.warmup_report()
 
 
 def test_failed_runs_reads_the_failed_records_of_the_store(tmp_path, monkeypatch):
@@ -359,6 +369,11 @@ def test_failed_runs_reads_the_failed_records_of_the_store(tmp_path, monkeypatch
                 {"train": [], "eval": []}, dict(status="completed", final_test_error=0.2), dict(data="synthetic"))
     assert BB._failed_runs("resnet110", "cpu_nowarmup") == {0: "resnet110: loss became nan by iteration 12"}
     assert BB._failed_runs("resnet56", "cpu_nowarmup") == {}
+    from types import SimpleNamespace as NS
+    runs = [NS(failed=False, config=NS(seed=0), history={"train": [dict(error=0.9), dict(error=0.35), dict(error=0.88)]}),
+            NS(failed=True, config=NS(seed=1), history={"train": []})]
+    monkeypatch.setattr(BB, "_records", lambda net, profile: runs)
+    assert BB._lowest_errors("resnet110", "cpu_nowarmup") == {0: 0.35}  # the failed run has no curve to read
 
 
 def test_the_data_line_can_leave_the_data_set_to_a_caption_that_names_it(monkeypatch):
@@ -418,6 +433,12 @@ def test_the_channel_table_finds_the_stream_channels_that_part_block_after_block
     assert row["blocks with a parting channel"] == "3 of 7 (4\u20135 and 7)"
     assert row["channels at 1.5 or more per parting block: median (largest)"] == "16 (16) of 16"  # as the line says
     assert BC._ranges([2]) == "2" and BC._ranges([2, 7, 13]) == "2, 7 and 13"
+    two = BC.channel_report({"r": _channels([set(), {1}, set(), {2}, set(), set()])})  # each channel once
+    assert "no channel parts in half of those blocks: different channels in different blocks" in two
+    assert "block after block" not in two.replace("different channels in different blocks", "")
+    one = BC.channel_report({"r": _channels([set(), {1, 2}, set()])})
+    assert "in 1 of its 3 blocks (block 2)" in one and "only one block parts, so no channel can part block after " \
+        "block" in one
     half = BC.channel_table({"r": _channels([{1}, {1, 2}])}).loc[("r", "stage 3")]
     assert half["channels at 1.5 or more per parting block: median (largest)"] == "1.5 (2) of 8"  # not truncated to 1
     tie = BC.channel_table({"r": _channels([{1, 2, 6}, {1, 2, 6}])}).loc[("r", "stage 3")]

@@ -141,7 +141,7 @@ def channel_report(results: dict[str, dict]) -> str:
         hit = _hit_blocks(st["counts"])
         counts = st["counts"][st["counts"] > 0]  # in the blocks where any channel parts
         share = float(np.median(counts)) / n_ch
-        steady = sorted(c for c, k in st["tally"].items() if k >= len(hit) / 2)
+        steady = sorted(c for c, k in st["tally"].items() if k >= max(2, len(hit) / 2))  # twice at least
         gp = np.median(st["gamma_parted"])
         rest = st["gamma_other"]
         go = np.median(rest) if rest else float("nan")
@@ -154,7 +154,8 @@ def channel_report(results: dict[str, dict]) -> str:
             + ("a few channels, not the whole layer" if share <= 0.25 else
                "nearly every channel: the whole layer parts, not a few channels" if share > 0.75 else
                "many of the layer's channels")
-            + "; " + (f"{len(steady)} of the {n_ch} channels part in at least half of {those}" if len(steady) > 8
+            + "; " + ("only one block parts, so no channel can part block after block" if len(hit) == 1 else
+                      f"{len(steady)} of the {n_ch} channels part in at least half of {those}" if len(steady) > 8
                       else f"channel{'s' * (len(steady) > 1)} {', '.join(map(str, steady))} "
                       f"{'part' if len(steady) > 1 else 'parts'} in at least half of {those}, the same stream "
                       f"channel{'s' * (len(steady) > 1)} block after block" if steady else

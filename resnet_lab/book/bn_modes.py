@@ -275,8 +275,9 @@ def _count_test(k: int, n: int, controls: dict[str, dict[int, dict]]) -> str:
             + (f" (Holm over the {len(raw)} nets: {and_list(f'{p:.2g}' for p in adj.values())})" if len(raw) > 1
                else ""))
     if not shown:
-        return text + (": no difference shown" + (f" -- with {n} and {min(m for _, m in counts.values())} seeds, "
-                                                  f"even a clean split is within chance" if clean else "") + ".")
+        sizes = sorted({m for _, m in counts.values()})
+        return text + (": no difference shown" + (f" -- with {n} seeds against {and_list(sizes)}, even a clean split "
+                                                  f"is within chance" if clean else "") + ".")
     rest = [c for c in adj if c not in shown]
     return text + f": a difference from {and_list(shown)}" + (
         f"; none shown from {and_list(rest)}." if rest else ".")
@@ -329,20 +330,32 @@ def seed_report(checks: dict[str, dict[int, dict]], net: str = "resnet110", miss
                    f"({_seeds(set(own) - set(parts))}): the seed matters, and the eval-mode inset of Fig. 7, {fig}.")
 
 
-def _failed_runs(net: str, profile: str) -> dict[int, str]:
-    """``{seed: why}`` of the records of ``net`` (the paper's blocks, option A) at ``profile`` on the book's data that
-    are recorded as failed (the loss stopped being finite)."""
+def _records(net: str, profile: str) -> list:
+    """The records of ``net`` (the paper's blocks, option A) at ``profile`` on the book's data, failed ones too."""
     from ..runs import RunStore
     from .store import _data_source
-    recs = RunStore().find(arch=net, profile=profile, variant="basic", data_source=_data_source())
-    return {r.config.seed: r.failure for r in recs if r.failed and r.config.shortcut in ("A", None)}
+    return [r for r in RunStore().find(arch=net, profile=profile, variant="basic", data_source=_data_source())
+            if r.config.shortcut in ("A", None)]
+
+
+def _failed_runs(net: str, profile: str) -> dict[int, str]:
+    """``{seed: why}`` of the records of ``net`` at ``profile`` that are recorded as failed (the loss stopped being
+    finite)."""
+    return {r.config.seed: r.failure for r in _records(net, profile) if r.failed}
+
+
+def _lowest_errors(net: str, profile: str) -> dict[int, float]:
+    """``{seed: lowest logged training error}`` of the completed records of ``net`` at ``profile``: did a run
+    ever leave chance?"""
+    return {r.config.seed: min((p["error"] for p in r.history["train"]), default=float("nan"))
+            for r in _records(net, profile) if not r.failed}
 
 
 def warmup_report(net: str = "resnet110", profile: str = NOWARMUP) -> str:
     """The warm-up confound: ``net`` trained without the warm-up (``profile``), if recorded and checked -- does its
     eval mode part from training mode, and how well did it train? One seed, so described, never judged; a run that
-    diverged, or never left chance (test error above :data:`~resnet_lab.analysis.convergence.CHANCE_LEVEL`), says
-    so; otherwise the command that trains it (Markdown)."""
+    diverged, or ended near chance (test error above :data:`~resnet_lab.analysis.convergence.CHANCE_LEVEL`: whether
+    it ever left it, read from its training curve), says so; otherwise the command that trains it (Markdown)."""
     from ..models import paper_name
     from .claims import cached_by_seed
     from .store import profile_name
@@ -350,24 +363,35 @@ def warmup_report(net: str = "resnet110", profile: str = NOWARMUP) -> str:
     from ..analysis.convergence import CHANCE_LEVEL
     name = paper_name(net)
     without, with_ = seed_values(net, "final_test_error", profile), seed_values(net, "final_test_error", profile_name())
+    head = "Trained without the warm-up (profile `{profile}`, seed {seed}), {name}"
+    tail = " (one seed without the warm-up: described, not judged)."
     stuck = {s: e for s, e in without.items() if e > CHANCE_LEVEL}
-    if stuck:  # a net that never left chance: its BN check would describe a net that did not learn
+    if stuck:  # a net that ended near chance: its BN check would describe a net that did not learn
         seed, e = sorted(stuck.items())[0]
-        return (f"Trained without the warm-up (profile `{profile}`, seed {seed}), {name} did not learn: its test error "
-                f"is {pct2(e)}, where guessing gives 90%"
-                + (f", against {pct2(with_[seed])} for the same seed with the warm-up" if seed in with_ else "")
-                + ". In this run lr 0.1 from the first iteration is too large to start training, as the paper says "
-                  "of it (Sec. 4.2), so the mismatch cannot be checked without the warm-up (one seed without the "
-                  "warm-up: described, not judged).")
+        low = _lowest_errors(net, profile).get(seed)
+        beside = f", against {pct2(with_[seed])} for the same seed with the warm-up" if seed in with_ else ""
+        if low is not None and low > CHANCE_LEVEL:
+            return (head.format(profile=profile, seed=seed, name=name) + f" did not learn: its training error never "
+                    f"fell below {CHANCE_LEVEL:.0%}, and its test error is {pct2(e)} (guessing gives 90%){beside}. In "
+                    f"this run lr 0.1 from the first iteration is too large to start training, as the paper says of "
+                    f"it (Sec. 4.2), so the mismatch cannot be checked without the warm-up" + tail)
+        return (head.format(profile=profile, seed=seed, name=name) + f" ended near chance: its test error is "
+                f"{pct2(e)} (guessing gives 90%){beside}"
+                + (f", though its training error reached {pct2(low)} on the way" if low is not None else "")
+                + ". The mismatch is not read on a net that ended near chance" + tail)
     got = cached_by_seed(net, profile, "bn_modes", keys=KEYS)
     if not got:
         failed = _failed_runs(net, profile)
         if failed:
             seed, why = sorted(failed.items())[0]
-            return (f"Trained without the warm-up (profile `{profile}`, seed {seed}), {name} diverged ({why}), while "
-                    f"all its seeds trained with the warm-up did not: in this run lr 0.1 from the first iteration is "
-                    f"too large to start training, as the paper says of it (Sec. 4.2), so the mismatch cannot be "
-                    f"checked without the warm-up (one seed without the warm-up: described, not judged).")
+            n_with, failed_with = len(with_), len(_failed_runs(net, profile_name()))
+            others = (f", while none of the {n_with} seed{'s' * (n_with != 1)} trained with the warm-up did"
+                      if n_with and not failed_with else
+                      f", as did {failed_with} of the seeds trained with the warm-up" if failed_with else "")
+            return (head.format(profile=profile, seed=seed, name=name) + f" diverged ({why}){others}"
+                    + (f" (seed {seed} with the warm-up: test error {pct2(with_[seed])})" if seed in with_ else "")
+                    + ": in this run lr 0.1 without the warm-up did not train to the end, so the mismatch cannot be "
+                      "checked without the warm-up" + tail)
         recorded = without
         todo = (f"is recorded, but its check is not cached (`python -m resnet_lab.book.caches --profile {profile} "
                 f"--only bn_modes --arch {net}`)" if recorded else
