@@ -130,6 +130,14 @@ def test_the_resnets_out_of_order_are_set_beside_their_starts():
     assert "ResNet-110, above ResNet-32 (1 seed): started" in text
     assert "The order rests on fewer than 3 seeds of ResNet-32 and ResNet-44, and each start is one seed's: " \
            "described, not judged." in text
+    t3 = t.copy()
+    t3["test error"] = ["17.00%", "16.50%", "16.40%", "18.00%", "15.00%"]  # only ResNet-56 out of order
+    t3["seeds"] = [3, 3, 1, 3, 3]  # above ResNet-44 (1 seed) too
+    assert "fewer than 3 seeds of ResNet-44," in BC.resnet_order_report(t3)
+    t3["test error"] = ["17.00%", "16.50%", "19.40%", "16.00%", "15.00%"]  # only ResNet-44 (1 seed) out of order
+    t3["seeds"] = [3, 3, 3, 3, 1]  # ResNet-110's one seed is in no out-of-order pair
+    assert "fewer than 3 seeds of ResNet-44," not in BC.resnet_order_report(t3)
+    assert "ResNet-110," not in BC.resnet_order_report(t3).split("rests on")[-1]
     t2 = t.copy()
     t2.loc["resnet44", "left 80% training error at iteration"] = "> 3,200"
     assert "(1 seed): did not leave 80% training error by iteration 3,200" in BC.resnet_order_report(t2)

@@ -158,7 +158,7 @@ def _deeper_better(p):  # Table 6's ends, and ResNet-56 against ResNet-20 (Table
                       f"paper's own differences between depths ({spread:.2f} points), so it is too short to order "
                       f"ResNets by depth (chapter 3)")
     return Measured([_pair(f"ResNet-{d} vs ResNet-20, test error", f"resnet{d}", "resnet20", p, "final_test_error",
-                           -1) for d in (110, 56)], note=caveat, caveat=caveat)
+                           -1) for d in (110, 56)], caveat=caveat)
 
 
 def _responses(p):
@@ -309,10 +309,12 @@ def claims_table(profs: list[str] | None = None) -> pd.DataFrame:
         for c in CLAIMS:
             m, tests = measured[c.key], judged[c.key]
             nums = "; ".join(_numbers(t, cmp) for t, cmp, _ in tests if cmp is not None)
-            rows[c.key][f"ours (`{p}`)"] = "; ".join(x for x in (nums, m.note) if x) or "–"
             verdict = m.verdict or claim_verdict(tests)
+            shows_not = any(v.startswith((CONTRADICTED, NOT_SHOWN)) for *_, v in tests)  # the budget may be why
+            caveat = m.caveat if shows_not else ""
+            rows[c.key][f"ours (`{p}`)"] = "; ".join(x for x in (nums, m.note, caveat) if x) or "–"
             rows[c.key][f"verdict (`{p}`)"] = (verdict.replace(CONTRADICTED, f"{CONTRADICTED} at this budget")
-                                               if m.caveat else verdict)
+                                               if caveat else verdict)
     for c in CLAIMS:
         rows[c.key]["where"] = f"{{doc}}`ch. {int(c.section[:2])} <{c.section}>`"  # 'ch. 3', not the chapter's title
     return pd.DataFrame.from_dict(rows, orient="index").set_index("claim").rename_axis(None)

@@ -300,7 +300,9 @@ def resnet_order_report(table: pd.DataFrame) -> str:
     from ..models import paper_name
     from .. import stats
     slow = [n for n in out if why(n) != "no slow start in its curve"]
-    few = [paper_name(n) for n in names if "seeds" in table and int(table.loc[n, "seeds"]) < stats.MIN_SEEDS]
+    pairs = {n for i, m in enumerate(names) if m in out for n in [m] + [names[j] for j in range(i) if err[i] > err[j]]}
+    few = [paper_name(n) for n in names if n in pairs and "seeds" in table
+           and int(table.loc[n, "seeds"]) < stats.MIN_SEEDS]  # only the nets the out-of-order pairs rest on
     def above(n):  # the shallower ResNets it ends above, with their seeds where fewer than the rule's
         i = names.index(n)
         return and_list(paper_name(names[j]) + (f" ({int(table.loc[names[j], 'seeds'])} seed"

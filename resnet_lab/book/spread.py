@@ -69,7 +69,7 @@ def judge(diff: float, spread: float | None, metric: str = "final_test_error", s
         return f"{who}: described, not judged (the seed range is not measured yet at this profile)"
     n = seeds if seeds is not None else spread_seeds(metric)
     what = (f"{100 * spread:.2f} points" if unit == "points" else f"{spread:.3f}") + (f", {n} seeds" if n else "")
-    rel = "larger than" if abs(diff) > spread else "within"
+    rel = "larger than" if abs(diff) > spread + 1e-9 else "within"  # as printed: equal is within
     return f"{rel} the depth-20 seed range ({what}); {who}: described, not judged"
 
 

@@ -195,7 +195,7 @@ def _yardstick(va: list[float], vb: list[float], spread: float | None,
     """What a described difference is set beside: the depth-20 seed range, or an arm's own seed range where that
     is wider (a deeper net can vary more from seed to seed), and which of the two it is (``names``: the arms)."""
     own = _own_range(va, vb)
-    if own is not None and (spread is None or own[0] > spread):
+    if own is not None and spread is not None and own[0] > spread:  # no depth-20 range: nothing to widen
         return own[0], f"{names[own[2]]}'s own seed range ({100 * own[0]:.2f} points, {own[1]} seeds)"
     return spread, "the depth-20 seed range"
 
