@@ -271,9 +271,13 @@ def test_the_seed_test_judges_resnet110_against_each_control_over_seeds():
     from resnet_lab.book import bn_modes as BB
     ctrl = {"plain56": _seeded(1.3, 1.2, 1.25), "resnet56": _seeded(1.1, 1.12, 1.14)}
     t = BB.seed_test({**ctrl, "resnet110": _seeded(9.0, 8.0, 8.5)})
-    assert list(t.index) == ["ResNet-110 \u2212 ResNet-56", "ResNet-110 \u2212 plain-56"]
-    assert t.loc["ResNet-110 \u2212 ResNet-56", "seeds"] == "3 / 3"
-    assert t.loc["ResNet-110 \u2212 ResNet-56", "difference"].startswith("+7.38 [")
+    assert list(t.index) == ["ResNet-110 / ResNet-56", "ResNet-110 / plain-56"]
+    row = t.loc["ResNet-110 / ResNet-56"]
+    assert row["seeds"] == "3 / 3"
+    # on the log scale: geometric means (9 * 8 * 8.5)^(1/3) = 8.49 and (1.1 * 1.12 * 1.14)^(1/3) = 1.12, ratio 7.58
+    assert row["first net (geometric mean)"].startswith("8.49 [") and row["second net (geometric mean)"].startswith(
+        "1.12 [")
+    assert row["ratio first / second"].startswith("\u00d77.58 [\u00d7")
     from resnet_lab import stats
     assert (t.verdict == stats.SHOWN).all(), t.verdict.tolist()
     spread = BB.seed_test({**ctrl, "resnet110": _seeded(9.0, 1.2, 1.3)})

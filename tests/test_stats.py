@@ -160,3 +160,18 @@ def test_queue_script_passes_the_shortcut_and_refuses_a_malformed_job_before_tra
                          capture_output=True, text=True)
     assert out.returncode == 2 and "a shortcut option needs a ResNet (plain56 has no shortcuts)" in out.stderr
     assert not log.exists()
+
+
+def test_a_comparison_of_ratios_runs_on_their_logarithms():
+    """Positive quantities that vary by factors: geometric means, their ratio, Welch's test on the logs."""
+    import math
+    from resnet_lab.book.verdicts import comparison_table
+    a, b = {0: 2.0, 1: 4.0, 2: 8.0}, {0: 1.0, 1: 1.1, 2: 0.9}
+    t = comparison_table({"a / b": (a, b)}, names=("a", "b"), ratio=True)
+    row = t.loc["a / b"]
+    assert row["a"].startswith("4.00 [") and row["b"].startswith("1.00 [")
+    gb = math.exp(sum(map(math.log, b.values())) / 3)
+    assert row["ratio first / second"].startswith(f"\u00d7{4 / gb:.2f} [\u00d7")
+    p = S.compare_family({"x": ([math.log(v) for v in a.values()], [math.log(v) for v in b.values()])})["x"].p
+    assert float(row["p (Holm)"]) == pytest.approx(p, rel=0.05)
+    assert "difference" not in t.columns

@@ -420,12 +420,13 @@ SEED_PAIRS = (("resnet110", "resnet56"), ("resnet110", "plain56"))  # is ResNet-
 
 def seed_test(checks: dict[str, dict[int, dict]]) -> pd.DataFrame:
     """The seed confound by the book's rule: ResNet-110's largest eval/training-mode ratio against each control
-    net's, over their seeds (Welch's test, Holm over this table; rows with fewer than 3 seeds per net are
-    described); pairs whose nets are not both in ``checks`` are left out."""
+    net's, over their seeds, on the log scale a ratio lives on (Welch's test on the logarithms, Holm over this
+    table; geometric means and their ratio; rows with fewer than 3 seeds per net are described); pairs whose nets
+    are not both in ``checks`` are left out."""
     from ..models import paper_name
     from .verdicts import comparison_table
-    pairs = {f"{paper_name(a)} \u2212 {paper_name(b)}": ({s: _largest(r) for s, r in checks[a].items()},
+    pairs = {f"{paper_name(a)} / {paper_name(b)}": ({s: _largest(r) for s, r in checks[a].items()},
                                                         {s: _largest(r) for s, r in checks[b].items()})
              for a, b in SEED_PAIRS if checks.get(a) and checks.get(b)}
-    return comparison_table(pairs, names=("first net (mean)", "second net (mean)"), scale=1, digits=2) if pairs \
-        else pd.DataFrame()
+    return comparison_table(pairs, names=("first net (geometric mean)", "second net (geometric mean)"), digits=2,
+                            ratio=True) if pairs else pd.DataFrame()

@@ -34,24 +34,39 @@ def _interval(m: float, lo: float, hi: float, signed: bool = False, scale: float
     return f"{scale * m:{fmt}} [{scale * lo:{fmt}}, {scale * hi:{fmt}}]"
 
 
+def _times(m: float, lo: float, hi: float, digits: int = 2, prefix: str = "") -> str:
+    """A value from the log scale, back as a factor: 'x4.2 [x0.9, x19.6]' (``prefix`` 'x'), or '2.18 [1.1, 4.3]'."""
+    f = lambda v: f"{prefix}{math.exp(v):.{digits}f}"  # noqa: E731
+    return f(m) if math.isnan(lo) else f"{f(m)} [{f(lo)}, {f(hi)}]"
+
+
 def comparison_table(pairs: dict[str, tuple[dict[int, float], dict[int, float]]], names=("a", "b"),
-                     scale: float = 100, digits: int = 2) -> pd.DataFrame:
+                     scale: float = 100, digits: int = 2, ratio: bool = False) -> pd.DataFrame:
     """One row per comparison ``{label: (seeds of a, seeds of b)}`` (one family: Holm over its judged rows):
     seeds, each arm's mean [95% interval], the difference a - b [95% Welch interval], Holm's p and the verdict.
-    Values are printed times ``scale`` (errors: 100, in percent) to ``digits`` decimals."""
+    Values are printed times ``scale`` (errors: 100, in percent) to ``digits`` decimals. ``ratio``: for positive
+    quantities that vary by factors (a ratio of stds): the test runs on their logarithms, each arm is its geometric
+    mean and the comparison the ratio a / b of those, each with its 95% interval."""
+    if ratio:
+        pairs = {k: ({s: math.log(v) for s, v in a.items()}, {s: math.log(v) for s, v in b.items()})
+                 for k, (a, b) in pairs.items()}
     fam = _family(pairs)
     iv = dict(scale=scale, digits=digits)
+    arm = (lambda v: _times(*stats.mean_ci(v), digits=digits)) if ratio else \
+        (lambda v: _interval(*stats.mean_ci(v), **iv))
+    diff_col = "ratio first / second" if ratio else "difference"
     rows = {}
     for label, (a, b) in pairs.items():
         c = fam.get(label)
         if c is None:
             rows[label] = {"seeds": f"{len(a)} / {len(b)}", names[0]: "\u2013", names[1]: "\u2013",
-                           "difference": "\u2013", "p (Holm)": "\u2013", "verdict": "not recorded"}
+                           diff_col: "\u2013", "p (Holm)": "\u2013", "verdict": "not recorded"}
             continue
         rows[label] = {"seeds": f"{c.n_a} / {c.n_b}",
-                       names[0]: _interval(*stats.mean_ci(a.values()), **iv),
-                       names[1]: _interval(*stats.mean_ci(b.values()), **iv),
-                       "difference": _interval(c.diff, c.low, c.high, signed=True, **iv),
+                       names[0]: arm(list(a.values())),
+                       names[1]: arm(list(b.values())),
+                       diff_col: (_times(c.diff, c.low, c.high, digits=digits, prefix="\u00d7") if ratio else
+                                  _interval(c.diff, c.low, c.high, signed=True, **iv)),
                        "p (Holm)": "\u2013" if math.isnan(c.p_adj) else f"{c.p_adj:.2g}",
                        "verdict": stats.verdict_text(c)}
     return pd.DataFrame.from_dict(rows, orient="index")
