@@ -320,7 +320,8 @@ def test_the_warmup_report_names_what_is_missing_or_what_the_run_shows(monkeypat
 
 
 def test_the_warmup_report_gives_both_test_errors_and_says_when_the_run_without_it_diverged(monkeypatch):
-    from resnet_lab.book import bn_modes as BB, claims, verdicts
+    from resnet_lab.book import bn_modes as BB, claims, store, verdicts
+    monkeypatch.setattr(store, "profile_name", lambda: "cpu")  # the book's profile, whatever this machine records
     monkeypatch.setattr(BB, "seed_checks", lambda arch, profile=None: _seeded(13.0))
     monkeypatch.setattr(claims, "cached_by_seed", lambda arch, profile, analysis, reduce=None, keys=(): _seeded(1.2))
     errors = {"cpu_nowarmup": {0: 0.2512}, "cpu": {0: 0.1719, 1: 0.1875}}
