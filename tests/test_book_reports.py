@@ -588,3 +588,12 @@ def test_bn64_against_bn128_is_judged_by_the_rule(monkeypatch):
     one = {"BN over 64": B.RunSet({0: rec(0.3, 0.3)}), "BN over 128": B.RunSet({0: rec(0.3, 0.29)})}
     assert "not judged: 1 seed vs 1" in bn_batch.summary(bn_batch.table(one))
     assert "--ghost-bn 64" in bn_batch.commands()
+
+
+def test_the_warmup_is_reported_for_every_recorded_seed(monkeypatch):
+    hist = [dict(iter=100, error=0.72, warmup_ended=True)] + [dict(iter=i, error=0.5) for i in range(200, 6500, 100)]
+    rec = lambda s: SimpleNamespace(history={"train": hist}, config=SimpleNamespace(arch="resnet110", seed=s))  # noqa
+    patch_book(monkeypatch, "other_seeds", lambda archs: {"resnet110 s2": rec(2), "resnet110 s1": rec(1)})
+    lines = B.cifar.warmup_seeds_report(rec(0)).splitlines()
+    assert [ln[:26] for ln in lines] == ["- In seed 0 of ResNet-110,", "- In seed 1 of ResNet-110,",
+                                         "- In seed 2 of ResNet-110,"]

@@ -275,6 +275,14 @@ def warmup_report(record: RunRecord) -> str:
     return line
 
 
+def warmup_seeds_report(record: RunRecord) -> str:
+    """:func:`warmup_report` for ``record`` (ResNet-110, seed 0) and every other recorded seed of its net at the
+    book's profile, one line each (Markdown)."""
+    from .store import other_seeds
+    recs = [record] + [r for r in other_seeds([record.config.arch]).values() if r.config.seed != record.config.seed]
+    return "\n".join(f"- {warmup_report(r)}" for r in sorted(recs, key=lambda r: r.config.seed))
+
+
 def parity() -> dict:
     """The recorded runs of the bf16/fp32 parity study (``runs/studies/parity``), keyed (arch, seed, precision)."""
     from .. import parity as P
