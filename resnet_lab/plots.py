@@ -92,14 +92,19 @@ def final_errors(records: Sequence) -> pd.DataFrame:
 
 
 def errors_by_depth(records: Sequence, ax=None):
-    """Final training and test error against depth, plain vs residual."""
+    """Final training and test error against depth, plain vs residual: the mean over the records of each net (its
+    seeds), and each record as a small dot where a net has several."""
     frame = final_errors([r for r in records if r.config.variant == "basic"])
     fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(6, 4))
     for residual, color in ((False, "tab:red"), (True, "tab:blue")):
-        f = frame[frame.residual == residual].groupby("depth").mean(numeric_only=True).reset_index()
+        g = frame[frame.residual == residual]
+        f = g.groupby("depth").mean(numeric_only=True).reset_index()
         name = "ResNet" if residual else "plain"
         ax.plot(f.depth, f.train_error, "--o", color=color, label=f"{name}: train")
         ax.plot(f.depth, f.test_error, "-s", color=color, lw=2, label=f"{name}: test")
+        many = g[g.groupby("depth").depth.transform("size") > 1]
+        for col, mark in (("train_error", "o"), ("test_error", "s")):
+            ax.scatter(many.depth, many[col], s=10, marker=mark, color=color, alpha=0.45, lw=0)
     ax.set_xlabel("depth (weighted layers)")
     ax.set_ylabel("final error (%)")
     ax.grid(alpha=0.3)

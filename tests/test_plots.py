@@ -102,3 +102,22 @@ def test_the_bn_mode_seed_figure_has_a_panel_per_net_and_a_line_per_seed():
     empty = plots.bn_mode_seeds({"resnet110": {}})
     assert len(empty.axes) <= 1
     plt.close("all")
+
+
+def test_errors_by_depth_draws_the_mean_over_seeds_and_each_seed():
+    from types import SimpleNamespace as NS
+    import matplotlib
+    matplotlib.use("Agg")
+    from resnet_lab import plots as P
+
+    def rec(arch, depth, residual, seed, train, test):
+        return NS(config=NS(arch=arch, variant="basic", depth=depth, residual=residual, seed=seed, profile="cpu"),
+                  metrics=dict(final_train_error=train, final_val_error=test, final_test_error=test))
+    recs = [rec("plain20", 20, False, s, e, e + 0.02) for s, e in enumerate((0.17, 0.18, 0.19))]
+    recs += [rec("plain56", 56, False, 0, 0.5, 0.5), rec("resnet20", 20, True, 0, 0.14, 0.17)]
+    fig = P.errors_by_depth(recs)
+    ax = fig.axes[0]
+    train = next(ln for ln in ax.get_lines() if ln.get_label() == "plain: train")
+    assert list(train.get_ydata()) == pytest.approx([18.0, 50.0])  # the mean of plain-20's three seeds
+    dots = [c.get_offsets() for c in ax.collections]
+    assert sum(len(d) for d in dots) == 6  # plain-20's three seeds, train and test; one-seed nets get no dot
