@@ -300,16 +300,14 @@ def resnet_order_report(table: pd.DataFrame) -> str:
     from ..models import paper_name
     from .. import stats
     slow = [n for n in out if why(n) != "no slow start in its curve"]
-    pairs = {n for i, m in enumerate(names) if m in out for n in [m] + [names[j] for j in range(i) if err[i] > err[j]]}
-    few = [paper_name(n) for n in names if n in pairs and "seeds" in table
-           and int(table.loc[n, "seeds"]) < stats.MIN_SEEDS]  # only the nets the out-of-order pairs rest on
+    below = {n: [names[j] for j in range(names.index(n)) if err[names.index(n)] > err[j]] for n in out}
+    seeds = {n: int(table.loc[n, "seeds"]) for n in names} if "seeds" in table else {}
+    thin = lambda n: seeds.get(n, stats.MIN_SEEDS) < stats.MIN_SEEDS  # noqa: E731
+    few = [paper_name(n) for n in names if thin(n) and (n in out or any(n in b for b in below.values()))]
+
     def above(n):  # the shallower ResNets it ends above, with their seeds where fewer than the rule's
-        i = names.index(n)
-        return and_list(paper_name(names[j]) + (f" ({int(table.loc[names[j], 'seeds'])} seed"
-                                                f"{'s' * (int(table.loc[names[j], 'seeds']) > 1)})"
-                                                if "seeds" in table and int(table.loc[names[j], "seeds"])
-                                                < stats.MIN_SEEDS else "")
-                        for j in range(i) if err[i] > err[j])
+        return and_list(paper_name(m) + (f" ({seeds[m]} seed{'s' * (seeds[m] > 1)})" if thin(m) else "")
+                        for m in below[n])
     return (f"- Out of Table 6's expected order (test error above a shallower ResNet's): "
             + "; ".join(paper_name(f"{n}, above {above(n)}: {why(n)}") for n in out) + ". "
             + (f"{len(slow)} of these {len(out)} began slowly or needed the warm-up"
