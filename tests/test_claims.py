@@ -6,6 +6,8 @@ import pytest
 from resnet_lab import stats
 from resnet_lab.book import claims as C
 
+from conftest import patch_book
+
 
 def cmp(a, b):
     return stats.compare_family({"x": (a, b)})["x"]
@@ -155,7 +157,8 @@ def test_a_damaged_cache_is_named_and_left_out_not_raised(tmp_path, monkeypatch)
         (path / "analysis").mkdir(parents=True)
         (path / "analysis" / "bn_modes.json").write_text(text)
         recs.append(SimpleNamespace(path=path, failed=False, config=RunConfig("resnet56", profile="cpu", seed=seed)))
-    monkeypatch.setattr(C, "RunStore", lambda: SimpleNamespace(find=lambda **kw: recs))
+    patch_book(monkeypatch, "RunStore", lambda: SimpleNamespace(find=lambda **kw: recs))
+    patch_book(monkeypatch, "_data_source", lambda: "jpeg")
     with pytest.warns(UserWarning) as caught:
         got = C.cached_by_seed("resnet56", "cpu", "bn_modes", lambda d: d["mean"])
     assert got == {0: 0.8}

@@ -332,10 +332,8 @@ def seed_report(checks: dict[str, dict[int, dict]], net: str = "resnet110", miss
 
 def _records(net: str, profile: str) -> list:
     """The records of ``net`` (the paper's blocks, option A) at ``profile`` on the book's data, failed ones too."""
-    from ..runs import RunStore
-    from .store import _data_source
-    return [r for r in RunStore().find(arch=net, profile=profile, variant="basic", data_source=_data_source())
-            if r.config.shortcut in ("A", None)]
+    from .store import paper_records
+    return paper_records(net, profile, failed=True)
 
 
 def _failed_runs(net: str, profile: str) -> dict[int, str]:

@@ -90,12 +90,11 @@ def cached_by_seed(arch: str, profile: str, analysis: str, reduce: Callable[[dic
     ``keys``). A cache that cannot be read, lacks one of ``keys`` or that ``reduce`` cannot read, is named in a
     warning and left out, as if it were not computed (the pages then name its seed as uncached)."""
     from ..runs import analysis_problem
-    from .store import _data_source
+    from .store import paper_records
     out = {}
-    for r in sorted(RunStore().find(arch=arch, profile=profile, variant="basic", data_source=_data_source()),
-                    key=lambda r: r.config.seed):
+    for r in paper_records(arch, profile):
         f = r.path / "analysis" / f"{analysis}.json"
-        if r.failed or r.config.shortcut not in ("A", None) or not f.exists():
+        if not f.exists():
             continue
         try:
             value = json.loads(f.read_text())

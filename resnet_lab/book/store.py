@@ -191,15 +191,19 @@ def seeds(arch: str, **kw) -> RunSet:
     return RunSet(out, missing=missing)
 
 
+def paper_records(arch: str, profile: str | None = None, failed: bool = False, shortcut: str = "A",
+                  variant: str = "basic") -> list[RunRecord]:
+    """The current records of ``arch`` (default: the paper's blocks, option A for a ResNet; a plain net has no
+    shortcut) at ``profile`` (default: the book's) on the book's data, by seed; failed ones only if ``failed``."""
+    recs = RunStore().find(arch=arch, profile=profile or profile_name(), variant=variant, data_source=_data_source())
+    return sorted((r for r in recs if r.config.shortcut in (shortcut, None) and (failed or not r.failed)),
+                  key=lambda r: r.config.seed)
+
+
 def other_seeds(archs) -> dict[str, RunRecord]:
     """Every completed record of ``archs`` (the paper's blocks, option A) at the book's profile and data whose seed
     is not 0, keyed 'arch s<seed>': the extra seeds whose cached analyses the chapters judge over seeds."""
-    out = {}
-    for a in archs:
-        for r in RunStore().find(arch=a, profile=profile_name(), variant="basic", data_source=_data_source()):
-            if not r.failed and r.config.seed != 0 and r.config.shortcut in ("A", None):
-                out[f"{a} s{r.config.seed}"] = r
-    return dict(sorted(out.items()))
+    return dict(sorted((f"{a} s{r.config.seed}", r) for a in archs for r in paper_records(a) if r.config.seed != 0))
 
 
 def recorded(archs, profile: str, variant: str = "basic", seed: int = 0) -> dict[str, RunRecord]:

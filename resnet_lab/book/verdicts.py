@@ -13,18 +13,15 @@ import pandas as pd
 
 from .. import experiments, stats
 from ..models import paper_name
-from ..runs import RunStore
 
 
 def seed_values(arch: str, metric: str = "final_test_error", profile: str | None = None, shortcut: str = "A",
                 variant: str = "basic") -> dict[int, float]:
     """``{seed: metric}`` of every completed, current record of ``arch`` (default: the paper's blocks, option A for
     a ResNet; a plain net has no shortcut) at ``profile`` (default: the book's) on the book's data."""
-    from .store import _data_source, profile_name
-    recs = RunStore().find(arch=arch, profile=profile or profile_name(), variant=variant,
-                           data_source=_data_source())
-    return {r.config.seed: float(r.metrics[metric]) for r in sorted(recs, key=lambda r: r.config.seed)
-            if not r.failed and r.config.shortcut in (shortcut, None) and metric in r.metrics}
+    from .store import paper_records
+    return {r.config.seed: float(r.metrics[metric])
+            for r in paper_records(arch, profile, shortcut=shortcut, variant=variant) if metric in r.metrics}
 
 
 def _interval(m: float, lo: float, hi: float, signed: bool = False, scale: float = 100, digits: int = 2) -> str:
