@@ -474,3 +474,56 @@ def test_the_captions_name_the_runs_they_read(monkeypatch):
     assert BB.seed_caption({"plain56": _seeded(1.0, 1.1, 1.2), "resnet110": {0: _seeded(9.0)[0], 2: _seeded(9.0)[0]},
                             "resnet56": {}}) == ("profile cpu, CIFAR-10 JPEG q75 copy; plain-56 seeds 0, 1 and 2; "
                                                  "ResNet-110 seeds 0 and 2")
+
+
+def test_in_short_states_what_the_checks_explain_and_follows_the_warmup_run(monkeypatch):
+    from resnet_lab.book import bn_modes as BB, claims
+    ctrl = {"plain56": _seeded(1.05, 1.04, 1.04), "resnet56": _seeded(1.14, 1.05, 1.07)}
+    seeds = {**ctrl, "resnet110": _seeded(13.0, 2.2, 2.9)}
+    without = {}
+    monkeypatch.setattr(claims, "cached_by_seed", lambda arch, profile, analysis, reduce=None, keys=(): without)
+    outcome = ["untrained", None]
+    monkeypatch.setattr(BB, "warmup_outcome", lambda net="resnet110", profile=BB.NOWARMUP: tuple(outcome))
+    text = BB.in_short(seeds)
+    assert text.startswith("**In short.** ResNet-110's eval-mode responses (the inset of Fig. 7) are not the "
+                           "responses it computed while it learned")
+    assert ("The mismatch comes with every one of the 3 checked seeds of ResNet-110, and with 0 of 3 seeds of plain-56 and "
+            "0 of 3 seeds of ResNet-56") in text
+    assert "Whether the warm-up is needed for it is not tested yet." in text
+    assert text.endswith("why ResNet-110's running statistics part from its eval-mode forward pass while those of "
+                         "plain-56 and ResNet-56 do not.")
+    outcome[:] = ["checked", 0]
+    without.update(_seeded(6.0))
+    assert "The warm-up is not needed for it: the one run without it (seed 0, largest ratio 6.00) has it too." \
+        in BB.in_short(seeds)
+    without.update(_seeded(1.2))
+    assert "The warm-up may be part of its cause: the one run without it (seed 0, largest ratio 1.20) does not have " \
+           "it, while the same seed with the warm-up does." in BB.in_short(seeds)
+    calm110 = {**ctrl, "resnet110": _seeded(1.2, 2.2, 2.9)}
+    assert "the same seed with the warm-up does not either" in BB.in_short(calm110)
+    assert "The mismatch comes with 2 of the 3 checked seeds of ResNet-110" in BB.in_short(calm110)
+    outcome[:] = ["diverged", 0]
+    assert "cannot be tested this way: without it ResNet-110 did not train (seed 0, one run)" in BB.in_short(seeds)
+    assert BB.in_short({**ctrl, "resnet110": _seeded(1.2, 1.1)}).startswith(
+        "**In short.** In no checked seed of ResNet-110 (seeds 0 and 1) does eval mode part")
+    assert BB.in_short(ctrl) == ""
+
+
+def test_warmup_outcome_takes_the_cases_in_order(monkeypatch):
+    from resnet_lab.book import bn_modes as BB, claims, verdicts
+    errors, cached, failed = {}, {}, {}
+    monkeypatch.setattr(verdicts, "seed_values", lambda arch, metric, profile=None: errors)
+    monkeypatch.setattr(claims, "cached_by_seed", lambda arch, profile, analysis, reduce=None, keys=(): cached)
+    monkeypatch.setattr(BB, "_failed_runs", lambda net, profile: failed)
+    assert BB.warmup_outcome() == ("untrained", None)
+    failed[1] = "loss became nan"
+    assert BB.warmup_outcome() == ("diverged", 1)
+    errors[2] = 0.2
+    cached.update(_seeded(1.2))
+    assert BB.warmup_outcome() == ("checked", 0)
+    cached.clear()
+    failed.clear()
+    assert BB.warmup_outcome() == ("unchecked", 2)
+    errors[0] = 0.9
+    cached.update(_seeded(1.2))
+    assert BB.warmup_outcome() == ("near chance", 0)

@@ -349,6 +349,26 @@ def _lowest_errors(net: str, profile: str) -> dict[int, float]:
             for r in _records(net, profile) if not r.failed}
 
 
+def warmup_outcome(net: str = "resnet110", profile: str = NOWARMUP) -> tuple[str, int | None]:
+    """Where the warm-up confound stands, and the seed it rests on: 'near chance' (a run of ``net`` at ``profile``
+    ended with a test error above :data:`~resnet_lab.analysis.convergence.CHANCE_LEVEL`), 'checked' (its check is
+    cached), 'diverged' (recorded as failed), 'unchecked' (recorded, its check not cached) or 'untrained'."""
+    from .claims import cached_by_seed
+    from .verdicts import seed_values
+    from ..analysis.convergence import CHANCE_LEVEL
+    without = seed_values(net, "final_test_error", profile)
+    stuck = sorted(s for s, e in without.items() if e > CHANCE_LEVEL)
+    if stuck:  # a net that ended near chance: its BN check would describe a net that did not learn
+        return "near chance", stuck[0]
+    got = cached_by_seed(net, profile, "bn_modes", keys=KEYS)
+    if got:
+        return "checked", min(got)
+    failed = _failed_runs(net, profile)
+    if failed:
+        return "diverged", min(failed)
+    return ("unchecked", min(without)) if without else ("untrained", None)
+
+
 def warmup_report(net: str = "resnet110", profile: str = NOWARMUP) -> str:
     """The warm-up confound: ``net`` trained without the warm-up (``profile``), if recorded and checked -- does its
     eval mode part from training mode, and how well did it train? One seed, so described, never judged; a run that
@@ -361,43 +381,39 @@ def warmup_report(net: str = "resnet110", profile: str = NOWARMUP) -> str:
     from ..analysis.convergence import CHANCE_LEVEL
     name = paper_name(net)
     without, with_ = seed_values(net, "final_test_error", profile), seed_values(net, "final_test_error", profile_name())
-    head = "Trained without the warm-up (profile `{profile}`, seed {seed}), {name}"
+    head = f"Trained without the warm-up (profile `{profile}`, seed {{seed}}), {name}"
     tail = " (one seed without the warm-up: described, not judged)."
-    stuck = {s: e for s, e in without.items() if e > CHANCE_LEVEL}
-    if stuck:  # a net that ended near chance: its BN check would describe a net that did not learn
-        seed, e = sorted(stuck.items())[0]
-        low = _lowest_errors(net, profile).get(seed)
+    kind, seed = warmup_outcome(net, profile)
+    if kind == "near chance":
+        e, low = without[seed], _lowest_errors(net, profile).get(seed)
         beside = f", against {pct2(with_[seed])} for the same seed with the warm-up" if seed in with_ else ""
         if low is not None and low > CHANCE_LEVEL:
-            return (head.format(profile=profile, seed=seed, name=name) + f" did not learn: its training error never "
+            return (head.format(seed=seed) + f" did not learn: its training error never "
                     f"fell below {CHANCE_LEVEL:.0%}, and its test error is {pct2(e)} (guessing gives 90%){beside}. In "
                     f"this run lr 0.1 from the first iteration is too large to start training, as the paper says of "
                     f"it (Sec. 4.2), so the mismatch cannot be checked without the warm-up" + tail)
-        return (head.format(profile=profile, seed=seed, name=name) + f" ended near chance: its test error is "
+        return (head.format(seed=seed) + f" ended near chance: its test error is "
                 f"{pct2(e)} (guessing gives 90%){beside}"
                 + (f", though its training error reached {pct2(low)} on the way" if low is not None else "")
                 + ". The mismatch is not read on a net that ended near chance" + tail)
-    got = cached_by_seed(net, profile, "bn_modes", keys=KEYS)
-    if not got:
-        failed = _failed_runs(net, profile)
-        if failed:
-            seed, why = sorted(failed.items())[0]
-            n_with, failed_with = len(with_), len(_failed_runs(net, profile_name()))
-            others = (f", while none of the {n_with} seed{'s' * (n_with != 1)} trained with the warm-up did"
-                      if n_with and not failed_with else
-                      f", as did {failed_with} of the seeds trained with the warm-up" if failed_with else "")
-            return (head.format(profile=profile, seed=seed, name=name) + f" diverged ({why}){others}"
-                    + (f" (seed {seed} with the warm-up: test error {pct2(with_[seed])})" if seed in with_ else "")
-                    + ": in this run lr 0.1 without the warm-up did not train to the end, so the mismatch cannot be "
-                      "checked without the warm-up" + tail)
-        recorded = without
+    if kind == "diverged":
+        why = _failed_runs(net, profile)[seed]
+        n_with, failed_with = len(with_), len(_failed_runs(net, profile_name()))
+        others = (f", while none of the {n_with} seed{'s' * (n_with != 1)} trained with the warm-up did"
+                  if n_with and not failed_with else
+                  f", as did {failed_with} of the seeds trained with the warm-up" if failed_with else "")
+        return (head.format(seed=seed) + f" diverged ({why}){others}"
+                + (f" (seed {seed} with the warm-up: test error {pct2(with_[seed])})" if seed in with_ else "")
+                + ": in this run lr 0.1 without the warm-up did not train to the end, so the mismatch cannot be "
+                  "checked without the warm-up" + tail)
+    if kind in ("unchecked", "untrained"):
         todo = (f"is recorded, but its check is not cached (`python -m resnet_lab.book.caches --profile {profile} "
-                f"--only bn_modes --arch {net}`)" if recorded else
+                f"--only bn_modes --arch {net}`)" if kind == "unchecked" else
                 f"is not recorded yet (`PROFILE={profile} OMP_NUM_THREADS=1 bash tools/queue.sh worker.log "
                 f"{net}:basic:0`, about 5 hours of one core)")
         return (f"The warm-up is not tested: every {name} here was trained with it (Sec. 4.2), and the one trained "
                 f"without it (profile `{profile}`) {todo}.")
-    seed, r = sorted(got.items())[0]
+    r = cached_by_seed(net, profile, "bn_modes", keys=KEYS)[seed]
     big, with_it = _largest(r), seed_checks(net).get(seed)
     text = (f"Trained without the warm-up (profile `{profile}`, seed {seed}), {name}'s largest eval/training-mode "
             f"ratio is {big:.2f}" + (f", against {_largest(with_it):.2f} for the same seed with it" if with_it else
@@ -410,7 +426,49 @@ def warmup_report(net: str = "resnet110", profile: str = NOWARMUP) -> str:
     if errors[0] is not None:
         text += (f". Its test error is {pct2(errors[0])}"
                  + (f" ({pct2(errors[1])} with the warm-up)" if errors[1] is not None else ""))
-    return text + " (one seed without the warm-up: described, not judged)."
+    return text + tail
+
+
+def in_short(checks: dict[str, dict[int, dict]], net: str = "resnet110", profile: str = NOWARMUP) -> str:
+    """Chapter 4's answer on ``net``'s eval-mode responses, computed from the seed checks (``{net: {seed: check}}``,
+    :func:`seed_checks`) and the run without the warm-up (:func:`warmup_outcome`): what the checks explain, whether
+    the seed and the warm-up do, and what is left open (Markdown; '' without a check of ``net``)."""
+    from ..models import paper_name
+    from .claims import cached_by_seed
+    own = checks.get(net) or {}
+    if not own:
+        return ""
+    name = paper_name(net)
+    k, n = sum(map(_parts, own.values())), len(own)
+    if not k:
+        return (f"**In short.** In no checked seed of {name} ({_seeds(own)}) does eval mode part from training mode, "
+                f"so its eval-mode responses and its training-mode ones tell the same story.")
+    ctrl = [f"{sum(map(_parts, v.values()))} of {len(v)} seeds of {paper_name(c)}" for c, v in checks.items()
+            if c != net and v]
+    text = [f"**In short.** {name}'s eval-mode responses (the inset of Fig. 7) are not the responses it computed "
+            f"while it learned: its BN running statistics no longer describe what its layers receive in eval mode. "
+            f"That is why Fig. 7's main panel uses training mode.",
+            (f"The mismatch comes with every one of the {n} checked seeds of {name}" if k == n else
+             f"The mismatch comes with {k} of the {n} checked seeds of {name}")
+            + (f", and with {and_list(ctrl)}" if ctrl else "") + " (counts; the lines above test them)."]
+    kind, seed = warmup_outcome(net, profile)
+    if kind == "checked":
+        r, with_it = cached_by_seed(net, profile, "bn_modes", keys=KEYS)[seed], own.get(seed)
+        one = f"the one run without it (seed {seed}, largest ratio {_largest(r):.2f})"
+        text.append(f"The warm-up is not needed for it: {one} has it too." if _parts(r) else
+                    f"The warm-up may be part of its cause: {one} does not have it, while the same seed with the "
+                    f"warm-up does. One run cannot say more." if with_it is not None and _parts(with_it) else
+                    f"The warm-up is not settled: {one} does not have it, and the same seed with the warm-up "
+                    f"{'does not either' if with_it is not None else 'is not checked'}.")
+    elif kind in ("near chance", "diverged"):
+        text.append(f"Whether the warm-up is needed for it cannot be tested this way: without it {name} did not "
+                    f"train (seed {seed}, one run).")
+    else:
+        text.append("Whether the warm-up is needed for it is not tested yet.")
+    calm = [paper_name(c) for c, v in checks.items() if c != net and v and not any(map(_parts, v.values()))]
+    text.append(f"What is not explained is why {name}'s running statistics part from its eval-mode forward pass"
+                + (f" while those of {and_list(calm)} do not." if calm else " at all."))
+    return " ".join(text)
 
 
 SEED_PAIRS = (("resnet110", "resnet56"), ("resnet110", "plain56"))  # is ResNet-110's mismatch larger than theirs?
