@@ -30,6 +30,11 @@ class FakeStore:
         return "cpu"
 
 
+class ProfileStore(FakeStore):
+    def get(self, cfg):
+        return self.recs.get((cfg.arch, cfg.profile, cfg.seed))
+
+
 def full_run(errors):
     return SimpleNamespace(failed=False, config=SimpleNamespace(profile="cpu"),
                            history={"train": [dict(iter=50 * (i + 1), error=e) for i, e in enumerate(errors)]},
@@ -46,21 +51,44 @@ def test_recovery_table_names_when_a_collapsed_net_left_chance_in_its_full_run(m
     study = [study_record("resnet56", 0, 0.88), study_record("resnet20", 0, 0.5)]
     t = B.cifar.recovery_table(study)
     assert list(t.index) == ["resnet56 seed 0"]  # resnet20 did not collapse
-    assert t.iloc[0].tolist() == ["150", "12.0%", "15.0%"]
-    assert t.columns[0] == "full run: training error below 80% for good from (iteration)"
+    assert t.iloc[0].tolist() == ["yes", "never", "150", "cpu", "12.0%", "15.0%"]
+    assert t.columns[2] == "full run: training error below 80% for good from (iteration)"
     # below the line at 100, back above it at 150 (after a warm-up, say): for good only from 200
     patch_book(monkeypatch, "RunStore", lambda: FakeStore({"resnet56": full_run([0.9, 0.7, 0.88, 0.6, 0.5])}))
-    assert B.cifar.recovery_table(study).iloc[0, 0] == "200"
+    assert B.cifar.recovery_table(study).iloc[0, 2] == "200"
 
 
 def test_recovery_table_says_when_a_run_never_left_chance_and_skips_unrecorded(monkeypatch):
-    patch_book(monkeypatch, "RunStore", lambda: FakeStore({"resnet110": full_run([0.9, 0.9])}))
+    patch_book(monkeypatch, "RunStore", lambda: ProfileStore({("resnet110", "cpu", 1): full_run([0.9, 0.9])}))
     study = [study_record("resnet110+warmup", 1, 0.9), study_record("plain56", 0, 0.9),
              study_record("resnet110", 1, 0.9)]
     t = B.cifar.recovery_table(study)
-    assert list(t.index) == ["resnet110 with warm-up seed 1"]  # plain56: no full run; resnet110: trained without warm-up
-    assert t.iloc[0, 0] == "never"
+    assert list(t.index) == ["resnet110 with warm-up seed 1"]  # plain56: no full run; resnet110: no cpu_nowarmup run
+    assert t.iloc[0, 2] == "never"
     assert B.cifar.recovery_table([]).empty
+
+
+def test_recovery_table_pairs_resnet110_without_warmup_with_its_nowarmup_run_and_says_when_they_disagree(monkeypatch):
+    nowarm = full_run([0.9] * 14 + [0.7, 0.5])  # below 80% for good from iteration 750
+    nowarm.config = SimpleNamespace(profile="cpu_nowarmup")
+    nowarm.provenance = {"commit": "bbb", "resumed_at": 2882}
+    patch_book(monkeypatch, "RunStore", lambda: ProfileStore({("resnet110", "cpu_nowarmup", 0): nowarm,
+                                                              ("resnet110", "cpu", 1): full_run([0.9, 0.5])}))
+    early = study_record("resnet110", 0, 0.5)  # did not collapse: below 80% from the second logged iteration
+    early["history"][0]["error"] = 0.9
+    early["provenance"] = {"commit": "aaa"}
+    study = [early, study_record("resnet110", 1, 0.9), study_record("resnet110+warmup", 0, 0.5)]
+    t = B.cifar.recovery_table(study)
+    assert list(t.index) == ["resnet110 seed 0"]  # seed 1 has no cpu_nowarmup run; the warm-up seed did not collapse
+    assert t.iloc[0].tolist() == ["no", "20", "750", "cpu_nowarmup", "12.0%", "15.0%"]
+    text = B.cifar.recovery_report(study)
+    assert text == ("- resnet110 seed 0 did not collapse in the study (its training error was below 80% for good from "
+                    "iteration 20), but its full run (profile `cpu_nowarmup`) stayed above it until iteration 750. The "
+                    "two runs share the net, the seed and lr 0.1 from the first step, the study on commit aaa, the "
+                    "full run finished on commit bbb: the study's 300 iterations did not foretell how long the full "
+                    "run would sit near chance (one pair: described, not judged).")
+    nowarm.history["train"] = nowarm.history["train"][:2] + [dict(iter=150, error=0.5)]  # out of step by < 150
+    assert B.cifar.recovery_report(study) == ""
 
 
 def test_lr_study_report_keeps_to_what_the_table_does_not_say(monkeypatch):

@@ -179,33 +179,88 @@ def warmup_study_lines(records: list[dict]) -> list[str]:
     return out
 
 
-def recovery_table(records: list[dict]) -> pd.DataFrame:
-    """Does a collapse last? One row per (net, seed) of the study that collapsed and whose full `cpu`-profile run
-    is recorded (the study's recipe; same net, same seed, lr drops and all): the logged iteration from which that
-    run's training error stayed below the collapse line, and its final errors (empty when no such pair is
-    recorded)."""
+def _below_for_good(hist: list[dict], line: float) -> int | None:
+    """The logged iteration from which the training error stayed below ``line`` (after its last point above it: a
+    warm-up can dip below and climb back); None if it ended above it."""
+    above = [i for i, pt in enumerate(hist) if pt["error"] >= line]
+    if not hist:
+        return None
+    return hist[0]["iter"] if not above else hist[above[-1] + 1]["iter"] if above[-1] + 1 < len(hist) else None
+
+
+def _full_run(net: str, seed: int) -> RunRecord | None:
+    """The completed full run of a study (net, seed) with the study's start: the `cpu` profile (which warms up
+    ResNet-110 only), or for ResNet-110 without the warm-up the `cpu_nowarmup` profile; never trains."""
+    from ..analysis import lr_study as L
+    from .bn_modes import NOWARMUP
+    arch, warmup, variant = L.parse(net)
+    profile = NOWARMUP if arch == "resnet110" and not warmup else "cpu"
+    rec = RunStore().get(_config(arch, seed=seed, profile=profile, variant=variant))
+    return None if rec is None or rec.failed else rec
+
+
+def recovery_rows(records: list[dict]) -> list[tuple]:
+    """(study record, its full run) for every study seed that collapsed, and every seed of ResNet-110 without the
+    warm-up, whose full run (:func:`_full_run`) is recorded: does a collapse last, and does the study's start
+    foretell the full run's?"""
     from ..analysis import lr_study as L
     if not records:
-        return pd.DataFrame()
-    rows = {}
+        return []
+    by = {(r["net"], r["seed"]): r for r in records}
+    out = []
     for row in L.summary(records).itertuples():
-        if not row.collapsed or row.net == "resnet110":  # the profile's ResNet-110 warms up; this study row did not
+        if not row.collapsed and row.net != "resnet110":
             continue
-        arch, _, variant = L.parse(row.net)
-        rec = RunStore().get(_config(arch, seed=int(row.seed), profile="cpu", variant=variant))  # never trains
-        if rec is None or rec.failed:
-            continue
-        hist = rec.history["train"]
-        above = [i for i, pt in enumerate(hist) if pt["error"] >= L.COLLAPSE_ERROR]
-        # below the line for good: after its last point above it (a warm-up can dip below and climb back)
-        out = (hist[0]["iter"] if not above else hist[above[-1] + 1]["iter"] if above[-1] + 1 < len(hist) else None) \
-            if hist else None
-        rows[f"{L.label(row.net)} seed {row.seed}"] = {
-            f"full run: training error below {L.COLLAPSE_ERROR:.0%} for good from (iteration)":
-                f"{out:,}" if out is not None else "never",
+        rec = _full_run(row.net, int(row.seed))
+        if rec is not None:
+            out.append((by[(row.net, row.seed)], rec, bool(row.collapsed)))
+    return out
+
+
+def recovery_table(records: list[dict]) -> pd.DataFrame:
+    """Does a collapse last? One row per :func:`recovery_rows` pair: whether the study's seed collapsed, the logged
+    iteration from which its training error stayed below the collapse line in the study and in its full run (same
+    net, seed and start, lr drops and all), and the full run's final errors (empty when no pair is recorded)."""
+    from ..analysis import lr_study as L
+    rows = {}
+    for study, rec, collapsed in recovery_rows(records):
+        line = f"{L.COLLAPSE_ERROR:.0%}"
+        gone = lambda it: f"{it:,}" if it is not None else "never"  # noqa: E731
+        rows[f"{L.label(study['net'])} seed {study['seed']}"] = {
+            "collapsed in the study": "yes" if collapsed else "no",
+            f"study: below {line} for good from (iteration)": gone(_below_for_good(study["history"], L.COLLAPSE_ERROR)),
+            f"full run: training error below {line} for good from (iteration)":
+                gone(_below_for_good(rec.history["train"], L.COLLAPSE_ERROR)),
+            "full run's profile": rec.config.profile,
             "final training error": pct(rec.metrics["final_train_error"]),
             "final test error": pct(rec.metrics["final_test_error"])}
-    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("collapsed in the study")
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("the lr-0.1 study's seed")
+
+
+def recovery_report(records: list[dict]) -> str:
+    """What the study's start says of the full run, for each pair that the table holds with the study and the full
+    run out of step by more than half the study: which ran longer near chance, and on which commits (one run each:
+    described) (Markdown; '' when none)."""
+    from ..analysis import lr_study as L
+    lines = []
+    for study, rec, collapsed in recovery_rows(records):
+        a = _below_for_good(study["history"], L.COLLAPSE_ERROR)
+        b = _below_for_good(rec.history["train"], L.COLLAPSE_ERROR)
+        if collapsed or a is None or (b is not None and b - a <= study["iterations"] / 2):
+            continue
+        commits = (study["provenance"].get("commit", "?"), rec.provenance.get("commit", "?"))
+        resumed = "resumed_at" in rec.provenance  # a resumed record names the commit it finished on
+        code = (f"the study on commit {commits[0]}, the full run " + ("finished on" if resumed else "on")
+                + f" commit {commits[1]}" if commits[0] != commits[1] or resumed else f"both on commit {commits[0]}")
+        lines.append(
+            f"- {L.label(study['net'])} seed {study['seed']} did not collapse in the study (its training error was "
+            f"below {L.COLLAPSE_ERROR:.0%} for good from iteration {a}), but its full run (profile "
+            f"`{rec.config.profile}`) "
+            + (f"stayed above it until iteration {b:,}" if b is not None else "never got below it for good")
+            + f". The two runs share the net, the seed and lr 0.1 from the first step, {code}: the study's "
+              f"{study['iterations']} iterations did not foretell how long the full run would sit near chance (one "
+              f"pair: described, not judged).")
+    return "\n".join(lines)
 
 
 def lr_study_caption(records: list[dict]) -> str:
