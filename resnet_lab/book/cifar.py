@@ -229,7 +229,7 @@ def recovery_table(records: list[dict]) -> pd.DataFrame:
         rows[f"{L.label(study['net'])} seed {study['seed']}"] = {
             "collapsed in the study": "yes" if collapsed else "no",
             f"study: below {line} for good from (iteration)": gone(_below_for_good(study["history"], L.COLLAPSE_ERROR)),
-            f"full run: training error below {line} for good from (iteration)":
+            f"full run: below {line} for good from (iteration)":
                 gone(_below_for_good(rec.history["train"], L.COLLAPSE_ERROR)),
             "full run's profile": rec.config.profile,
             "final training error": pct(rec.metrics["final_train_error"]),
