@@ -208,7 +208,7 @@ def _seeded(*largest):
 
 
 def test_the_seed_table_reads_each_seed_of_each_net_off():
-    from resnet_lab.book import bn_modes as BB
+    from resnet_lab.book import bn_seeds as BB
     t = BB.seed_table({"resnet56": _seeded(1.1, 1.12), "resnet110": _seeded(9.0, 1.2, 7.5)})
     assert list(t.index) == [("ResNet-56", 0), ("ResNet-56", 1), ("ResNet-110", 0), ("ResNet-110", 1),
                              ("ResNet-110", 2)]
@@ -221,7 +221,7 @@ def test_the_seed_table_reads_each_seed_of_each_net_off():
 
 
 def test_the_seed_report_says_whether_the_mismatch_comes_with_the_net_or_the_seed():
-    from resnet_lab.book import bn_modes as BB
+    from resnet_lab.book import bn_seeds as BB
     ctrl = {"plain56": _seeded(1.3, 1.2, 1.25), "resnet56": _seeded(1.1, 1.12, 1.14)}
     every = BB.seed_report({**ctrl, "resnet110": _seeded(9.0, 6.0, 7.5)})
     assert every.startswith("Eval mode parts from training mode (a ratio of 1.5 or more) in 3 of the 3 seeds of "
@@ -268,7 +268,7 @@ def test_the_seed_report_says_whether_the_mismatch_comes_with_the_net_or_the_see
 
 
 def test_the_seed_test_judges_resnet110_against_each_control_over_seeds():
-    from resnet_lab.book import bn_modes as BB
+    from resnet_lab.book import bn_seeds as BB
     ctrl = {"plain56": _seeded(1.3, 1.2, 1.25), "resnet56": _seeded(1.1, 1.12, 1.14)}
     t = BB.seed_test({**ctrl, "resnet110": _seeded(9.0, 8.0, 8.5)})
     assert list(t.index) == ["ResNet-110 / ResNet-56", "ResNet-110 / plain-56"]
@@ -288,7 +288,7 @@ def test_the_seed_test_judges_resnet110_against_each_control_over_seeds():
 
 
 def test_the_warmup_report_names_what_is_missing_or_what_the_run_shows(monkeypatch):
-    from resnet_lab.book import bn_modes as BB, claims, verdicts
+    from resnet_lab.book import bn_seeds as BB, claims, verdicts
 
     def cached(without, with_it):
         return lambda arch, profile, analysis, reduce=None, keys=(): without if profile == "cpu_nowarmup" else with_it
@@ -320,7 +320,7 @@ def test_the_warmup_report_names_what_is_missing_or_what_the_run_shows(monkeypat
 
 
 def test_the_warmup_report_gives_both_test_errors_and_says_when_the_run_without_it_diverged(monkeypatch):
-    from resnet_lab.book import bn_modes as BB, claims, store, verdicts
+    from resnet_lab.book import bn_seeds as BB, claims, store, verdicts
     monkeypatch.setattr(store, "profile_name", lambda: "cpu")  # the book's profile, whatever this machine records
     monkeypatch.setattr(BB, "seed_checks", lambda arch, profile=None: _seeded(13.0))
     monkeypatch.setattr(claims, "cached_by_seed", lambda arch, profile, analysis, reduce=None, keys=(): _seeded(1.2))
@@ -358,7 +358,7 @@ def test_the_warmup_report_gives_both_test_errors_and_says_when_the_run_without_
 
 
 def test_failed_runs_reads_the_failed_records_of_the_store(tmp_path, monkeypatch):
-    from resnet_lab.book import bn_modes as BB
+    from resnet_lab.book import bn_seeds as BB
     from resnet_lab import runs as R
     from resnet_lab.runs import RunStore
     from resnet_lab.book import store as S
@@ -464,7 +464,7 @@ def test_only_the_seeds_whose_eval_mode_parts_get_a_channel_check():
 
 
 def test_the_captions_name_the_runs_they_read(monkeypatch):
-    from resnet_lab.book import bn_channels as BC, bn_modes as BB, store
+    from resnet_lab.book import bn_channels as BC, bn_seeds as BB, store
     monkeypatch.setattr(store, "data_label", lambda: "CIFAR-10 JPEG q75 copy")
     monkeypatch.setattr(store, "profile_name", lambda: "cpu")
     got = {"ResNet-110 seed 0": _channels([{1}]), "ResNet-110 seed 2": _channels([{1}])}
@@ -477,7 +477,7 @@ def test_the_captions_name_the_runs_they_read(monkeypatch):
 
 
 def test_in_short_states_what_the_checks_explain_and_follows_the_warmup_run(monkeypatch):
-    from resnet_lab.book import bn_modes as BB, claims
+    from resnet_lab.book import bn_seeds as BB, claims
     ctrl = {"plain56": _seeded(1.05, 1.04, 1.04), "resnet56": _seeded(1.14, 1.05, 1.07)}
     seeds = {**ctrl, "resnet110": _seeded(13.0, 2.2, 2.9)}
     without = {}
@@ -485,13 +485,14 @@ def test_in_short_states_what_the_checks_explain_and_follows_the_warmup_run(monk
     outcome = ["untrained", None]
     monkeypatch.setattr(BB, "warmup_outcome", lambda net="resnet110", profile=BB.NOWARMUP: tuple(outcome))
     text = BB.in_short(seeds)
-    assert text.startswith("**In short.** ResNet-110's eval-mode responses (the inset of Fig. 7) are not the "
+    assert text.startswith("**In short.** ResNet-110's eval-mode responses (the inset of Fig. 7, seed 0) are not the "
                            "responses it computed while it learned")
-    assert ("The mismatch comes with every one of the 3 checked seeds of ResNet-110, and with 0 of 3 seeds of plain-56 and "
-            "0 of 3 seeds of ResNet-56") in text
+    assert ("Every one of the 3 checked seeds of ResNet-110 has the mismatch, against 0 of 3 seeds of plain-56 and 0 "
+            "of 3 seeds of ResNet-56. So few seeds cannot show these counts apart (Fisher's test, Holm p 0.2 and "
+            "0.2).") in text
     assert "Whether the warm-up is needed for it is not tested yet." in text
-    assert text.endswith("why ResNet-110's running statistics part from its eval-mode forward pass while those of "
-                         "plain-56 and ResNet-56 do not.")
+    assert text.endswith("why ResNet-110's running statistics part from its eval-mode forward pass, while in no "
+                         "checked seed of plain-56 and ResNet-56 do they.")
     outcome[:] = ["checked", 0]
     without.update(_seeded(6.0))
     assert "The warm-up is not needed for it: the one run without it (seed 0, largest ratio 6.00) has it too." \
@@ -499,18 +500,32 @@ def test_in_short_states_what_the_checks_explain_and_follows_the_warmup_run(monk
     without.update(_seeded(1.2))
     assert "The warm-up may be part of its cause: the one run without it (seed 0, largest ratio 1.20) does not have " \
            "it, while the same seed with the warm-up does." in BB.in_short(seeds)
-    calm110 = {**ctrl, "resnet110": _seeded(1.2, 2.2, 2.9)}
-    assert "the same seed with the warm-up does not either" in BB.in_short(calm110)
-    assert "The mismatch comes with 2 of the 3 checked seeds of ResNet-110" in BB.in_short(calm110)
+    # seed 0 (Fig. 7's) without the mismatch: the first sentence is not about Fig. 7's inset, and the seed matters
+    calm0 = BB.in_short({**ctrl, "resnet110": _seeded(1.2, 2.2, 2.9)})
+    assert calm0.startswith("**In short.** Seed 0 of ResNet-110, which Fig. 7 draws, has no such mismatch;")
+    assert "2 of the 3 checked seeds of ResNet-110 have the mismatch (seeds 1 and 2): the seed matters" in calm0
+    assert "the same seed with the warm-up does not either" in calm0
+    assert "is not checked;" in BB.in_short({**ctrl, "resnet110": {1: _seeded(1.2, 2.2)[1]}})
+    one = BB.in_short({**ctrl, "resnet110": _seeded(9.0)})
+    assert "That is one checked seed of ResNet-110 (seed 0), against 0 of 3 seeds of plain-56 and 0 of 3 seeds of " \
+           "ResNet-56: described, not judged." in one and "Fisher" not in one
+    alone = BB.in_short({"resnet110": _seeded(9.0, 8.0, 7.0)})
+    assert "No control net is checked" in alone and alone.endswith("forward pass at all.")
+    few = BB.in_short({"resnet56": _seeded(1.1, 1.0), "resnet110": _seeded(9.0, 8.0, 7.0)})
+    assert "With fewer than 3 seeds of a net these counts are described, not judged." in few
+    many = BB.in_short({"resnet56": _seeded(*[1.1] * 8), "resnet110": _seeded(*[9.0] * 8)})
+    assert "Fisher's test shows the counts apart (Holm p 0.00016)." in many
     outcome[:] = ["diverged", 0]
-    assert "cannot be tested this way: without it ResNet-110 did not train (seed 0, one run)" in BB.in_short(seeds)
+    assert "cannot be tested this way: without it ResNet-110 diverged (seed 0, one run)" in BB.in_short(seeds)
+    outcome[:] = ["near chance", 0]
+    assert "without it ResNet-110 ended near chance (seed 0, one run)" in BB.in_short(seeds)
     assert BB.in_short({**ctrl, "resnet110": _seeded(1.2, 1.1)}).startswith(
         "**In short.** In no checked seed of ResNet-110 (seeds 0 and 1) does eval mode part")
     assert BB.in_short(ctrl) == ""
 
 
 def test_warmup_outcome_takes_the_cases_in_order(monkeypatch):
-    from resnet_lab.book import bn_modes as BB, claims, verdicts
+    from resnet_lab.book import bn_seeds as BB, claims, verdicts
     errors, cached, failed = {}, {}, {}
     monkeypatch.setattr(verdicts, "seed_values", lambda arch, metric, profile=None: errors)
     monkeypatch.setattr(claims, "cached_by_seed", lambda arch, profile, analysis, reduce=None, keys=(): cached)

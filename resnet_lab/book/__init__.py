@@ -28,5 +28,5 @@ from .store import (RunSet, analysed, analysis_device, analysis_source, caption,
 
 # The chapter studies (imported last: they use the plumbing above).
 from . import degradation, cifar, layer_responses  # noqa: E402,F401
-from . import variants, testing, trained, initialisation, convergence, bn_modes, bn_channels  # noqa: E402,F401
+from . import variants, testing, trained, initialisation, convergence, bn_modes, bn_seeds, bn_channels  # noqa: E402,F401
 from . import status, verdicts, early, claims, appendix  # noqa: E402,F401

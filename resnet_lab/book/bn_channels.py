@@ -167,8 +167,8 @@ def channel_report(results: dict[str, dict]) -> str:
 
 def parted_checks(checks: dict[str, dict[int, dict]]) -> dict[str, dict[int, dict]]:
     """The seeds whose BN-mode check parts (largest ratio :data:`DEPART` or more), per net (``{net: {seed:
-    check}}``, :func:`resnet_lab.book.bn_modes.seed_checks`)."""
-    from .bn_modes import _parts
+    check}}``, :func:`resnet_lab.book.bn_seeds.seed_checks`)."""
+    from .bn_seeds import _parts
     return {net: {s: c for s, c in by.items() if _parts(c)} for net, by in checks.items()}
 
 
