@@ -71,6 +71,8 @@ def test_recovery_table_says_when_a_run_never_left_chance_and_skips_unrecorded(m
 
 def test_recovery_table_pairs_resnet110_without_warmup_with_its_nowarmup_run_and_says_when_they_disagree(monkeypatch):
     nowarm = full_run([0.9] * 14 + [0.7, 0.5])  # below 80% for good from iteration 750
+    for p in nowarm.history["train"]:
+        p["loss"] = 2.3
     nowarm.config = SimpleNamespace(profile="cpu_nowarmup")
     nowarm.provenance = {"commit": "bbb", "resumed_at": 2882}
     patch_book(monkeypatch, "RunStore", lambda: ProfileStore({("resnet110", "cpu_nowarmup", 0): nowarm,
@@ -82,13 +84,32 @@ def test_recovery_table_pairs_resnet110_without_warmup_with_its_nowarmup_run_and
     t = B.cifar.recovery_table(study)
     assert list(t.index) == ["resnet110 seed 0"]  # seed 1 has no cpu_nowarmup run; the warm-up seed did not collapse
     assert t.iloc[0].tolist() == ["no", "20", "750", "cpu_nowarmup", "12.0%", "15.0%"]
+    # the study's windows of 10 iterations average to 2.3 over each of the full run's windows of 50: one path
+    assert B.cifar._first_parting(early["history"], nowarm.history["train"], 300) is None
+    assert B.cifar.recovery_report(study) == (
+        "- resnet110 seed 0 did not collapse in the study (its training error was below 80% for good from iteration "
+        "20), but its full run (profile `cpu_nowarmup`) was not below it for good until iteration 750. The two runs "
+        "follow one path through the study's 300 iterations (the study on commit aaa, the full run finished on "
+        "commit bbb) and part only after it: the study's end did not foretell the full run's (one pair: described, "
+        "not judged).")
+    early["history"][6]["loss"] = 3.3  # iteration 70: the full run's window 51-100 averages 2.5 in the study
+    assert B.cifar._first_parting(early["history"], nowarm.history["train"], 300) == (100, pytest.approx(2.5), 2.3)
+    nowarm.history["train"][2]["error"] = 0.7  # dipped below at 150 and climbed back
     text = B.cifar.recovery_report(study)
-    assert text == ("- resnet110 seed 0 did not collapse in the study (its training error was below 80% for good from "
-                    "iteration 20), but its full run (profile `cpu_nowarmup`) stayed above it until iteration 750. The "
-                    "two runs share the net, the seed and lr 0.1 from the first step, the study on commit aaa, the "
-                    "full run finished on commit bbb: the study's 300 iterations did not foretell how long the full "
-                    "run would sit near chance (one pair: described, not judged).")
-    nowarm.history["train"] = nowarm.history["train"][:2] + [dict(iter=150, error=0.5)]  # out of step by < 150
+    assert "was not below it for good until iteration 750 (it first dipped below at iteration 150). The two runs " \
+           "share the net, the seed and lr 0.1 from the first step, but they were not one trajectory: their mean " \
+           "training loss up to iteration 100 was already 2.50 in the study and 2.30 in the full run (the study on " \
+           "commit aaa, the full run finished on commit bbb)." in text
+    for p in nowarm.history["train"][-2:]:
+        p["error"] = 0.85  # never below for good
+    assert "its full run (profile `cpu_nowarmup`) never got below it for good (it first dipped below at iteration " \
+           "150)." in B.cifar.recovery_report(study)
+    nowarm.history["train"] = nowarm.history["train"][:2] + [dict(iter=150, error=0.5, loss=2.3)]  # within 150
+    assert B.cifar.recovery_report(study) == ""
+    nowarm.failed = True  # a full run recorded as failed: a row that says so, no report line
+    assert t.columns[2] == "full run: below 80% for good from (iteration)"
+    row = B.cifar.recovery_table(study).iloc[0].tolist()
+    assert row[2] == "diverged" and row[4:] == ["\u2013", "\u2013"]
     assert B.cifar.recovery_report(study) == ""
 
 

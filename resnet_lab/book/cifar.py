@@ -189,20 +189,20 @@ def _below_for_good(hist: list[dict], line: float) -> int | None:
 
 
 def _full_run(net: str, seed: int) -> RunRecord | None:
-    """The completed full run of a study (net, seed) with the study's start: the `cpu` profile (which warms up
-    ResNet-110 only), or for ResNet-110 without the warm-up the `cpu_nowarmup` profile; never trains."""
+    """The full run of a study (net, seed) with the study's start, completed or recorded as failed: the `cpu`
+    profile (which warms up ResNet-110 only), or for ResNet-110 without the warm-up the `cpu_nowarmup` profile;
+    never trains."""
     from ..analysis import lr_study as L
-    from .bn_modes import NOWARMUP
+    from .bn_seeds import NOWARMUP
     arch, warmup, variant = L.parse(net)
     profile = NOWARMUP if arch == "resnet110" and not warmup else "cpu"
-    rec = RunStore().get(_config(arch, seed=seed, profile=profile, variant=variant))
-    return None if rec is None or rec.failed else rec
+    return RunStore().get(_config(arch, seed=seed, profile=profile, variant=variant))
 
 
 def recovery_rows(records: list[dict]) -> list[tuple]:
-    """(study record, its full run) for every study seed that collapsed, and every seed of ResNet-110 without the
-    warm-up, whose full run (:func:`_full_run`) is recorded: does a collapse last, and does the study's start
-    foretell the full run's?"""
+    """(study record, its full run, collapsed in the study) for every study seed that collapsed, and every seed of
+    ResNet-110 without the warm-up, whose full run (:func:`_full_run`) is recorded: does a collapse last, and does
+    the study's start foretell the full run's?"""
     from ..analysis import lr_study as L
     if not records:
         return []
@@ -220,46 +220,79 @@ def recovery_rows(records: list[dict]) -> list[tuple]:
 def recovery_table(records: list[dict]) -> pd.DataFrame:
     """Does a collapse last? One row per :func:`recovery_rows` pair: whether the study's seed collapsed, the logged
     iteration from which its training error stayed below the collapse line in the study and in its full run (same
-    net, seed and start, lr drops and all), and the full run's final errors (empty when no pair is recorded)."""
+    net, seed and start, lr drops and all; 'diverged' for a full run recorded as failed), and the full run's final
+    errors (empty when no pair is recorded)."""
     from ..analysis import lr_study as L
     rows = {}
+    line = f"{L.COLLAPSE_ERROR:.0%}"
+    gone = lambda it: f"{it:,}" if it is not None else "never"  # noqa: E731
     for study, rec, collapsed in recovery_rows(records):
-        line = f"{L.COLLAPSE_ERROR:.0%}"
-        gone = lambda it: f"{it:,}" if it is not None else "never"  # noqa: E731
         rows[f"{L.label(study['net'])} seed {study['seed']}"] = {
             "collapsed in the study": "yes" if collapsed else "no",
             f"study: below {line} for good from (iteration)": gone(_below_for_good(study["history"], L.COLLAPSE_ERROR)),
             f"full run: below {line} for good from (iteration)":
-                gone(_below_for_good(rec.history["train"], L.COLLAPSE_ERROR)),
+                "diverged" if rec.failed else gone(_below_for_good(rec.history["train"], L.COLLAPSE_ERROR)),
             "full run's profile": rec.config.profile,
-            "final training error": pct(rec.metrics["final_train_error"]),
-            "final test error": pct(rec.metrics["final_test_error"])}
+            "final training error": "\u2013" if rec.failed else pct(rec.metrics["final_train_error"]),
+            "final test error": "\u2013" if rec.failed else pct(rec.metrics["final_test_error"])}
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis("the lr-0.1 study's seed")
 
 
+def _first_parting(study: list[dict], full: list[dict], upto: int, rel: float = 1e-3) -> tuple | None:
+    """Do a study run and a full run of one (net, seed) follow one path through the study's ``upto`` iterations?
+    The first full-run logging window whose mean training loss differs (by more than ``rel``) from the mean of the
+    study's finer windows that make it up, as ``(iteration, study's mean, full run's)``; None if every such window
+    agrees."""
+    prev = 0
+    for p in full:
+        if p["iter"] > upto:
+            break
+        win = [q["loss"] for q in study if prev < q["iter"] <= p["iter"]]
+        step = study[1]["iter"] - study[0]["iter"] if len(study) > 1 else study[0]["iter"]
+        whole, prev = len(win) * step == p["iter"] - prev, p["iter"]
+        if win and whole and "loss" in p:
+            m = sum(win) / len(win)
+            if abs(m - p["loss"]) > rel * abs(p["loss"]):
+                return p["iter"], m, p["loss"]
+    return None
+
+
 def recovery_report(records: list[dict]) -> str:
-    """What the study's start says of the full run, for each pair that the table holds with the study and the full
-    run out of step by more than half the study: which ran longer near chance, and on which commits (one run each:
+    """For each completed pair of :func:`recovery_rows` whose study seed did not collapse but whose full run left
+    the collapse line for good more than half the study's length later: when each left it, whether the two runs
+    were one trajectory through the study's iterations (:func:`_first_parting`), and on which commits (one pair:
     described) (Markdown; '' when none)."""
     from ..analysis import lr_study as L
     lines = []
     for study, rec, collapsed in recovery_rows(records):
+        if collapsed or rec.failed:
+            continue
         a = _below_for_good(study["history"], L.COLLAPSE_ERROR)
         b = _below_for_good(rec.history["train"], L.COLLAPSE_ERROR)
-        if collapsed or a is None or (b is not None and b - a <= study["iterations"] / 2):
+        if a is None or (b is not None and b - a <= study["iterations"] / 2):
             continue
+        first = next((p["iter"] for p in rec.history["train"] if p["error"] < L.COLLAPSE_ERROR), None)
         commits = (study["provenance"].get("commit", "?"), rec.provenance.get("commit", "?"))
         resumed = "resumed_at" in rec.provenance  # a resumed record names the commit it finished on
         code = (f"the study on commit {commits[0]}, the full run " + ("finished on" if resumed else "on")
                 + f" commit {commits[1]}" if commits[0] != commits[1] or resumed else f"both on commit {commits[0]}")
+        parted = _first_parting(study["history"], rec.history["train"], study["iterations"])
         lines.append(
             f"- {L.label(study['net'])} seed {study['seed']} did not collapse in the study (its training error was "
-            f"below {L.COLLAPSE_ERROR:.0%} for good from iteration {a}), but its full run (profile "
+            f"below {L.COLLAPSE_ERROR:.0%} for good from iteration {a:,}), but its full run (profile "
             f"`{rec.config.profile}`) "
-            + (f"stayed above it until iteration {b:,}" if b is not None else "never got below it for good")
-            + f". The two runs share the net, the seed and lr 0.1 from the first step, {code}: the study's "
-              f"{study['iterations']} iterations did not foretell how long the full run would sit near chance (one "
-              f"pair: described, not judged).")
+            + (f"was not below it for good until iteration {b:,}" if b is not None else "never got below it for good")
+            + (f" (it first dipped below at iteration {first:,})" if first is not None and (b is None or first < b)
+               else "")
+            + ". "
+            + (f"The two runs share the net, the seed and lr 0.1 from the first step, but they were not one "
+               f"trajectory: their mean training loss up to iteration {parted[0]:,} was already {parted[1]:.2f} in "
+               f"the study and {parted[2]:.2f} in the full run ({code}). So this pair is two runs of one start, and "
+               f"how long such a run sits near chance at lr 0.1 varies from run to run"
+               if parted else
+               f"The two runs follow one path through the study's {study['iterations']} iterations ({code}) and "
+               f"part only after it: the study's end did not foretell the full run's")
+            + " (one pair: described, not judged).")
     return "\n".join(lines)
 
 
