@@ -203,7 +203,8 @@ def paper_records(arch: str, profile: str | None = None, failed: bool = False, s
 def other_seeds(archs) -> dict[str, RunRecord]:
     """Every completed record of ``archs`` (the paper's blocks, option A) at the book's profile and data whose seed
     is not 0, keyed 'arch s<seed>': the extra seeds whose cached analyses the chapters judge over seeds."""
-    return dict(sorted((f"{a} s{r.config.seed}", r) for a in archs for r in paper_records(a) if r.config.seed != 0))
+    return dict(sorted(((f"{a} s{r.config.seed}", r) for a in archs for r in paper_records(a) if r.config.seed != 0),
+                       key=lambda kv: kv[0]))
 
 
 def recorded(archs, profile: str, variant: str = "basic", seed: int = 0) -> dict[str, RunRecord]:
