@@ -308,7 +308,7 @@ def resnet_order_report(table: pd.DataFrame) -> str:
     def above(n):  # the shallower ResNets it ends above, with their seeds where fewer than the rule's
         return and_list(paper_name(m) + (f" ({seeds[m]} seed{'s' * (seeds[m] > 1)})" if thin(m) else "")
                         for m in below[n])
-    return (f"- Out of Table 6's expected order (test error above a shallower ResNet's): "
+    return ("- Out of Table 6's expected order (test error above a shallower ResNet's): "
             + "; ".join(paper_name(f"{n}, above {above(n)}: {why(n)}") for n in out) + ". "
             + (f"{len(slow)} of these {len(out)} began slowly or needed the warm-up"
                + (", all of them." if len(slow) == len(out) else ".") if slow else "None of them began slowly.")

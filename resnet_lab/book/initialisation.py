@@ -107,7 +107,7 @@ def variance_table(bn: dict[str, pd.DataFrame]) -> pd.DataFrame:
                    if len(steps) else "\u2013",
                    "the +1 model's growth": f"{f.branch_var.median():.2f}",
                    "branch/skip ratio, block 1": f"{f.var_ratio.iloc[0]:.2f}",
-                   f"last block (the model's)": f"{f.var_ratio.iloc[-1]:.3f} ({f.pred_ratio.iloc[-1]:.3f})",
+                   "last block (the model's)": f"{f.var_ratio.iloc[-1]:.3f} ({f.pred_ratio.iloc[-1]:.3f})",
                    "skip keeps at a stage boundary": _range(bf.min(), bf.max()) if len(bf) else "\u2013"}
     return pd.DataFrame.from_dict(rows, orient="index")
 

@@ -246,7 +246,7 @@ def preact_report(records: RunSet) -> str:
             continue
         for metric, spread in (("final_train_error", seed_spread("final_train_error")),
                                ("final_test_error", seed_spread("final_test_error"))):
-            lines.append(f"- {a}: " + _versus(f"pre-activation {a}", pre, f"the original", orig, metric, spread))
+            lines.append(f"- {a}: " + _versus(f"pre-activation {a}", pre, "the original", orig, metric, spread))
     return "\n".join(lines) if lines else "- No depth has both its original and its pre-activation net recorded yet."
 
 
@@ -463,7 +463,7 @@ def control_report(records: list[dict], trained: RunSet | None = None, preact: R
         for label, other in ((f"the original {arch}", (preact or {}).get(arch)),
                              ("the pre-activation net", (preact or {}).get(f"preact-{arch}"))):
             if other is not None:
-                lines.append(f"- Trained for the whole profile: " + _versus("the control", ctrl, label, other,
+                lines.append("- Trained for the whole profile: " + _versus("the control", ctrl, label, other,
                                                                                metric, spread))
     return "\n".join(lines)
 
