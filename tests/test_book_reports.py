@@ -51,7 +51,10 @@ def test_recovery_table_names_when_a_collapsed_net_left_chance_in_its_full_run(m
     study = [study_record("resnet56", 0, 0.88), study_record("resnet20", 0, 0.5)]
     t = B.cifar.recovery_table(study)
     assert list(t.index) == ["resnet56 seed 0"]  # resnet20 did not collapse
-    assert t.iloc[0].tolist() == ["yes", "never", "150", "cpu", "12.0%", "15.0%"]
+    assert B.cifar.recovery_report(study) == ("- The one seed that collapsed in the study has a full run recorded; in "
+                                              "it the training error was below 80% for good from iteration 150 on, "
+                                              "so the collapse did not last.")
+    assert t.iloc[0].tolist() == ["yes", "not by 300", "150", "cpu", "12.0%", "15.0%"]
     assert list(t.columns[1:3]) == ["study: below 80% for good from (iteration)",
                                      "full run: below 80% for good from (iteration)"]
     # below the line at 100, back above it at 150 (after a warm-up, say): for good only from 200
@@ -65,7 +68,11 @@ def test_recovery_table_says_when_a_run_never_left_chance_and_skips_unrecorded(m
              study_record("resnet110", 1, 0.9)]
     t = B.cifar.recovery_table(study)
     assert list(t.index) == ["resnet110 with warm-up seed 1"]  # plain56: no full run; resnet110: no cpu_nowarmup run
-    assert t.iloc[0, 2] == "never"
+    assert t.iloc[0, 2] == "never" and t.iloc[0, 1] == "not by 300"
+    assert B.cifar.recovery_report(study) == (
+        "- 1 of the 3 seeds that collapsed in the study has a full run recorded; in 0 of them the training error got "
+        "below 80% for good, in 1 it never did (or the run diverged).\n"
+        "- Not followed (no full run recorded at the study's start): plain-56 seed 0; ResNet-110 seed 1.")
     assert B.cifar.recovery_table([]).empty
 
 
@@ -87,7 +94,9 @@ def test_recovery_table_pairs_resnet110_without_warmup_with_its_nowarmup_run_and
     # the study's windows of 10 iterations average to 2.3 over each of the full run's windows of 50: one path
     assert B.cifar._first_parting(early["history"], nowarm.history["train"], 300) is None
     assert B.cifar.recovery_report(study) == (
-        "- resnet110 seed 0 did not collapse in the study (its training error was below 80% for good from iteration "
+        "- The one seed that collapsed in the study has no full run recorded.\n"
+        "- Not followed (no full run recorded at the study's start): ResNet-110 seed 1.\n"
+        "- ResNet-110 seed 0 did not collapse in the study (its training error was below 80% for good from iteration "
         "20), but its full run (profile `cpu_nowarmup`) was not below it for good until iteration 750. The two runs "
         "follow one path through the study's 300 iterations (the study on commit aaa, the full run finished on "
         "commit bbb) and part only after it: the study's end did not foretell the full run's (one pair: described, "
@@ -105,12 +114,12 @@ def test_recovery_table_pairs_resnet110_without_warmup_with_its_nowarmup_run_and
     assert "its full run (profile `cpu_nowarmup`) never got below it for good (it first dipped below at iteration " \
            "150)." in B.cifar.recovery_report(study)
     nowarm.history["train"] = nowarm.history["train"][:2] + [dict(iter=150, error=0.5, loss=2.3)]  # within 150
-    assert B.cifar.recovery_report(study) == ""
+    assert "did not collapse in the study" not in B.cifar.recovery_report(study)
     nowarm.failed = True  # a full run recorded as failed: a row that says so, no report line
     assert t.columns[2] == "full run: below 80% for good from (iteration)"
     row = B.cifar.recovery_table(study).iloc[0].tolist()
     assert row[2] == "diverged" and row[4:] == ["\u2013", "\u2013"]
-    assert B.cifar.recovery_report(study) == ""
+    assert "did not collapse in the study" not in B.cifar.recovery_report(study)
 
 
 def test_lr_study_report_keeps_to_what_the_table_does_not_say(monkeypatch):

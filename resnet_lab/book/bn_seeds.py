@@ -255,6 +255,21 @@ def warmup_report(net: str = "resnet110", profile: str = NOWARMUP) -> str:
     return text + tail
 
 
+def _stale(check: dict, seed: int) -> str:
+    """Are stale running statistics the cause? What re-estimating them ("precise BN") does to ``check``'s largest
+    ratio, on test images and on the training images it was re-estimated from (a sentence)."""
+    f = frame(check)
+    before, after, on_train = f.ratio.max(), f.recal_ratio.max(), f.recal_train_ratio.max()
+    if after < DEPART:
+        return (f"Re-estimating the statistics with the final weights (\"precise BN\") closes the gap in seed {seed} "
+                f"(largest ratio {before:.2f} before, {after:.2f} after): stale statistics explain it.")
+    return (f"It is not just stale statistics: with the statistics re-estimated from the final weights (\"precise "
+            f"BN\"), seed {seed}'s eval-mode response std is still up to {after:.2f} times its training-mode one "
+            f"({before:.2f} before)"
+            + (", and it is there on the training images they were re-estimated from too." if on_train >= DEPART
+               else "."))
+
+
 def in_short(checks: dict[str, dict[int, dict]], net: str = "resnet110", profile: str = NOWARMUP) -> str:
     """Chapter 4's answer on ``net``'s eval-mode responses, computed from the seed checks (``{net: {seed: check}}``,
     :func:`seed_checks`) and the run without the warm-up (:func:`warmup_outcome`): what the checks explain of seed
@@ -283,6 +298,12 @@ def in_short(checks: dict[str, dict[int, dict]], net: str = "resnet110", profile
                                                                   "is not checked")
                     + "; where another seed has it, its BN running statistics no longer describe what its layers "
                       "receive in eval mode, and Fig. 7's main panel uses training mode so as not to depend on it.")
+    text.append(_stale(own[parts[0]], parts[0]))
+    costs = [s for s in parts if own[s]["error"] > own[s]["train_mode_error"]]
+    text.append("It does not cost accuracy: " + (f"in each of the {k} parting seeds" if k > 1 else
+                                                 f"in the parting seed ({parts[0]})")
+                + " the test error is no higher in eval mode." if not costs else
+                f"In {len(costs)} of the {k} parting seeds ({_seeds(costs)}) the test error is higher in eval mode.")
     controls = {c: v for c, v in checks.items() if c != net and v}
     counts, _, adj = _count_ps(k, n, controls) if controls else ({}, None, None)
     beside = f", against {and_list(f'{a} of {m} seeds of {c}' for c, (a, m) in counts.items())}" if counts else ""
@@ -316,8 +337,11 @@ def in_short(checks: dict[str, dict[int, dict]], net: str = "resnet110", profile
     else:
         text.append("Whether the warm-up is needed for it is not tested yet.")
     calm = [c for c, (a, _) in counts.items() if a == 0]
-    text.append(f"What is not explained is why {name}'s running statistics part from its eval-mode forward pass"
-                + (f", while in no checked seed of {and_list(calm)} do they" if calm else " at all") + ".")
+    stale = frame(own[parts[0]]).recal_ratio.max() < DEPART
+    text.append(f"What is not explained is why {name}'s "
+                + ("statistics went stale" if stale else "running statistics part from its eval-mode forward pass")
+                + (f", while no checked seed of {' or '.join(calm)} has it" if calm else
+                   "" if stale else " at all") + ".")
     return " ".join(text)
 
 

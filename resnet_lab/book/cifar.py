@@ -225,13 +225,14 @@ def recovery_table(records: list[dict]) -> pd.DataFrame:
     from ..analysis import lr_study as L
     rows = {}
     line = f"{L.COLLAPSE_ERROR:.0%}"
-    gone = lambda it: f"{it:,}" if it is not None else "never"  # noqa: E731
+    _or = lambda it, none: f"{it:,}" if it is not None else none  # noqa: E731
     for study, rec, collapsed in recovery_rows(records):
         rows[f"{L.label(study['net'])} seed {study['seed']}"] = {
             "collapsed in the study": "yes" if collapsed else "no",
-            f"study: below {line} for good from (iteration)": gone(_below_for_good(study["history"], L.COLLAPSE_ERROR)),
+            f"study: below {line} for good from (iteration)":  # the study stops early: 'not by 300', not 'never'
+                _or(_below_for_good(study["history"], L.COLLAPSE_ERROR), f"not by {study['iterations']}"),
             f"full run: below {line} for good from (iteration)":
-                "diverged" if rec.failed else gone(_below_for_good(rec.history["train"], L.COLLAPSE_ERROR)),
+                "diverged" if rec.failed else _or(_below_for_good(rec.history["train"], L.COLLAPSE_ERROR), "never"),
             "full run's profile": rec.config.profile,
             "final training error": "\u2013" if rec.failed else pct(rec.metrics["final_train_error"]),
             "final test error": "\u2013" if rec.failed else pct(rec.metrics["final_test_error"])}
@@ -257,13 +258,56 @@ def _first_parting(study: list[dict], full: list[dict], upto: int, rel: float = 
     return None
 
 
-def recovery_report(records: list[dict]) -> str:
-    """For each completed pair of :func:`recovery_rows` whose study seed did not collapse but whose full run left
-    the collapse line for good more than half the study's length later: when each left it, whether the two runs
-    were one trajectory through the study's iterations (:func:`_first_parting`), and on which commits (one pair:
-    described) (Markdown; '' when none)."""
+def _recovery_summary(records: list[dict]) -> list[str]:
+    """Did the study's collapses last? Of its collapsed seeds, how many have a full run, whether each full run's
+    training error got below the collapse line for good and by when, and which collapsed seeds are not followed."""
     from ..analysis import lr_study as L
-    lines = []
+    from .render import seeds as _seeds
+    if not records:
+        return []
+    summ = L.summary(records)
+    collapsed = [(r.net, int(r.seed)) for r in summ.itertuples() if r.collapsed]
+    followed = [(st, rec) for st, rec, c in recovery_rows(records) if c]
+    if not collapsed:
+        return []
+    out = {(st["net"], st["seed"]): None if rec.failed else _below_for_good(rec.history["train"], L.COLLAPSE_ERROR)
+           for st, rec in followed}
+    left = sorted(i for i in out.values() if i is not None)
+    n, f = len(collapsed), len(followed)
+    if n == 1:
+        head = "- The one seed that collapsed in the study has " + ("a full run recorded" if f else "no full run recorded")
+    else:
+        head = (f"- {f} of the {n} seeds that collapsed in the study {'has' if f == 1 else 'have'} a full run "
+                f"recorded" if f else f"- None of the {n} seeds that collapsed in the study has a full run recorded")
+    if f and len(left) == f:
+        span = f"{left[0]:,}" if left[0] == left[-1] else f"{left[0]:,}\u2013{left[-1]:,}"
+        head += (f"; in {'every one' if f > 1 else 'it'} the training error was below {L.COLLAPSE_ERROR:.0%} for "
+                 f"good from iteration {span} on, so " + ("none of these collapses lasted." if f > 1 else
+                                                          "the collapse did not last."))
+    elif f:
+        head += (f"; in {len(left)} of them the training error got below {L.COLLAPSE_ERROR:.0%} for good, in "
+                 f"{f - len(left)} it never did (or the run diverged).")
+    else:
+        head += "."
+    lines = [head]
+    rest: dict[str, list[int]] = {}
+    for net, seed in collapsed:
+        if (net, seed) not in out:
+            rest.setdefault(net, []).append(seed)
+    if rest:
+        lines.append("- Not followed (no full run recorded at the study's start): "
+                     + "; ".join(f"{L.label(n)} {_seeds(ss)}" for n, ss in rest.items()) + ".")
+    return lines
+
+
+def recovery_report(records: list[dict]) -> str:
+    """Under the recovery table: whether the study's collapses lasted (:func:`_recovery_summary`), then, for each
+    completed pair of :func:`recovery_rows` whose study seed did not collapse but whose full run left the collapse
+    line for good more than half the study's length later: when each left it, whether the two runs were one
+    trajectory through the study's iterations (:func:`_first_parting`), and on which commits (one pair: described)
+    (Markdown; '' when none)."""
+    from ..analysis import lr_study as L
+    lines = _recovery_summary(records)
     for study, rec, collapsed in recovery_rows(records):
         if collapsed or rec.failed:
             continue
@@ -293,7 +337,8 @@ def recovery_report(records: list[dict]) -> str:
                f"The two runs follow one path through the study's {study['iterations']} iterations ({code}) and "
                f"part only after it: the study's end did not foretell the full run's")
             + " (one pair: described, not judged).")
-    return "\n".join(lines)
+    from ..models import paper_name
+    return paper_name("\n".join(lines))
 
 
 def lr_study_caption(records: list[dict]) -> str:
