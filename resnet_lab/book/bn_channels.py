@@ -161,7 +161,7 @@ def channel_report(results: dict[str, dict]) -> str:
                       f"channel{'s' * (len(steady) > 1)} block after block" if steady else
                       f"no channel parts in half of {those}: different channels in different blocks")
             + (f"; the parting channels' median |gamma| is {gp:.3f} against {go:.3f} for the others."
-               if rest else "."))
+               if rest and share <= 0.75 else "."))  # with nearly every channel parting, the others are too few
     return "\n".join(lines)
 
 
