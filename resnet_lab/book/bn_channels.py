@@ -18,6 +18,7 @@ import pandas as pd
 
 from ..runs import RunRecord
 from .bn_modes import DEPART, _where
+from .render import indexed_frame
 
 TEST_IMAGES = {"smoke": 256}  # as the BN-mode check: test images in whole batches; default 2,048
 BATCH = 128
@@ -116,11 +117,7 @@ def channel_table(results: dict[str, dict]) -> pd.DataFrame:
                 "largest channel ratio": f"{st['largest']:.2f}",
                 "median |gamma|: parting / other channels":
                     f"{np.median(gp):.3f} / {np.median(go):.3f}" if gp and go else "\u2013"}
-    if not out:
-        return pd.DataFrame()
-    t = pd.DataFrame.from_dict(out, orient="index")
-    t.index = pd.MultiIndex.from_tuples(t.index, names=["run", "stage"])
-    return t
+    return indexed_frame(out, ["run", "stage"])
 
 
 def channel_report(results: dict[str, dict]) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pandas as pd
 
 from .bn_modes import DEPART, KEYS, _parted, frame
-from .render import and_list, pct, pct2, seeds as _seeds
+from .render import and_list, indexed_frame, pct, pct2, seeds as _seeds
 
 SEED_NETS = ("plain56", "resnet56", "resnet110")  # ResNet-110, and the two nets of depth 56 beside it as controls
 NOWARMUP = "cpu_nowarmup"  # the profile of a ResNet-110 trained without the warm-up (the README)
@@ -50,11 +50,7 @@ def seed_table(checks: dict[str, dict[int, dict]]) -> pd.DataFrame:
                 "eval/train std, median": f"{f.ratio.median():.2f}", "largest": f"{f.ratio.max():.2f}",
                 f"first layer at {DEPART} or more": _parted(f) or "none",
                 "test error: eval / training mode": f"{pct(r['error'])} / {pct(r['train_mode_error'])}"}
-    if not rows:
-        return pd.DataFrame()
-    t = pd.DataFrame.from_dict(rows, orient="index")
-    t.index = pd.MultiIndex.from_tuples(t.index, names=["net", "seed"])
-    return t
+    return indexed_frame(rows, ["net", "seed"])
 
 
 def _ratios(by_seed: dict[int, dict]) -> str:

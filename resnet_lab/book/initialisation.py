@@ -23,6 +23,7 @@ from ..analysis import eval_images
 from ..train import RunConfig
 from .cached import ANALYSIS_IMAGES, _init_cached
 from .store import data, profile_name
+from .render import indexed_frame
 
 SEED = 0
 DEPTHS = (20, 32, 44, 56, 110)
@@ -162,10 +163,7 @@ def control_table(bn: dict[str, pd.DataFrame], nobn: dict[str, pd.DataFrame]) ->
                                "branch/skip ratio, first third": f"{early:.2f}",
                                "last third": f"{late:.2f}",
                                "factor": f"×{late / early:.2f}", "the ratio": _trend(late / early)}
-    t = pd.DataFrame.from_dict(rows, orient="index")
-    if not t.empty:
-        t.index = pd.MultiIndex.from_tuples(t.index, names=["net", "BN"])
-    return t
+    return indexed_frame(rows, ["net", "BN"])
 
 
 def control_summary(bn: dict[str, pd.DataFrame], nobn: dict[str, pd.DataFrame]) -> str:

@@ -124,6 +124,16 @@ def span(lo: float, hi: float, fmt: str = ".2f", every: str = "layer") -> str:
     return f"{a} in every {every}" if a == b else f"between {a} and {b}"
 
 
+def indexed_frame(rows: dict[tuple, dict], names: list[str]) -> pd.DataFrame:
+    """``{(key, key, ...): {column: cell}}`` as a table whose index levels are named ``names`` (an empty table
+    without rows)."""
+    if not rows:
+        return pd.DataFrame()
+    t = pd.DataFrame.from_dict(rows, orient="index")
+    t.index = pd.MultiIndex.from_tuples(t.index, names=names)
+    return t
+
+
 def and_list(items) -> str:
     """'a', 'a and b', 'a, b and c' ('' for none): a list in a computed sentence."""
     items = [str(i) for i in items]
