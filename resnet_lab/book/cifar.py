@@ -182,9 +182,9 @@ def warmup_study_lines(records: list[dict]) -> list[str]:
 def _below_for_good(hist: list[dict], line: float) -> int | None:
     """The logged iteration from which the training error stayed below ``line`` (after its last point above it: a
     warm-up can dip below and climb back); None if it ended above it."""
-    above = [i for i, pt in enumerate(hist) if pt["error"] >= line]
     if not hist:
         return None
+    above = [i for i, pt in enumerate(hist) if pt["error"] >= line]
     return hist[0]["iter"] if not above else hist[above[-1] + 1]["iter"] if above[-1] + 1 < len(hist) else None
 
 
@@ -244,12 +244,11 @@ def _first_parting(study: list[dict], full: list[dict], upto: int, rel: float = 
     The first full-run logging window whose mean training loss differs (by more than ``rel``) from the mean of the
     study's finer windows that make it up, as ``(iteration, study's mean, full run's)``; None if every such window
     agrees."""
-    prev = 0
+    prev, step = 0, study[1]["iter"] - study[0]["iter"] if len(study) > 1 else study[0]["iter"]
     for p in full:
         if p["iter"] > upto:
             break
         win = [q["loss"] for q in study if prev < q["iter"] <= p["iter"]]
-        step = study[1]["iter"] - study[0]["iter"] if len(study) > 1 else study[0]["iter"]
         whole, prev = len(win) * step == p["iter"] - prev, p["iter"]
         if win and whole and "loss" in p:
             m = sum(win) / len(win)
@@ -258,16 +257,17 @@ def _first_parting(study: list[dict], full: list[dict], upto: int, rel: float = 
     return None
 
 
-def _recovery_summary(records: list[dict]) -> list[str]:
-    """Did the study's collapses last? Of its collapsed seeds, how many have a full run, whether each full run's
-    training error got below the collapse line for good and by when, and which collapsed seeds are not followed."""
+def _recovery_summary(records: list[dict], rows: list[tuple]) -> list[str]:
+    """Did the study's collapses last? Of its collapsed seeds, how many have a full run (``rows``:
+    :func:`recovery_rows`), whether each full run's training error got below the collapse line for good and by
+    when, and which collapsed seeds are not followed."""
     from ..analysis import lr_study as L
     from .render import seeds as _seeds
     if not records:
         return []
     summ = L.summary(records)
     collapsed = [(r.net, int(r.seed)) for r in summ.itertuples() if r.collapsed]
-    followed = [(st, rec) for st, rec, c in recovery_rows(records) if c]
+    followed = [(st, rec) for st, rec, c in rows if c]
     if not collapsed:
         return []
     out = {(st["net"], st["seed"]): None if rec.failed else _below_for_good(rec.history["train"], L.COLLAPSE_ERROR)
@@ -307,8 +307,9 @@ def recovery_report(records: list[dict]) -> str:
     trajectory through the study's iterations (:func:`_first_parting`), and on which commits (one pair: described)
     (Markdown; '' when none)."""
     from ..analysis import lr_study as L
-    lines = _recovery_summary(records)
-    for study, rec, collapsed in recovery_rows(records):
+    rows = recovery_rows(records)  # reads each full run once
+    lines = _recovery_summary(records, rows)
+    for study, rec, collapsed in rows:
         if collapsed or rec.failed:
             continue
         a = _below_for_good(study["history"], L.COLLAPSE_ERROR)
